@@ -1,0 +1,152 @@
+/**
+ * The kernel layer. Everything numeric that is hot goes through this interface, so that a
+ * native (OpenBLAS) implementation, the TypeScript reference and, later, a WebAssembly one are
+ * interchangeable. All matrices are row-major. Arrays are passed as views (`subarray`), so a
+ * kernel always starts at index 0 of what it is given.
+ *
+ * Kernels that produce gradients take `accumulate`: when true they add into the output,
+ * when false they overwrite it. This lets the tape sum gradients without an extra pass.
+ */
+
+export type FloatArray = Float32Array | Float64Array;
+
+export type Activation = 'relu' | 'gelu_tanh' | 'gelu_erf' | 'tanh' | 'mish';
+
+export interface GemmBatch {
+  /** number of independent products */
+  count: number;
+  /** element distance between consecutive A, B, C matrices */
+  strideA: number;
+  strideB: number;
+  strideC: number;
+}
+
+export interface AttentionShape {
+  batch: number;
+  /** sequence length (tokens) */
+  tokens: number;
+  heads: number;
+  /** per-head width; the model width is heads * headDim */
+  headDim: number;
+  /** mask out keys j > i */
+  causal: boolean;
+  /** dropout on the attention probabilities (GPT-2 style); 0 disables it */
+  dropout: number;
+  /** seed of the counter-based dropout stream (see dropoutKeep) */
+  seed: number;
+}
+
+export interface AdamStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** true: AdamW (p -= lr*wd*p before the update); false: Adam with L2 (g += wd*p) */
+  decoupled: boolean;
+  /** 1 - beta1^t and 1 - beta2^t */
+  biasCorrection1: number;
+  biasCorrection2: number;
+}
+
+export interface Backend {
+  readonly name: 'js' | 'native';
+  /** threads the kernels use */
+  threads(): number;
+  setThreads(n: number): void;
+
+  /**
+   * C[i] = alpha * op(A[i]) op(B[i]) + beta * C[i] for i < batch.count.
+   * op(A) is m x k, op(B) is k x n, C is m x n with leading dimension ldc.
+   * transA means A is stored k x m (lda >= m), otherwise m x k (lda >= k); likewise B.
+   */
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: FloatArray, lda: number, b: FloatArray, ldb: number, beta: number,
+    c: FloatArray, ldc: number, batch?: GemmBatch,
+  ): void;
+
+  /** x[r, c] += bias[c] for a rows x cols matrix */
+  addBiasRows(x: FloatArray, bias: FloatArray, rows: number, cols: number): void;
+  /** out[c] (+)= sum_r x[r, c] */
+  sumRows(x: FloatArray, rows: number, cols: number, out: FloatArray, accumulate: boolean): void;
+
+  /** out[i] = a[i] + b[i] (out may alias a or b) */
+  add(a: FloatArray, b: FloatArray, out: FloatArray, n: number): void;
+  /** y[i] += alpha * x[i] */
+  axpy(alpha: number, x: FloatArray, y: FloatArray, n: number): void;
+  /** x[i] *= alpha */
+  scale(x: FloatArray, alpha: number, n: number): void;
+  /** sum of x[i]^2, accumulated in double precision */
+  sumSquares(x: FloatArray, n: number): number;
+
+  /** out[i] = f(x[i]) */
+  activation(kind: Activation, x: FloatArray, out: FloatArray, n: number): void;
+  /** gradX[i] (+)= f'(x[i]) * gradOut[i] */
+  activationBackward(kind: Activation, x: FloatArray, gradOut: FloatArray, gradX: FloatArray, n: number, accumulate: boolean): void;
+
+  /** out[i] = keep(seed, i) ? x[i] / (1 - p) : 0 (out may alias x) */
+  dropout(x: FloatArray, out: FloatArray, n: number, p: number, seed: number): void;
+  /** gradX[i] (+)= keep(seed, i) ? gradOut[i] / (1 - p) : 0 */
+  dropoutBackward(gradOut: FloatArray, gradX: FloatArray, n: number, p: number, seed: number, accumulate: boolean): void;
+
+  /**
+   * LayerNorm over the last axis of a rows x cols matrix (biased variance, like PyTorch).
+   * Writes mean[r] and rstd[r] = 1/sqrt(var + eps) for the backward pass.
+   */
+  layerNorm(
+    x: FloatArray, gamma: FloatArray, beta: FloatArray, out: FloatArray,
+    mean: FloatArray, rstd: FloatArray, rows: number, cols: number, eps: number,
+  ): void;
+  /** gradX (+)= ..., gradGamma += ..., gradBeta += ... (parameter grads always accumulate) */
+  layerNormBackward(
+    x: FloatArray, gamma: FloatArray, mean: FloatArray, rstd: FloatArray, gradOut: FloatArray,
+    gradX: FloatArray, gradGamma: FloatArray, gradBeta: FloatArray,
+    rows: number, cols: number, accumulate: boolean,
+  ): void;
+
+  /**
+   * Multi-head scaled dot-product attention on a fused projection.
+   * qkv: [batch * tokens, 3 * C] with C = heads * headDim; head h reads q at columns
+   * h*headDim, k at C + h*headDim, v at 2C + h*headDim.
+   * keyMask: optional [batch * tokens], 1 for a real token, 0 for padding (never attended to).
+   * Masked keys get probability exactly 0; a query with no visible key outputs zeros.
+   * probs: [batch, heads, tokens, tokens], softmax before dropout, saved for the backward pass.
+   * out: [batch * tokens, C], heads concatenated.
+   */
+  attention(qkv: FloatArray, keyMask: FloatArray | null, probs: FloatArray, out: FloatArray, shape: AttentionShape): void;
+  /** gradQkv (+)= d(out)/d(qkv) . gradOut */
+  attentionBackward(
+    qkv: FloatArray, probs: FloatArray, gradOut: FloatArray, gradQkv: FloatArray,
+    shape: AttentionShape, accumulate: boolean,
+  ): void;
+
+  /** out[r, :] = table[index[r], :] */
+  gatherRows(table: FloatArray, index: Int32Array, out: FloatArray, cols: number): void;
+  /** gradTable[index[r], :] += gradOut[r, :] */
+  scatterAddRows(gradOut: FloatArray, index: Int32Array, gradTable: FloatArray, cols: number): void;
+
+  /** one Adam / AdamW update of a parameter tensor in place */
+  adamUpdate(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, n: number, step: AdamStep): void;
+  /**
+   * One LAMB update (NVLAMB as in timm): u = m_hat / (sqrt(v_hat) + eps) + wd * p,
+   * ratio = |p| / |u| when both are > 0 else 1, p -= lr * ratio * u.
+   * `update` is scratch of length n. Always decoupled; `step.decoupled` is ignored.
+   */
+  lambUpdate(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, update: FloatArray, n: number, step: AdamStep): void;
+}
+
+/**
+ * The dropout stream: a counter-based hash so that every backend draws the same mask from a
+ * (seed, index) pair, with no mask stored between forward and backward.
+ * Returns true when element `index` is kept.
+ */
+export function dropoutKeep(seed: number, index: number, p: number): boolean {
+  let x = (Math.imul(index, 0x9e3779b1) + seed) >>> 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b) >>> 0;
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35) >>> 0;
+  x ^= x >>> 16;
+  return (x >>> 8) * (1 / 16777216) >= p;
+}

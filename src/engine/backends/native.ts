@@ -1,0 +1,238 @@
+/**
+ * The native backend: a Node-API addon (native/stitch.c) over OpenBLAS sgemm with our own
+ * threaded kernels. This file only adapts the addon's flat calling convention to `Backend`.
+ * float32 only: the float64 path exists for gradient checks on the TypeScript backend.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Activation, AdamStep, AttentionShape, Backend, FloatArray, GemmBatch } from '../backend.js';
+
+/** The addon's exports, one to one with native/stitch.c. */
+export interface NativeAddon {
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
+    count: number, strideA: number, strideB: number, strideC: number,
+  ): void;
+  addBiasRows(x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+  sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array, accumulate: boolean): void;
+  add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
+  axpy(alpha: number, x: Float32Array, y: Float32Array, n: number): void;
+  scale(x: Float32Array, alpha: number, n: number): void;
+  sumSquares(x: Float32Array, n: number): number;
+  activation(kind: number, x: Float32Array, out: Float32Array, n: number): void;
+  activationBackward(kind: number, x: Float32Array, gradOut: Float32Array, gradX: Float32Array, n: number, accumulate: boolean): void;
+  dropout(x: Float32Array, out: Float32Array, n: number, p: number, seed: number): void;
+  dropoutBackward(gradOut: Float32Array, gradX: Float32Array, n: number, p: number, seed: number, accumulate: boolean): void;
+  layerNorm(
+    x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array,
+    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number,
+  ): void;
+  layerNormBackward(
+    x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array, gradOut: Float32Array,
+    gradX: Float32Array, gradGamma: Float32Array, gradBeta: Float32Array, rows: number, cols: number, accumulate: boolean,
+  ): void;
+  attention(
+    qkv: Float32Array, keyMask: Float32Array | null, probs: Float32Array, out: Float32Array,
+    batch: number, tokens: number, heads: number, headDim: number, causal: boolean, dropout: number, seed: number,
+  ): void;
+  attentionBackward(
+    qkv: Float32Array, probs: Float32Array, gradOut: Float32Array, gradQkv: Float32Array,
+    batch: number, tokens: number, heads: number, headDim: number, causal: boolean, dropout: number, seed: number,
+    accumulate: boolean,
+  ): void;
+  gatherRows(table: Float32Array, index: Int32Array, out: Float32Array, cols: number): void;
+  scatterAddRows(gradOut: Float32Array, index: Int32Array, gradTable: Float32Array, cols: number): void;
+  adamUpdate(
+    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean,
+    biasCorrection1: number, biasCorrection2: number,
+  ): void;
+  lambUpdate(
+    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, update: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number,
+    biasCorrection1: number, biasCorrection2: number,
+  ): void;
+  setThreads(n: number): void;
+  threads(): number;
+  /** which BLAS and core type were loaded, for `stitch info` and benchmarks */
+  blasInfo(): string;
+}
+
+export const ACTIVATION_CODES: Record<Activation, number> = {
+  relu: 0,
+  gelu_tanh: 1,
+  gelu_erf: 2,
+  tanh: 3,
+  mish: 4,
+};
+
+function f32(x: FloatArray, what: string): Float32Array {
+  if (!(x instanceof Float32Array)) throw new TypeError(`native backend: ${what} must be a Float32Array (got ${x.constructor.name})`);
+  return x;
+}
+
+/**
+ * OpenBLAS 0.3.21 mis-detects some AVX-512 CPUs (as "Prescott") and then runs 4x slower.
+ * The core type is read once, when the library loads, so it must be set before the addon is.
+ */
+export function chooseOpenBlasCoreType(cpuFlags: ReadonlySet<string>): string | undefined {
+  if (cpuFlags.has('avx512f') && cpuFlags.has('avx512bw') && cpuFlags.has('avx512vl')) return 'SkylakeX';
+  if (cpuFlags.has('avx2') && cpuFlags.has('fma')) return 'Haswell';
+  return undefined;
+}
+
+function cpuFlags(): Set<string> {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const line = info.split('\n').find((l) => l.startsWith('flags'));
+    return new Set(line ? line.slice(line.indexOf(':') + 1).trim().split(/\s+/) : []);
+  } catch {
+    return new Set();
+  }
+}
+
+export function addonPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/src/engine/backends -> repository root
+  for (const up of ['../../../..', '../../..']) {
+    const candidate = join(here, up, 'build', 'Release', 'stitch_native.node');
+    if (existsSync(candidate)) return candidate;
+  }
+  return join(here, '../../../..', 'build', 'Release', 'stitch_native.node');
+}
+
+export function loadNativeAddon(): NativeAddon {
+  if (process.env.OPENBLAS_CORETYPE === undefined) {
+    const core = chooseOpenBlasCoreType(cpuFlags());
+    if (core !== undefined) process.env.OPENBLAS_CORETYPE = core;
+  }
+  const path = addonPath();
+  if (!existsSync(path)) throw new Error(`native addon not built (${path} missing; run npm run build:native)`);
+  const require = createRequire(import.meta.url);
+  return require(path) as NativeAddon;
+}
+
+export class NativeBackend implements Backend {
+  readonly name = 'native' as const;
+
+  constructor(private readonly addon: NativeAddon) {}
+
+  blasInfo(): string {
+    return this.addon.blasInfo();
+  }
+
+  threads(): number {
+    return this.addon.threads();
+  }
+
+  setThreads(n: number): void {
+    this.addon.setThreads(n);
+  }
+
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: FloatArray, lda: number, b: FloatArray, ldb: number, beta: number,
+    c: FloatArray, ldc: number, batch?: GemmBatch,
+  ): void {
+    this.addon.gemm(
+      transA, transB, m, n, k, alpha, f32(a, 'A'), lda, f32(b, 'B'), ldb, beta, f32(c, 'C'), ldc,
+      batch?.count ?? 1, batch?.strideA ?? 0, batch?.strideB ?? 0, batch?.strideC ?? 0,
+    );
+  }
+
+  addBiasRows(x: FloatArray, bias: FloatArray, rows: number, cols: number): void {
+    this.addon.addBiasRows(f32(x, 'x'), f32(bias, 'bias'), rows, cols);
+  }
+
+  sumRows(x: FloatArray, rows: number, cols: number, out: FloatArray, accumulate: boolean): void {
+    this.addon.sumRows(f32(x, 'x'), rows, cols, f32(out, 'out'), accumulate);
+  }
+
+  add(a: FloatArray, b: FloatArray, out: FloatArray, n: number): void {
+    this.addon.add(f32(a, 'a'), f32(b, 'b'), f32(out, 'out'), n);
+  }
+
+  axpy(alpha: number, x: FloatArray, y: FloatArray, n: number): void {
+    this.addon.axpy(alpha, f32(x, 'x'), f32(y, 'y'), n);
+  }
+
+  scale(x: FloatArray, alpha: number, n: number): void {
+    this.addon.scale(f32(x, 'x'), alpha, n);
+  }
+
+  sumSquares(x: FloatArray, n: number): number {
+    return this.addon.sumSquares(f32(x, 'x'), n);
+  }
+
+  activation(kind: Activation, x: FloatArray, out: FloatArray, n: number): void {
+    this.addon.activation(ACTIVATION_CODES[kind], f32(x, 'x'), f32(out, 'out'), n);
+  }
+
+  activationBackward(kind: Activation, x: FloatArray, gradOut: FloatArray, gradX: FloatArray, n: number, accumulate: boolean): void {
+    this.addon.activationBackward(ACTIVATION_CODES[kind], f32(x, 'x'), f32(gradOut, 'gradOut'), f32(gradX, 'gradX'), n, accumulate);
+  }
+
+  dropout(x: FloatArray, out: FloatArray, n: number, p: number, seed: number): void {
+    this.addon.dropout(f32(x, 'x'), f32(out, 'out'), n, p, seed >>> 0);
+  }
+
+  dropoutBackward(gradOut: FloatArray, gradX: FloatArray, n: number, p: number, seed: number, accumulate: boolean): void {
+    this.addon.dropoutBackward(f32(gradOut, 'gradOut'), f32(gradX, 'gradX'), n, p, seed >>> 0, accumulate);
+  }
+
+  layerNorm(
+    x: FloatArray, gamma: FloatArray, beta: FloatArray, out: FloatArray,
+    mean: FloatArray, rstd: FloatArray, rows: number, cols: number, eps: number,
+  ): void {
+    this.addon.layerNorm(f32(x, 'x'), f32(gamma, 'gamma'), f32(beta, 'beta'), f32(out, 'out'), f32(mean, 'mean'), f32(rstd, 'rstd'), rows, cols, eps);
+  }
+
+  layerNormBackward(
+    x: FloatArray, gamma: FloatArray, mean: FloatArray, rstd: FloatArray, gradOut: FloatArray,
+    gradX: FloatArray, gradGamma: FloatArray, gradBeta: FloatArray, rows: number, cols: number, accumulate: boolean,
+  ): void {
+    this.addon.layerNormBackward(
+      f32(x, 'x'), f32(gamma, 'gamma'), f32(mean, 'mean'), f32(rstd, 'rstd'), f32(gradOut, 'gradOut'),
+      f32(gradX, 'gradX'), f32(gradGamma, 'gradGamma'), f32(gradBeta, 'gradBeta'), rows, cols, accumulate,
+    );
+  }
+
+  attention(qkv: FloatArray, keyMask: FloatArray | null, probs: FloatArray, out: FloatArray, s: AttentionShape): void {
+    this.addon.attention(
+      f32(qkv, 'qkv'), keyMask === null ? null : f32(keyMask, 'keyMask'), f32(probs, 'probs'), f32(out, 'out'),
+      s.batch, s.tokens, s.heads, s.headDim, s.causal, s.dropout, s.seed >>> 0,
+    );
+  }
+
+  attentionBackward(qkv: FloatArray, probs: FloatArray, gradOut: FloatArray, gradQkv: FloatArray, s: AttentionShape, accumulate: boolean): void {
+    this.addon.attentionBackward(
+      f32(qkv, 'qkv'), f32(probs, 'probs'), f32(gradOut, 'gradOut'), f32(gradQkv, 'gradQkv'),
+      s.batch, s.tokens, s.heads, s.headDim, s.causal, s.dropout, s.seed >>> 0, accumulate,
+    );
+  }
+
+  gatherRows(table: FloatArray, index: Int32Array, out: FloatArray, cols: number): void {
+    this.addon.gatherRows(f32(table, 'table'), index, f32(out, 'out'), cols);
+  }
+
+  scatterAddRows(gradOut: FloatArray, index: Int32Array, gradTable: FloatArray, cols: number): void {
+    this.addon.scatterAddRows(f32(gradOut, 'gradOut'), index, f32(gradTable, 'gradTable'), cols);
+  }
+
+  adamUpdate(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, n: number, s: AdamStep): void {
+    this.addon.adamUpdate(
+      f32(param, 'param'), f32(grad, 'grad'), f32(m, 'm'), f32(v, 'v'), n,
+      s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, s.decoupled, s.biasCorrection1, s.biasCorrection2,
+    );
+  }
+
+  lambUpdate(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, update: FloatArray, n: number, s: AdamStep): void {
+    this.addon.lambUpdate(
+      f32(param, 'param'), f32(grad, 'grad'), f32(m, 'm'), f32(v, 'v'), f32(update, 'update'), n,
+      s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, s.biasCorrection1, s.biasCorrection2,
+    );
+  }
+}
