@@ -91,13 +91,17 @@ export class Rng {
   }
 
   static fromState(state: readonly number[]): Rng {
+    return new Rng(0).restore(state);
+  }
+
+  /** continue from a saved state, in place: modules holding this generator follow it (resume) */
+  restore(state: readonly number[]): this {
     const words = state.slice(0, 4);
     if (state.length !== 6 || words.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff) || words.every((x) => x === 0)) {
-      throw new RangeError('Rng.fromState: expected four uint32 words (not all zero), a flag and a cached normal');
+      throw new RangeError('Rng state: expected four uint32 words (not all zero), a flag and a cached normal');
     }
-    const rng = new Rng(0);
-    [rng.s0, rng.s1, rng.s2, rng.s3] = words as [number, number, number, number];
-    rng.spareNormal = state[4] === 1 ? (state[5] as number) : Number.NaN;
-    return rng;
+    [this.s0, this.s1, this.s2, this.s3] = words as [number, number, number, number];
+    this.spareNormal = state[4] === 1 ? (state[5] as number) : Number.NaN;
+    return this;
   }
 }

@@ -205,6 +205,11 @@ export class Tensor {
     return new Tensor(scope === undefined ? allocate(dtype, n) : bufferPool.acquire(dtype, n), shape);
   }
 
+  /** a tensor over an existing array (a sampler's batch buffer): never copied, never pooled */
+  static borrow(data: FloatArray, shape: readonly number[]): Tensor {
+    return new Tensor(data, shape, { borrowsData: true });
+  }
+
   static zeros(shape: readonly number[], dtype: DType = defaultDType): Tensor {
     const t = Tensor.empty(shape, dtype);
     t.data.fill(0);

@@ -1,0 +1,96 @@
+/**
+ * Saving and loading parameters (and optimiser state) as safetensors. Weights files hold exactly
+ * the module's state_dict names, so `model.load_state_dict(load_file(path))` works in PyTorch for
+ * a model built with the same names.
+ */
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import type { Module } from './module.js';
+import type { AdamState, Optimizer } from './optim.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, storedFromFloat, type SafetensorsFile, type StoredTensor } from './safetensors.js';
+
+export function moduleTensors(module: Module, prefix = ''): Map<string, StoredTensor> {
+  const out = new Map<string, StoredTensor>();
+  for (const [name, p] of module.namedParameters()) out.set(`${prefix}${name}`, storedFromFloat(p.data, p.shape));
+  return out;
+}
+
+/** Copy values from stored tensors into the module; every parameter must be present with its shape. */
+export function loadModuleTensors(module: Module, tensors: ReadonlyMap<string, StoredTensor>, source: string, prefix = ''): void {
+  const expected = module.namedParameters();
+  const missing = expected.filter(([name]) => !tensors.has(`${prefix}${name}`)).map(([name]) => name);
+  if (missing.length > 0) throw new SafetensorsError(`${source}: missing parameters ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
+  for (const [name, p] of expected) {
+    const stored = tensors.get(`${prefix}${name}`) as StoredTensor;
+    if (stored.dtype === 'I32') throw new SafetensorsError(`${source}: parameter ${name} is stored as integers`);
+    if (stored.shape.length !== p.shape.length || stored.shape.some((d, i) => d !== p.shape[i])) {
+      throw new SafetensorsError(`${source}: parameter ${name} has shape [${stored.shape}], the model expects [${p.shape}]`);
+    }
+    for (let i = 0; i < p.size; i++) p.data[i] = stored.data[i] as number;
+  }
+}
+
+export function saveModule(module: Module, path: string, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(moduleTensors(module), metadata));
+}
+
+export function readSafetensors(path: string): SafetensorsFile {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new SafetensorsError(`${path}: cannot read (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return decodeSafetensors(bytes, path);
+}
+
+export function loadModule(module: Module, path: string): Record<string, string> {
+  const file = readSafetensors(path);
+  loadModuleTensors(module, file.tensors, path);
+  return file.metadata;
+}
+
+/**
+ * Optimiser state as tensors `state.<parameter name>.exp_avg|exp_avg_sq` plus metadata with the
+ * step count and learning rate; `names` are the parameter names in the optimiser's order.
+ */
+export function optimizerTensors(optimizer: Optimizer, names: readonly string[]): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
+  if (names.length !== optimizer.params.length) throw new Error('optimizerTensors: one name per optimised parameter is needed');
+  const tensors = new Map<string, StoredTensor>();
+  optimizer.state.forEach((s: AdamState, i) => {
+    const p = optimizer.params[i];
+    const shape = p === undefined ? [s.exp_avg.length] : [...p.shape];
+    tensors.set(`state.${names[i]}.exp_avg`, storedFromFloat(s.exp_avg, shape));
+    tensors.set(`state.${names[i]}.exp_avg_sq`, storedFromFloat(s.exp_avg_sq, shape));
+  });
+  return { tensors, metadata: { optimizer: optimizer.constructor.name, step: String(optimizer.stepCount), lr: String(optimizer.lr) } };
+}
+
+export function loadOptimizerTensors(optimizer: Optimizer, names: readonly string[], file: SafetensorsFile, source: string): void {
+  if (file.metadata.optimizer !== undefined && file.metadata.optimizer !== optimizer.constructor.name) {
+    throw new SafetensorsError(`${source}: optimiser state is for ${file.metadata.optimizer}, this run uses ${optimizer.constructor.name}`);
+  }
+  const step = Number(file.metadata.step);
+  const lr = Number(file.metadata.lr);
+  if (!Number.isSafeInteger(step) || step < 0 || !Number.isFinite(lr)) throw new SafetensorsError(`${source}: optimiser metadata lacks a valid step and lr`);
+  optimizer.state.forEach((s, i) => {
+    for (const key of ['exp_avg', 'exp_avg_sq'] as const) {
+      const stored = file.tensors.get(`state.${names[i]}.${key}`);
+      if (stored === undefined || stored.data.length !== s[key].length) {
+        throw new SafetensorsError(`${source}: optimiser state ${key} of ${names[i]} is missing or of another size`);
+      }
+      s[key].set(stored.data);
+    }
+  });
+  optimizer.stepCount = step;
+  optimizer.lr = lr;
+}
+
+export function saveOptimizer(optimizer: Optimizer, names: readonly string[], path: string): void {
+  const { tensors, metadata } = optimizerTensors(optimizer, names);
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+export function loadOptimizer(optimizer: Optimizer, names: readonly string[], path: string): void {
+  loadOptimizerTensors(optimizer, names, readSafetensors(path), path);
+}

@@ -1,0 +1,140 @@
+/**
+ * The safetensors format: an 8-byte little-endian header length, a JSON header naming each
+ * tensor's dtype, shape and byte range, then the raw little-endian bytes. It stores no code, so a
+ * file from anyone is safe to load; PyTorch users read it with safetensors.torch.load_file.
+ * Every field is checked on load: a hostile or truncated file gives an error, never a huge allocation.
+ */
+import type { FloatArray } from '../engine/index.js';
+
+export type StoredDType = 'F32' | 'F64' | 'I32';
+
+export interface StoredTensor {
+  dtype: StoredDType;
+  shape: number[];
+  data: Float32Array | Float64Array | Int32Array;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, StoredTensor>;
+  metadata: Record<string, string>;
+}
+
+const BYTES: Record<StoredDType, number> = { F32: 4, F64: 8, I32: 4 };
+/** headers beyond this are refused (the format's reference reader uses 100 MB) */
+const MAX_HEADER_BYTES = 100_000_000;
+
+export class SafetensorsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SafetensorsError';
+  }
+}
+
+function dtypeOfArray(data: StoredTensor['data']): StoredDType {
+  if (data instanceof Float32Array) return 'F32';
+  if (data instanceof Float64Array) return 'F64';
+  return 'I32';
+}
+
+export function storedFromFloat(data: FloatArray, shape: readonly number[]): StoredTensor {
+  return { dtype: dtypeOfArray(data), shape: [...shape], data };
+}
+
+export function encodeSafetensors(tensors: ReadonlyMap<string, StoredTensor>, metadata: Record<string, string> = {}): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  // sorted by name, as the reference writer does, so equal contents give equal files
+  const names = [...tensors.keys()].sort();
+  for (const name of names) {
+    const t = tensors.get(name) as StoredTensor;
+    const bytes = t.data.length * BYTES[t.dtype];
+    const expected = t.shape.reduce((a, b) => a * b, 1);
+    if (expected !== t.data.length) throw new SafetensorsError(`tensor ${name}: shape [${t.shape}] needs ${expected} values, has ${t.data.length}`);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  // pad with spaces so the data starts 8-byte aligned
+  while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += ' ';
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let position = 8 + headerBytes.length;
+  for (const name of names) {
+    const t = tensors.get(name) as StoredTensor;
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    out.set(bytes, position);
+    position += bytes.length;
+  }
+  return out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
+  if (bytes.length < 8) throw new SafetensorsError(`${source}: too short to be a safetensors file (${bytes.length} bytes)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
+    throw new SafetensorsError(`${source}: header length ${headerLength} exceeds the file (${bytes.length} bytes); the file is truncated or not safetensors`);
+  }
+  const dataStart = 8 + Number(headerLength);
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(bytes.subarray(8, dataStart)).toString('utf8'));
+  } catch (error) {
+    throw new SafetensorsError(`${source}: header is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (!isRecord(header)) throw new SafetensorsError(`${source}: header is not a JSON object`);
+  const dataLength = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const tensors = new Map<string, StoredTensor>();
+  const ranges: Array<[number, number, string]> = [];
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      if (!isRecord(entry)) throw new SafetensorsError(`${source}: __metadata__ must be an object of strings`);
+      for (const [k, v] of Object.entries(entry)) {
+        if (typeof v !== 'string') throw new SafetensorsError(`${source}: metadata "${k}" is not a string`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    if (!isRecord(entry)) throw new SafetensorsError(`${source}: entry "${name}" is not an object`);
+    const { dtype, shape, data_offsets: offsets } = entry;
+    if (dtype !== 'F32' && dtype !== 'F64' && dtype !== 'I32') {
+      throw new SafetensorsError(`${source}: tensor "${name}" has dtype ${JSON.stringify(dtype)}; Stitch reads F32, F64 and I32`);
+    }
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new SafetensorsError(`${source}: tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      throw new SafetensorsError(`${source}: tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (end < begin || end > dataLength) {
+      throw new SafetensorsError(`${source}: tensor "${name}" spans bytes [${begin}, ${end}) but the data section has ${dataLength}; the file is truncated or corrupt`);
+    }
+    if ((end - begin) !== count * BYTES[dtype]) {
+      throw new SafetensorsError(`${source}: tensor "${name}" of shape [${shape}] needs ${count * BYTES[dtype]} bytes, has ${end - begin}`);
+    }
+    ranges.push([begin, end, name]);
+    // an explicit copy: Buffer#slice returns a view whose .buffer is the whole file
+    const copy = new Uint8Array(end - begin);
+    copy.set(bytes.subarray(dataStart + begin, dataStart + end));
+    const data = dtype === 'F32' ? new Float32Array(copy.buffer) : dtype === 'F64' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
+    tensors.set(name, { dtype, shape: shape as number[], data });
+  }
+  ranges.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < ranges.length; i++) {
+    const previous = ranges[i - 1] as [number, number, string];
+    const current = ranges[i] as [number, number, string];
+    if (current[0] < previous[1]) throw new SafetensorsError(`${source}: tensors "${previous[2]}" and "${current[2]}" overlap`);
+  }
+  return { tensors, metadata };
+}
