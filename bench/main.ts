@@ -7,6 +7,10 @@ import type { BenchOptions, BenchRow, BenchSection } from './types.js';
 
 const sections: Record<string, () => Promise<BenchSection>> = {
   // sections register here, one line each: name: async () => (await import('./file.js')).run,
+  data: async () => (await import('./data.js')).run,
+  engine: async () => (await import('./engine.js')).run,
+  envs: async () => (await import('./envs.js')).run,
+  kernels: async () => (await import('./kernels.js')).run,
 };
 
 function formatTable(rows: BenchRow[]): string {

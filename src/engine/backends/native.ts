@@ -109,6 +109,9 @@ export function loadNativeAddon(): NativeAddon {
     const core = chooseOpenBlasCoreType(cpuFlags());
     if (core !== undefined) process.env.OPENBLAS_CORETYPE = core;
   }
+  // OpenMP reads this once, when the addon loads: workers that spin after a kernel steal the
+  // core OpenBLAS's own worker needs for the next GEMM (measured: 10x slower kernels on 2 cores)
+  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
   const path = addonPath();
   if (!existsSync(path)) throw new Error(`native addon not built (${path} missing; run npm run build:native)`);
   const require = createRequire(import.meta.url);

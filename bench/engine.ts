@@ -1,0 +1,84 @@
+/**
+ * DT-step and QT-step: our training step against PyTorch's, measured in the same run.
+ * Each side runs in its own process so peak RSS is per workload.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchOptions, BenchRow } from './types.js';
+import { flopsPerStep, WORKLOADS } from './workloads.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+const TORCH_PYTHON = '/usr/bin/python3';
+
+interface WorkerResult {
+  name: string;
+  backend: string;
+  threads: number;
+  ms_per_step: number;
+  peak_rss_mb: number;
+  gemm_ceiling_gflops: number;
+}
+
+interface TorchResult {
+  torch_ms_per_step: number;
+  torch_peak_rss_mb: number;
+  torch_threads: number;
+  torch_version: string;
+}
+
+function lastJsonLine<T>(output: string): T | null {
+  const line = output.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  return line === undefined ? null : (JSON.parse(line) as T);
+}
+
+function torchAvailable(): boolean {
+  if (!existsSync(TORCH_PYTHON)) return false;
+  return spawnSync(TORCH_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+function runTorch(name: string, steps: number): TorchResult | null {
+  const script = join(repo, 'scripts', 'torch_bench.py');
+  if (!existsSync(script)) return null;
+  const result = spawnSync(TORCH_PYTHON, [script, '--only', name, '--steps', String(steps)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (result.status !== 0) {
+    console.error(`torch reference failed for ${name}: ${result.stderr.trim().split('\n').pop() ?? ''}`);
+    return null;
+  }
+  return lastJsonLine<TorchResult>(result.stdout);
+}
+
+export async function run(options: BenchOptions): Promise<BenchRow[]> {
+  const steps = options.quick ? 10 : 30;
+  const withTorch = !options.noTorch && torchAvailable();
+  const rows: BenchRow[] = [];
+  for (const workload of WORKLOADS) {
+    const worker = spawnSync(process.execPath, [join(here, 'engine-worker.js'), workload.name, String(steps)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const ours = lastJsonLine<WorkerResult>(worker.stdout);
+    if (worker.status !== 0 || ours === null) throw new Error(`engine worker failed for ${workload.name}: ${worker.stderr}`);
+    const flops = flopsPerStep(workload);
+    const row: BenchRow = {
+      name: workload.name,
+      backend: ours.backend,
+      threads: ours.threads,
+      ms_per_step: ours.ms_per_step,
+      steps_per_s: 1000 / ours.ms_per_step,
+      peak_rss_mb: ours.peak_rss_mb,
+      gflop_per_step: flops / 1e9,
+      achieved_gflops: flops / (ours.ms_per_step * 1e6),
+      gemm_ceiling_gflops: ours.gemm_ceiling_gflops,
+    };
+    const torch = withTorch ? runTorch(workload.name, steps) : null;
+    if (torch !== null) {
+      row.torch_ms_per_step = torch.torch_ms_per_step;
+      row.torch_peak_rss_mb = torch.torch_peak_rss_mb;
+      row.torch_threads = torch.torch_threads;
+      row.ratio = ours.ms_per_step / torch.torch_ms_per_step;
+      row.rss_ratio = ours.peak_rss_mb / torch.torch_peak_rss_mb;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
