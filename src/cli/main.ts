@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { describeBackend } from '../engine/backends/index.js';
+import { registerDataCommands } from './data.js';
+import { registerEnvCommands } from './env.js';
 import { UserError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
     });
 
   // sub-command groups register here, one line each
+  registerDataCommands(program);
+  registerEnvCommands(program);
   return program;
 }
 
