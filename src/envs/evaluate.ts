@@ -70,6 +70,8 @@ export async function evaluatePolicy(envId: string, policy: VectorPolicy, option
       policy.act(observations, active, actions);
       const result = vec.step(actions);
       observations = result.observations;
+      // before any finished environment starts its next episode, so the reward reaches the right history
+      policy.observeRewards?.(result.rewards, result.active);
       for (let i = 0; i < numEnvs; i++) {
         if (result.active[i] !== 1) continue;
         const k = episodeOf[i] as number;

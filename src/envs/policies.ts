@@ -11,6 +11,8 @@ export interface VectorPolicy {
   beginEpisode(envIndex: number, episodeIndex: number, episodeSeed: number): void;
   /** writes actions [n, actionDim] for the rows where active[i] is 1 */
   act(observations: Float64Array, active: Uint8Array, actions: Float32Array): void;
+  /** the rewards of the step just taken, for the rows where active[i] is 1 (return-conditioned policies count down their target) */
+  observeRewards?(rewards: Float64Array, active: Uint8Array): void;
 }
 
 export const BUILTIN_POLICIES = ['random', 'zero', 'expert', 'planner'] as const;

@@ -1,0 +1,180 @@
+/**
+ * What every algorithm provides to the training loop, the checkpoints and the policy file.
+ * An algorithm file (dt.ts, reinformer.ts, ...) holds its model, loss, update and acting logic;
+ * everything shared (the loop, evaluation, files) lives in src/train.
+ */
+import type { z } from 'zod';
+import type { SamplerMethod, WindowBatch } from '../data/sampler.js';
+import type { Rng } from '../engine/index.js';
+import type { Module } from '../nn/module.js';
+import type { Optimizer } from '../nn/optim.js';
+
+/** Dataset facts a policy needs at inference; saved in the policy file. */
+export interface PolicyContext {
+  obsDim: number;
+  actionDim: number;
+  stateMean: Float32Array;
+  stateStd: Float32Array;
+  actionLow: number[];
+  actionHigh: number[];
+  /** the evaluation task's episode limit */
+  maxEpisodeSteps: number;
+}
+
+/** A policy acting in N environments at once (structurally the envs' VectorPolicy). */
+export interface SequencePolicy {
+  beginEpisode(envIndex: number, episodeIndex: number, episodeSeed: number): void;
+  /** observations [n, obsDim] (raw, unnormalised); writes actions [n, actionDim] for active rows */
+  act(observations: Float64Array, active: Uint8Array, actions: Float32Array): void;
+  observeRewards?(rewards: Float64Array, active: Uint8Array): void;
+}
+
+/** One evaluation setting of a policy, e.g. one target return of DT. */
+export interface EvaluationCondition {
+  /** a label for reports, e.g. "target 280" */
+  label: string;
+  /** the target return in raw reward units, when the policy is conditioned on one */
+  targetReturn?: number;
+}
+
+export interface Algorithm {
+  /** one training update on a sampled batch; returns every logged scalar by name (loss terms, grad_norm, lr) */
+  update(batch: WindowBatch, step: number): Record<string, number>;
+  /** modules a checkpoint holds, by name (the policy's modules among them) */
+  modules(): Record<string, Module>;
+  /** optimisers a checkpoint holds, with the parameter names in optimiser order */
+  optimizers(): Record<string, { optimizer: Optimizer; names: string[] }>;
+  /** JSON-safe scalars a checkpoint holds beyond modules and optimisers */
+  extraState(): Record<string, number>;
+  loadExtraState(state: Record<string, number>): void;
+  /** the modules of the deployed policy: the policy file holds exactly these */
+  policyModules(): Record<string, Module>;
+  /** the settings an evaluation runs (DT: one per target return; Reinformer: one) */
+  evaluationConditions(): EvaluationCondition[];
+  /** a policy for numEnvs environments in the given condition, using the current weights in eval mode */
+  createPolicy(numEnvs: number, condition: EvaluationCondition, rng: Rng): SequencePolicy;
+  /** switch dropout on (training) or off (acting) */
+  setTraining(training: boolean): void;
+}
+
+export interface AlgorithmDefinition<Config extends { batchSize: number; steps: number; context: number }> {
+  readonly name: string;
+  readonly description: string;
+  readonly configSchema: z.ZodType<Config>;
+  /** per-dataset hyperparameters of the reference, by dataset id (partial configs over the defaults) */
+  readonly presets: Readonly<Record<string, Partial<Config>>>;
+  /** which reference sampling rules training uses */
+  readonly sampler: SamplerMethod;
+  /** the return scale for this dataset (network input = return-to-go / scale) */
+  returnScale(config: Config): number;
+  create(config: Config, context: PolicyContext, rng: Rng): Algorithm;
+}
+
+/** An algorithm definition with its config type erased, for registries. */
+export type AnyAlgorithmDefinition = AlgorithmDefinition<{ batchSize: number; steps: number; context: number }>;
+
+/**
+ * Per-environment histories for a causal sequence policy: the last K steps of normalised states,
+ * actions, returns-to-go and timesteps of every environment, and a batch view over them.
+ * `layout: 'left'` left-pads short histories with zeros and a mask (DT, QT inference);
+ * `layout: 'right'` starts at slot 0 and reads at the current step's slot (Reinformer inference).
+ */
+export class ContextBuffer {
+  readonly states: Float32Array;
+  readonly actions: Float32Array;
+  readonly returnsToGo: Float32Array;
+  readonly timesteps: Int32Array;
+  readonly mask: Float32Array;
+  /** steps taken in each environment's episode */
+  readonly stepCount: Int32Array;
+
+  constructor(
+    readonly numEnvs: number,
+    readonly context: number,
+    readonly obsDim: number,
+    readonly actionDim: number,
+    readonly layout: 'left' | 'right',
+    private readonly maxTimestep: number,
+  ) {
+    const slots = numEnvs * context;
+    this.states = new Float32Array(slots * obsDim);
+    this.actions = new Float32Array(slots * actionDim);
+    this.returnsToGo = new Float32Array(slots);
+    this.timesteps = new Int32Array(slots);
+    this.mask = new Float32Array(slots);
+    this.stepCount = new Int32Array(numEnvs);
+  }
+
+  reset(env: number): void {
+    const K = this.context;
+    this.states.fill(0, env * K * this.obsDim, (env + 1) * K * this.obsDim);
+    this.actions.fill(0, env * K * this.actionDim, (env + 1) * K * this.actionDim);
+    this.returnsToGo.fill(0, env * K, (env + 1) * K);
+    this.timesteps.fill(0, env * K, (env + 1) * K);
+    this.mask.fill(0, env * K, (env + 1) * K);
+    this.stepCount[env] = 0;
+  }
+
+  /** slot of the current step in env's window */
+  currentSlot(env: number): number {
+    const t = this.stepCount[env] as number;
+    if (this.layout === 'left') return this.context - 1;
+    return Math.min(t, this.context - 1);
+  }
+
+  /**
+   * Start the current step: make room (shifting out the oldest step when the window is full) and
+   * write the normalised state, the timestep and a placeholder zero action.
+   */
+  pushState(env: number, normalisedState: ArrayLike<number>, returnToGo: number): void {
+    const K = this.context;
+    const t = this.stepCount[env] as number;
+    const full = this.layout === 'left' ? true : t >= K;
+    if (full) this.shiftLeft(env);
+    const slot = env * K + this.currentSlot(env);
+    for (let d = 0; d < this.obsDim; d++) this.states[slot * this.obsDim + d] = normalisedState[d] as number;
+    this.actions.fill(0, slot * this.actionDim, (slot + 1) * this.actionDim);
+    this.returnsToGo[slot] = returnToGo;
+    this.timesteps[slot] = Math.min(t, this.maxTimestep - 1);
+    this.mask[slot] = 1;
+  }
+
+  setCurrentAction(env: number, action: ArrayLike<number>): void {
+    const slot = env * this.context + this.currentSlot(env);
+    for (let d = 0; d < this.actionDim; d++) this.actions[slot * this.actionDim + d] = action[d] as number;
+  }
+
+  setCurrentReturn(env: number, returnToGo: number): void {
+    this.returnsToGo[env * this.context + this.currentSlot(env)] = returnToGo;
+  }
+
+  currentReturn(env: number): number {
+    return this.returnsToGo[env * this.context + this.currentSlot(env)] as number;
+  }
+
+  /** finish the current step */
+  advance(env: number): void {
+    this.stepCount[env] = (this.stepCount[env] as number) + 1;
+  }
+
+  private shiftLeft(env: number): void {
+    const K = this.context;
+    const shift = <T extends Float32Array | Int32Array>(array: T, width: number): void => {
+      array.copyWithin(env * K * width, (env * K + 1) * width, (env + 1) * K * width);
+      array.fill(0, ((env + 1) * K - 1) * width, (env + 1) * K * width);
+    };
+    shift(this.states, this.obsDim);
+    shift(this.actions, this.actionDim);
+    shift(this.returnsToGo, 1);
+    shift(this.timesteps, 1);
+    shift(this.mask, 1);
+  }
+}
+
+/** (s - mean) / std into out */
+export function normaliseState(context: PolicyContext, observation: ArrayLike<number>, offset: number, out: Float32Array): Float32Array {
+  for (let d = 0; d < context.obsDim; d++) {
+    out[d] = ((observation[offset + d] as number) - (context.stateMean[d] as number)) / (context.stateStd[d] as number);
+  }
+  return out;
+}
