@@ -102,8 +102,7 @@ export async function openHdf5ForRead(path: string): Promise<H5File> {
   }
 }
 
-/** The dataset at `key`, or undefined when absent; a group or link there is an error. */
-export function getDataset(file: H5File | Group, fileName: string, key: string): Dataset | undefined {
+function getEntity<T>(file: H5File | Group, fileName: string, key: string, kind: abstract new (...args: never[]) => T, expected: string): T | undefined {
   let entity: unknown;
   try {
     entity = file.get(key);
@@ -111,20 +110,17 @@ export function getDataset(file: H5File | Group, fileName: string, key: string):
     throw new DataFileError(fileName, `cannot read: ${summarizeHdf5Error(error)}`, key);
   }
   if (entity === null || entity === undefined) return undefined;
-  if (!(entity instanceof h5wasm.Dataset)) throw new DataFileError(fileName, 'expected a dataset, found a group or link', key);
+  if (!(entity instanceof kind)) throw new DataFileError(fileName, expected, key);
   return entity;
 }
 
+/** The dataset at `key`, or undefined when absent; a group or link there is an error. */
+export function getDataset(file: H5File | Group, fileName: string, key: string): Dataset | undefined {
+  return getEntity(file, fileName, key, h5wasm.Dataset, 'expected a dataset, found a group or link');
+}
+
 export function getGroup(file: H5File | Group, fileName: string, key: string): Group | undefined {
-  let entity: unknown;
-  try {
-    entity = file.get(key);
-  } catch (error) {
-    throw new DataFileError(fileName, `cannot read: ${summarizeHdf5Error(error)}`, key);
-  }
-  if (entity === null || entity === undefined) return undefined;
-  if (!(entity instanceof h5wasm.Group)) throw new DataFileError(fileName, 'expected a group', key);
-  return entity;
+  return getEntity(file, fileName, key, h5wasm.Group, 'expected a group');
 }
 
 export interface NumericShape {

@@ -59,12 +59,9 @@ abstract class AdamFamily {
   }
 
   abstract step(): void;
-}
 
-/** AdamW (decoupled weight decay), as torch.optim.AdamW. */
-export class AdamW extends AdamFamily {
-  step(): void {
-    const shape = this.stepShape(true);
+  protected adamStep(decoupled: boolean): void {
+    const shape = this.stepShape(decoupled);
     this.params.forEach((p, i) => {
       const s = this.state[i] as AdamState;
       kernelsFor(p).adamUpdate(p.data, p.gradOrZeros(), s.exp_avg, s.exp_avg_sq, p.size, shape);
@@ -72,14 +69,17 @@ export class AdamW extends AdamFamily {
   }
 }
 
+/** AdamW (decoupled weight decay), as torch.optim.AdamW. */
+export class AdamW extends AdamFamily {
+  step(): void {
+    this.adamStep(true);
+  }
+}
+
 /** Adam with L2 regularisation added to the gradient, as torch.optim.Adam(weight_decay=...) (QT's actor). */
 export class Adam extends AdamFamily {
   step(): void {
-    const shape = this.stepShape(false);
-    this.params.forEach((p, i) => {
-      const s = this.state[i] as AdamState;
-      kernelsFor(p).adamUpdate(p.data, p.gradOrZeros(), s.exp_avg, s.exp_avg_sq, p.size, shape);
-    });
+    this.adamStep(false);
   }
 }
 
