@@ -264,7 +264,9 @@ enum { ACT_RELU = 0, ACT_GELU_TANH = 1, ACT_GELU_ERF = 2, ACT_TANH = 3, ACT_MISH
 /* gelu_tanh(x) = 0.5 x (1 + tanh u) = x * sigmoid(2u): the sigmoid form does not cancel for x << 0 */
 static inline float gelu_tanh_value(float x) {
   float u = SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x);
-  return x / (1.0f + exp_poly(clamp_exp_arg(-2.0f * u)));
+  /* the same form as the derivative's: written as x / (1 + e), gcc evaluated the polynomial twice */
+  float s = 1.0f / (1.0f + exp_poly(clamp_exp_arg(-2.0f * u)));
+  return x * s;
 }
 
 static inline float gelu_tanh_derivative(float x) {
