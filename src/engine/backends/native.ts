@@ -94,13 +94,12 @@ function cpuFlags(): Set<string> {
   }
 }
 
+/** build/Release/stitch_native.node of this package, or STITCH_NATIVE_ADDON when set */
 export function addonPath(): string {
+  const override = process.env.STITCH_NATIVE_ADDON;
+  if (override !== undefined && override !== '') return override;
   const here = dirname(fileURLToPath(import.meta.url));
-  // dist/src/engine/backends -> repository root
-  for (const up of ['../../../..', '../../..']) {
-    const candidate = join(here, up, 'build', 'Release', 'stitch_native.node');
-    if (existsSync(candidate)) return candidate;
-  }
+  // compiled code lives in dist/src/engine/backends: four levels below the package root
   return join(here, '../../../..', 'build', 'Release', 'stitch_native.node');
 }
 

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createBackend } from '../../src/engine/backends/index.js';
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+
+function stitch(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('backend selection', () => {
+  it('falls back to the TypeScript kernels when the addon is missing, and says why', () => {
+    const { status, stdout } = stitch(['info'], { STITCH_NATIVE_ADDON: '/nonexistent/stitch_native.node', STITCH_BACKEND: 'auto' });
+    assert.equal(status, 0);
+    assert.match(stdout, /js backend, 1 thread\(s\) \(native unavailable: native addon not built \(\/nonexistent\/stitch_native\.node missing/);
+  });
+
+  it('refuses STITCH_BACKEND=native without the addon, in one line', () => {
+    const { status, stderr } = stitch(['info'], { STITCH_NATIVE_ADDON: '/nonexistent/stitch_native.node', STITCH_BACKEND: 'native' });
+    assert.equal(status, 2);
+    assert.match(stderr, /^stitch: the native backend is not available: native addon not built/);
+    assert.equal(stderr.trim().split('\n').length, 1);
+  });
+
+  it('rejects an unknown backend name', () => {
+    const { status, stderr } = stitch(['info'], { STITCH_BACKEND: 'gpu' });
+    assert.equal(status, 2);
+    assert.match(stderr, /STITCH_BACKEND must be native, js or auto \(got "gpu"\)/);
+  });
+
+  it('reports the native backend with its BLAS when the addon is built', (t) => {
+    const native = createBackend('auto');
+    if (native.backend.name !== 'native') {
+      if (process.env.STITCH_REQUIRE_NATIVE === '1') assert.fail(`native addon required but unavailable: ${native.fallbackReason}`);
+      t.skip(`native addon unavailable: ${native.fallbackReason}`);
+      return;
+    }
+    const { status, stdout } = stitch(['info'], { STITCH_BACKEND: 'auto', STITCH_THREADS: '2' });
+    assert.equal(status, 0);
+    assert.match(stdout, /native backend, 2 thread\(s\), OpenBLAS .* core=\w+/);
+  });
+});
