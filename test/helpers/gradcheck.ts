@@ -105,3 +105,56 @@ export function checkBackendAgrees(build: Build, specs: InputSpec[], options: { 
     if (g !== null) compare(g, expected.grads[i] as number[], `grad of input ${i}`);
   });
 }
+
+/**
+ * A module's gradients (its parameters and its inputs) against central finite differences in
+ * float64. The module is built in float64 and run in eval mode (no dropout); `maxPerTensor`
+ * elements of each tensor are checked, spread evenly.
+ */
+export function checkModuleGradients<M extends { parameters(): Tensor[]; eval(): unknown }>(
+  make: () => M,
+  forward: (module: M, inputs: Tensor[]) => Tensor,
+  specs: InputSpec[],
+  options: { seed?: number; eps?: number; tolerance?: number; maxPerTensor?: number } = {},
+): void {
+  const seed = options.seed ?? 1;
+  const eps = options.eps ?? 1e-6;
+  const tolerance = options.tolerance ?? 1e-6;
+  const maxPerTensor = options.maxPerTensor ?? 24;
+  withDefaultDType('float64', () => {
+    const module = make();
+    module.eval();
+    const inputs = makeInputs(specs, seed, 'float64');
+    const value = (): number => tidy(() => {
+      const out = forward(module, inputs);
+      return projected(out, projectionFor(out.size, seed));
+    });
+    tidy(() => {
+      const out = forward(module, inputs);
+      out.backward(projectionFor(out.size, seed));
+    });
+    const targets: Array<[string, Tensor]> = [
+      ...module.parameters().map((p, i): [string, Tensor] => [`parameter ${i} ${formatName(p)}`, p]),
+      ...inputs.filter((_, i) => specs[i]?.requiresGrad !== false).map((t, i): [string, Tensor] => [`input ${i}`, t]),
+    ];
+    for (const [label, tensor] of targets) {
+      const analytic = tensor.grad !== null && tensor.gradValid ? Float64Array.from(tensor.grad) : new Float64Array(tensor.size);
+      const stride = Math.max(1, Math.floor(tensor.size / maxPerTensor));
+      for (let j = 0; j < tensor.size; j += stride) {
+        const original = tensor.data[j] as number;
+        tensor.data[j] = original + eps;
+        const plus = value();
+        tensor.data[j] = original - eps;
+        const minus = value();
+        tensor.data[j] = original;
+        const numeric = (plus - minus) / (2 * eps);
+        const got = analytic[j] as number;
+        assert.ok(Math.abs(numeric - got) <= tolerance * Math.max(1, Math.abs(numeric)), `${label} element ${j}: analytic ${got} vs numeric ${numeric}`);
+      }
+    }
+  });
+}
+
+function formatName(t: Tensor): string {
+  return 'name' in t && typeof t.name === 'string' ? t.name : '';
+}
