@@ -1,12 +1,13 @@
 /**
  * `stitch env run` (built-in policies in a task, D4RL-normalized score) and `stitch data make`
- * (regenerate a Maze2D dataset with D4RL's recipe).
+ * (regenerate a Maze2D dataset with D4RL's recipe, or roll out a random-policy locomotion dataset).
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { writeD4rlHdf5 } from '../data/hdf5.js';
 import { Rng } from '../engine/rng.js';
 import { evaluatePolicy } from '../envs/evaluate.js';
+import { generateLocomotionDataset, resolveLocomotionDataset, type LocomotionDatasetRecipe } from '../envs/locomotion/generate.js';
 import { resolveMazeDataset } from '../envs/maze2d/datasets.js';
 import { generateMazeDataset } from '../envs/maze2d/generate.js';
 import { positionsOf, renderMazeSvg, sampleDatasetSegments } from '../envs/maze2d/render.js';
@@ -47,7 +48,7 @@ interface MakeOptions {
 }
 
 export function registerEnvCommands(program: Command): void {
-  const env = program.command('env').description('simulated tasks (Maze2D on MuJoCo WebAssembly)');
+  const env = program.command('env').description('simulated tasks (Maze2D and Gym locomotion on MuJoCo WebAssembly)');
 
   env
     .command('list')
@@ -55,14 +56,15 @@ export function registerEnvCommands(program: Command): void {
     .action(() => {
       for (const id of envIds()) {
         const spec = envSpec(id);
-        console.log(`${id.padEnd(30)} steps ${String(spec.maxEpisodeSteps).padStart(4)}  ref min ${spec.referenceScores.min}  max ${spec.referenceScores.max}`);
+        const alias = spec.aliasOf === undefined ? '' : `  (runs ${spec.aliasOf})`;
+        console.log(`${id.padEnd(30)} steps ${String(spec.maxEpisodeSteps).padStart(4)}  ref min ${spec.referenceScores.min}  max ${spec.referenceScores.max}${alias}`);
       }
     });
 
   env
     .command('run')
     .description('run a built-in policy and print mean return, std, episode length and the D4RL-normalized score')
-    .argument('<env-id>', 'e.g. maze2d-umaze-v1 (see `stitch env list`)')
+    .argument('<env-id>', 'e.g. maze2d-umaze-v1, hopper-v4, hopper-medium-replay-v2 (see `stitch env list`)')
     .option('--policy <name>', `${BUILTIN_POLICIES.join(' | ')} (expert: D4RL's reference controller; planner: replans every episode)`, 'random')
     .option('--episodes <n>', 'number of episodes', '10')
     .option('--seed <s>', 'seed of the episode resets and the policy', '0')
@@ -99,20 +101,57 @@ export function registerEnvCommands(program: Command): void {
     });
 }
 
+/** Default rows of a locomotion dataset: the size of D4RL's *-random-v2 files. */
+const LOCOMOTION_DEFAULT_STEPS = 1_000_000;
+
+async function makeLocomotionDataset(recipe: LocomotionDatasetRecipe, options: MakeOptions): Promise<void> {
+  if (options.noisy === true || options.svg !== undefined) throw new UserError('--noisy and --svg apply to Maze2D datasets only');
+  const steps = options.steps === undefined ? LOCOMOTION_DEFAULT_STEPS : integerOption('--steps', options.steps, 1);
+  const seed = integerOption('--seed', options.seed, 0);
+  const started = performance.now();
+  const dataset = await generateLocomotionDataset({
+    datasetId: recipe.datasetId,
+    task: recipe.task,
+    steps,
+    seed,
+    progressEvery: Math.max(10_000, Math.round(steps / 20)),
+    onProgress: (done, total) => {
+      const elapsed = (performance.now() - started) / 1000;
+      process.stderr.write(`\r${recipe.datasetId}: ${done}/${total} steps (${((100 * done) / total).toFixed(0)}%, ${elapsed.toFixed(1)} s)${done === total ? '\n' : ''}`);
+    },
+  });
+  await writeD4rlHdf5(options.out, dataset);
+  const count = (flags: Uint8Array): number => flags.reduce((sum, flag) => sum + flag, 0);
+  const episodes = count(dataset.terminals) + count(dataset.timeouts);
+  const rewardSum = dataset.rewards.reduce((sum, r) => sum + r, 0);
+  console.log(
+    `wrote ${options.out}: ${steps} rows, ${episodes} episodes (${count(dataset.terminals)} terminated, ${count(dataset.timeouts)} timed out or cut), mean return ${(rewardSum / episodes).toFixed(2)}, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+}
+
 /** Adds `make` to the data command group (commander allows one `data` group, owned by src/cli/data.ts). */
 export function registerDataMakeCommand(dataCommand: Command): void {
   dataCommand
     .command('make')
-    .description("regenerate a Maze2D dataset with D4RL's recipe (planner + PD controller) and write D4RL-layout HDF5")
-    .argument('<dataset>', 'maze2d-{open,umaze,medium,large}[-dense][-v1|-v0]; sparse rewards unless -dense')
+    .description("write a D4RL-layout HDF5 dataset: Maze2D with D4RL's recipe (planner + PD controller), or locomotion with uniform-random actions")
+    .argument('<dataset>', 'maze2d-{open,umaze,medium,large}[-dense][-v1|-v0] (sparse rewards unless -dense), or {hopper,halfcheetah,walker2d}-random[-v4]')
     .requiredOption('--out <file>', 'output .hdf5 file')
-    .option('--steps <n>', "rows to generate (default as D4RL: 1M open/umaze, 2M medium, 4M large)")
+    .option('--steps <n>', 'rows to generate (default as D4RL: 1M open/umaze, 2M medium, 4M large, 1M locomotion)')
     .option('--seed <s>', 'seed of targets, resets, waypoint jitter and action noise', '0')
     .option('--noisy', "add N(0, 0.5^2) action noise before clipping (D4RL's --noisy)")
     .option('--svg <file>', 'also draw 30 random segments over the maze')
     .action(async (name: string, options: MakeOptions) => {
+      const locomotion = resolveLocomotionDataset(name);
+      if (locomotion !== undefined) {
+        await makeLocomotionDataset(locomotion, options);
+        return;
+      }
       const recipe = resolveMazeDataset(name);
-      if (recipe === undefined) throw new UserError(`cannot make '${name}': expected maze2d-open, maze2d-umaze, maze2d-medium or maze2d-large, optionally with -dense and the version (-v0 for open, -v1 otherwise)`);
+      if (recipe === undefined) {
+        throw new UserError(
+          `cannot make '${name}': expected maze2d-open, maze2d-umaze, maze2d-medium or maze2d-large, optionally with -dense and the version (-v0 for open, -v1 otherwise), or hopper-random, halfcheetah-random, walker2d-random (-v4)`,
+        );
+      }
       const spec = envSpec(recipe.envId);
       const maze = spec.maze;
       if (maze === undefined) throw new UserError(`${recipe.envId} is not a maze task`);

@@ -1,4 +1,6 @@
 import type { Env, VectorEnv } from './env.js';
+import { LocomotionEnv } from './locomotion/env.js';
+import { LOCOMOTION_TASKS, locomotionTask, observationDim, type LocomotionTask } from './locomotion/tasks.js';
 import { Maze2dEnv, type MazeRewardType } from './maze2d/env.js';
 import { mazeLayout, type MazeLayout, type MazeName } from './maze2d/layouts.js';
 import { referenceScores, type ReferenceScores } from './scores.js';
@@ -32,6 +34,10 @@ export interface EnvSpec {
   readonly referenceScores: ReferenceScores;
   /** present for Maze2D tasks (the scripted expert needs the maze) */
   readonly maze?: MazeTaskInfo;
+  /** present for the locomotion tasks */
+  readonly locomotion?: LocomotionTask;
+  /** set on a D4RL dataset id that runs another registered task: hopper-medium-replay-v2 runs hopper-v4 */
+  readonly aliasOf?: string;
   make(options: MakeEnvOptions): Promise<Env>;
 }
 
@@ -62,6 +68,35 @@ for (const rewardType of ['sparse', 'dense'] as const) {
   registerMaze(`maze2d-eval-umaze${dense}-v1`, 'umaze-eval', rewardType, 300);
   registerMaze(`maze2d-eval-medium${dense}-v1`, 'medium-eval', rewardType, 600);
   registerMaze(`maze2d-eval-large${dense}-v1`, 'large-eval', rewardType, 800);
+}
+
+/** D4RL's locomotion dataset kinds; every one of them has the family's reference scores */
+export const D4RL_LOCOMOTION_DATASETS = ['random', 'medium', 'medium-replay', 'medium-expert', 'expert', 'full-replay'] as const;
+
+function registerLocomotion(task: LocomotionTask, id: string, aliasOf?: string): void {
+  const actionLow = new Array<number>(task.actionDim).fill(-1);
+  const actionHigh = new Array<number>(task.actionDim).fill(1);
+  specs.set(id, {
+    id,
+    maxEpisodeSteps: task.maxEpisodeSteps,
+    obsDim: observationDim(task),
+    actionDim: task.actionDim,
+    actionLow,
+    actionHigh,
+    // every dataset of a family shares the constants (d4rl/infos.py), so the medium entry stands for the task
+    referenceScores: referenceScores(`${task.name}-medium-v2`),
+    locomotion: task,
+    ...(aliasOf === undefined ? {} : { aliasOf }),
+    make: (options) => LocomotionEnv.create({ task, id, ...(options.seed === undefined ? {} : { seed: options.seed }) }),
+  });
+}
+
+// Gymnasium v4 tasks, and D4RL's v2 dataset ids (collected on gym's v2 classes, same task definition)
+// so that `--env hopper-medium-replay-v2` evaluates on hopper-v4 with that dataset's normalization.
+for (const name of LOCOMOTION_TASKS) {
+  const task = locomotionTask(name);
+  registerLocomotion(task, task.envId);
+  for (const kind of D4RL_LOCOMOTION_DATASETS) registerLocomotion(task, `${name}-${kind}-v2`, task.envId);
 }
 
 export function envIds(): string[] {

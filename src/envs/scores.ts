@@ -52,6 +52,10 @@ add(expand(['halfcheetah'], locomotionDatasets), -280.178953, 12135.0);
 add(expand(['hopper'], locomotionDatasets), -20.272305, 3234.3);
 add(expand(['walker2d'], locomotionDatasets), 1.629008, 4592.3);
 add(expand(['ant'], locomotionDatasets), -325.6, 3879.7);
+// Stitch's Gymnasium v4 tasks, which the D4RL v2 datasets match, share their family's constants
+add(['halfcheetah-v4'], -280.178953, 12135.0);
+add(['hopper-v4'], -20.272305, 3234.3);
+add(['walker2d-v4'], 1.629008, 4592.3);
 
 const adroitDatasets = ['-human-v0', '-human-v1', '-cloned-v0', '-cloned-v1', '-expert-v0', '-expert-v1'];
 add(expand(['pen'], adroitDatasets), 96.262799, 3076.8331017826877);
