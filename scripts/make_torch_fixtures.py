@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the PyTorch reference fixtures for Stitch's Decision Transformer training step.
+"""Writes the PyTorch reference fixtures for Stitch's Decision Transformer and Reinformer training steps.
 
     /usr/bin/python3 scripts/make_torch_fixtures.py [OUT_DIR]   # default test/fixtures/torch
 
@@ -7,6 +7,10 @@ Each file holds one DT training step on a small fixed batch: initial weights (pa
 gradients of the loss before clipping (grad.<name>), weights after clip_grad_norm_(0.25) and one
 AdamW step (after_adamw.<name>), the inputs (input.*) and outputs (output.*). The config is in
 __metadata__["config"] under Stitch's DecisionTransformerConfig field names.
+
+reinformer_step.safetensors holds one Reinformer step the same way: gradients of L_R + L_a before
+clipping (grad.<name>), weights after clip_grad_norm_(0.25) and one LAMB step (after_lamb.<name>),
+the loss terms, and the temperature before (temperature.log_temperature) and after its Adam step.
 
 Weights and inputs are drawn in float32 and stored exactly; the step itself runs in float64 so the
 stored results are the float32 rounding of the exact answer, which Stitch can check tightly in
@@ -23,7 +27,10 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_reference import CLIP_NORM, DecisionTransformer, DtConfig, make_optimizer, random_batch  # noqa: E402
+from torch_reference import (  # noqa: E402
+    CLIP_NORM, DecisionTransformer, DtConfig, Lamb, Reinformer, ReinformerConfig, make_optimizer, random_batch,
+    random_reinformer_batch,
+)
 
 # (file name, config, left-padded timesteps per row, seed)
 FIXTURES = [
@@ -119,6 +126,93 @@ def training_step_fixture(cfg, padded_rows, seed):
     return tensors, metadata
 
 
+REINFORMER_FIXTURE = "reinformer_step.safetensors"
+REINFORMER_CONFIG = ReinformerConfig(state_dim=5, act_dim=3, context=4, width=16, layers=2, heads=2,
+                                     max_timestep=20, dropout=0.0)
+REINFORMER_SEED = 2024
+# row 1 is a trajectory shorter than K (2 real steps, right-padded)
+REINFORMER_LENGTHS = [4, 2, 4]
+# expectile below the default 0.99 so both sides of the asymmetric loss weigh visibly
+REINFORMER_EXPECTILE = 0.9
+# a LAMB learning rate large enough that one step moves each tensor by 1% of its norm, far above
+# the test's tolerance (at the reference's 1e-4 with warm-up the step would be invisible)
+REINFORMER_LAMB = {"lr": 1e-2, "weight_decay": 1e-4, "betas": [0.9, 0.999], "eps": 1e-8, "max_grad_norm": 1.0}
+REINFORMER_TEMPERATURE_ADAM = {"lr": 1e-4, "betas": [0.9, 0.999], "eps": 1e-8}
+# one log-std above the clamp range, so its gradient must be cut by the clamp
+REINFORMER_LOG_STD = [0.3, -0.4, 2.5]
+
+
+def reinformer_step_fixture():
+    cfg, seed = REINFORMER_CONFIG, REINFORMER_SEED
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = Reinformer(cfg)
+    perturb_layer_norms(model, generator)
+    with torch.no_grad():
+        model.action_log_std.copy_(torch.tensor(REINFORMER_LOG_STD))
+    batch = random_reinformer_batch(cfg, BATCH_SIZE, generator, REINFORMER_LENGTHS)
+
+    out = {f"param.{name}": p.detach().clone() for name, p in model.named_parameters()}
+    out["temperature.log_temperature"] = model.log_temperature.detach().clone().reshape([1])
+    out.update({
+        "input.states": batch["states"], "input.actions": batch["actions"],
+        "input.returns_to_go": batch["returns_to_go"], "input.timesteps": batch["timesteps"].to(torch.int32),
+        "input.mask": batch["mask"],
+    })
+
+    model.double().train()
+    log_temperature = model.log_temperature.detach().double().requires_grad_(True)
+    model.log_temperature = log_temperature
+    wide = {k: (v.double() if v.is_floating_point() else v) for k, v in batch.items()}
+    optimizer = Lamb(model.parameters(), lr=REINFORMER_LAMB["lr"], weight_decay=REINFORMER_LAMB["weight_decay"],
+                     betas=tuple(REINFORMER_LAMB["betas"]), eps=REINFORMER_LAMB["eps"],
+                     max_grad_norm=REINFORMER_LAMB["max_grad_norm"])
+    temperature_optimizer = torch.optim.Adam([log_temperature], lr=REINFORMER_TEMPERATURE_ADAM["lr"],
+                                             betas=tuple(REINFORMER_TEMPERATURE_ADAM["betas"]),
+                                             eps=REINFORMER_TEMPERATURE_ADAM["eps"])
+    optimizer.zero_grad()
+    terms = model.losses(wide, REINFORMER_EXPECTILE)
+    terms["loss"].backward()
+    out.update({f"grad.{name}": p.grad.detach().clone() for name, p in model.named_parameters()})
+    grad_norm = torch.nn.utils.clip_grad_norm_(list(model.parameters()), CLIP_NORM)
+    optimizer.step()
+    out.update({f"after_lamb.{name}": p.detach().clone() for name, p in model.named_parameters()})
+
+    # the reference's temperature step: lambda * (entropy - target), entropy from the forward above
+    temperature_optimizer.zero_grad()
+    temperature_loss = log_temperature.exp() * (terms["entropy"] - model.target_entropy).detach()
+    temperature_loss.backward()
+    out["output.log_temperature_grad"] = log_temperature.grad.detach().clone().reshape([1])
+    temperature_optimizer.step()
+    out["output.log_temperature_after"] = log_temperature.detach().clone().reshape([1])
+    out["output.log_temperature_step"] = (log_temperature - out["temperature.log_temperature"].double()).detach().reshape([1])
+
+    out.update({f"output.{name}": terms[name].detach() for name in ("return_preds", "action_means")})
+    out.update({f"output.{name}": terms[name].detach().reshape([])
+                for name in ("return_loss", "action_nll", "entropy", "action_loss", "loss")})
+    out["output.temperature_loss"] = temperature_loss.detach().reshape([])
+    out["output.grad_norm"] = grad_norm.detach().reshape([1])
+    tensors = {k: (v.float() if v.is_floating_point() else v) for k, v in out.items()}
+    metadata = {
+        "config": json.dumps(cfg.to_stitch()),
+        "batch_size": str(BATCH_SIZE),
+        "seed": str(seed),
+        "expectile": str(REINFORMER_EXPECTILE),
+        "clip_grad_norm": str(CLIP_NORM),
+        "optimizer": json.dumps({"name": "Lamb", **REINFORMER_LAMB}),
+        "temperature_optimizer": json.dumps({"name": "Adam", **REINFORMER_TEMPERATURE_ADAM}),
+        "computed_in": "float64",
+        "note": "Reinformer passes no attention mask: every output position is comparable",
+        "torch_version": torch.__version__,
+    }
+    return tensors, metadata
+
+
+def report(path, tensors):
+    print(f"{os.path.relpath(path)}: {len(tensors)} tensors, {os.path.getsize(path)} bytes, "
+          f"loss {tensors['output.loss'].item():.6f}, grad norm {tensors['output.grad_norm'].item():.6f}")
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "torch")
@@ -127,8 +221,11 @@ def main():
         tensors, metadata = training_step_fixture(cfg, padded_rows, seed)
         path = os.path.join(out_dir, file_name)
         write_safetensors(path, tensors, metadata)
-        print(f"{os.path.relpath(path)}: {len(tensors)} tensors, {os.path.getsize(path)} bytes, "
-              f"loss {tensors['output.loss'].item():.6f}, grad norm {tensors['output.grad_norm'].item():.6f}")
+        report(path, tensors)
+    tensors, metadata = reinformer_step_fixture()
+    path = os.path.join(out_dir, REINFORMER_FIXTURE)
+    write_safetensors(path, tensors, metadata)
+    report(path, tensors)
 
 
 if __name__ == "__main__":
