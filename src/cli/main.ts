@@ -8,6 +8,7 @@ import { describeBackend } from '../engine/backends/index.js';
 import { registerDataCommands } from './data.js';
 import { registerEnvCommands } from './env.js';
 import { UserError } from './errors.js';
+import { registerTrainCommands } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   // sub-command groups register here, one line each
   registerDataCommands(program);
   registerEnvCommands(program);
+  registerTrainCommands(program);
   return program;
 }
 

@@ -84,6 +84,12 @@ export interface WindowBatch {
   readonly starts: Int32Array;
 }
 
+/** What a checkpoint keeps of a sampler beyond its Rng (see WindowSampler.state). */
+export interface WindowSamplerState {
+  epochPosition: number;
+  epochOrder: number[];
+}
+
 export class WindowSampler {
   readonly batch: WindowBatch;
   private readonly cumulativeLengths: Float64Array;
@@ -162,6 +168,31 @@ export class WindowSampler {
       episodes: new Int32Array(b),
       starts: new Int32Array(b),
     };
+  }
+
+  /**
+   * The epoch sampler's position and permutation, JSON-safe, for checkpoints. The random stream
+   * is the caller's Rng and is saved with it; the other rules keep no state of their own.
+   */
+  state(): WindowSamplerState {
+    return { epochPosition: this.epochPosition, epochOrder: Array.from(this.epochOrder) };
+  }
+
+  /** Continue from a saved state (resume); the store must be the one the state was taken from. */
+  restore(state: WindowSamplerState): void {
+    const episodes = this.cumulativeLengths.length;
+    const seen = new Uint8Array(episodes);
+    const isPermutation = state.epochOrder.length === episodes && state.epochOrder.every((e) => {
+      if (!Number.isInteger(e) || e < 0 || e >= episodes || seen[e] === 1) return false;
+      seen[e] = 1;
+      return true;
+    });
+    if (!isPermutation) throw new RangeError(`sampler state: epochOrder is not a permutation of the store's ${episodes} episodes`);
+    if (!Number.isInteger(state.epochPosition) || state.epochPosition < 0 || state.epochPosition > episodes) {
+      throw new RangeError(`sampler state: epochPosition ${state.epochPosition} is outside [0, ${episodes}]`);
+    }
+    this.epochOrder.set(state.epochOrder);
+    this.epochPosition = state.epochPosition;
   }
 
   /** Refills `this.batch` with B new windows and returns it (the same object every call). */

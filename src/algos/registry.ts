@@ -1,0 +1,18 @@
+/** The algorithms `stitch train` and policy files know by name. */
+import type { AnyAlgorithmDefinition } from './algorithm.js';
+import { decisionTransformer } from './dt.js';
+import { reinformer } from './reinformer.js';
+
+const definitions: readonly AnyAlgorithmDefinition[] = [
+  decisionTransformer,
+  reinformer,
+];
+
+export function algorithmNames(): string[] {
+  return definitions.map((definition) => definition.name);
+}
+
+/** undefined for an unknown name (callers word the error for their context) */
+export function findAlgorithm(name: string): AnyAlgorithmDefinition | undefined {
+  return definitions.find((definition) => definition.name === name);
+}

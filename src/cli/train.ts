@@ -1,0 +1,206 @@
+/**
+ * `stitch train` (new runs, --resume, and the embedded default) and `stitch eval` (re-evaluate a
+ * run's policy file). Every input problem is one line and exit code 2.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { DataFileError } from '../data/errors.js';
+import { loadDataset } from '../data/load.js';
+import { SafetensorsError } from '../nn/safetensors.js';
+import { CheckpointError } from '../train/checkpoint.js';
+import { resolveRunConfig, RunConfigError, type RunRequest } from '../train/config.js';
+import { ensureGeneratedDataset } from '../train/datasets.js';
+import { evaluateConditions, type EvaluationRecord } from '../train/evaluate.js';
+import { loadPolicy } from '../train/policy-file.js';
+import { POLICY_FILE, readRunConfig, resumeRun, startRun, type TrainOutcome } from '../train/trainer.js';
+import { UserError } from './errors.js';
+
+/**
+ * What `stitch train` runs when neither --algo nor --dataset is given: Reinformer (the reference
+ * network and its maze2d preset) on a locally generated maze2d-umaze-v1 (D4RL's size, cached),
+ * with a budget that finishes in minutes on 2 cores. The reference's 5000-step warm-up would
+ * leave the learning rate near zero for the whole short run, so the demo warms up over 100 steps.
+ * Any other flag given (--seed, --steps, --set, --out, ...) still applies.
+ */
+export const EMBEDDED_DEFAULT = {
+  algo: 'reinformer',
+  env: 'maze2d-umaze-v1',
+  steps: 1000,
+  evalEvery: 250,
+  evalEpisodes: 10,
+  overrides: { warmupSteps: 100 },
+} as const;
+
+interface TrainOptions {
+  algo?: string;
+  dataset?: string;
+  datasetId?: string;
+  env?: string;
+  steps?: string;
+  seed?: string;
+  preset?: string;
+  evalEvery?: string;
+  evalEpisodes?: string;
+  evalSeed?: string;
+  evalEnvs?: string;
+  logEvery?: string;
+  checkpointEvery?: string;
+  set?: string[];
+  out?: string;
+  resume?: string;
+}
+
+interface EvalOptions {
+  episodes?: string;
+  seed?: string;
+  envs?: string;
+  json?: boolean;
+}
+
+function integerOption(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(parsed) || parsed < min) throw new UserError(`${name} must be an integer >= ${min} (got ${value})`);
+  return parsed;
+}
+
+/** KEY=VALUE; the value is read as JSON (numbers, booleans, arrays, null) or else kept as text */
+function parseOverrides(assignments: readonly string[]): Record<string, unknown> {
+  const overrides: Record<string, unknown> = {};
+  for (const assignment of assignments) {
+    const equals = assignment.indexOf('=');
+    if (equals <= 0) throw new UserError(`--set expects KEY=VALUE (got ${JSON.stringify(assignment)})`);
+    const key = assignment.slice(0, equals);
+    const text = assignment.slice(equals + 1);
+    try {
+      overrides[key] = JSON.parse(text);
+    } catch {
+      overrides[key] = text;
+    }
+  }
+  return overrides;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** library errors that mean "your input is wrong" become one-line user errors */
+async function asUserErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof RunConfigError || error instanceof CheckpointError || error instanceof DataFileError || error instanceof SafetensorsError) {
+      throw new UserError(error.message, 2);
+    }
+    throw error;
+  }
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+function reportOutcome(outcome: TrainOutcome): void {
+  const score = (record: EvaluationRecord): string => (record.normalized_score === null
+    ? `return ${record.mean_return.toFixed(2)} ± ${record.std_return.toFixed(2)}`
+    : `${record.normalized_score.toFixed(1)} ± ${(record.normalized_std ?? 0).toFixed(1)}`);
+  console.log(`last  step ${outcome.last.step}: normalized score ${score(outcome.last)} (${outcome.last.headline})`);
+  console.log(`best  step ${outcome.best.step}: normalized score ${score(outcome.best)} (${outcome.best.headline})`);
+  console.log(`report: ${outcome.evalPath}`);
+  console.log(`policy: ${outcome.policyPath}`);
+}
+
+async function newRun(options: TrainOptions): Promise<TrainOutcome> {
+  const embedded = options.algo === undefined && options.dataset === undefined;
+  const env = options.env ?? EMBEDDED_DEFAULT.env;
+  if (options.dataset !== undefined && !existsSync(options.dataset)) throw new UserError(`--dataset ${options.dataset}: no such file or folder`);
+  const datasetPath = options.dataset ?? await ensureGeneratedDataset(env, {
+    onProgress: (done, total) => process.stderr.write(`generating ${env} dataset (cached for later runs): ${done}/${total} steps\n`),
+  });
+  const loaded = await loadDataset(datasetPath);
+  const fileId = loaded.arrays.attributes?.dataset_id;
+  const request: RunRequest = {
+    algo: options.algo ?? EMBEDDED_DEFAULT.algo,
+    dataset: datasetPath,
+    env,
+    datasetId: options.datasetId,
+    seed: integerOption('--seed', options.seed, 0),
+    steps: integerOption('--steps', options.steps, 1) ?? (embedded ? EMBEDDED_DEFAULT.steps : undefined),
+    evalEvery: integerOption('--eval-every', options.evalEvery, 0) ?? (embedded ? EMBEDDED_DEFAULT.evalEvery : undefined),
+    evalEpisodes: integerOption('--eval-episodes', options.evalEpisodes, 1) ?? (embedded ? EMBEDDED_DEFAULT.evalEpisodes : undefined),
+    evalSeed: integerOption('--eval-seed', options.evalSeed, 0),
+    evalEnvs: integerOption('--eval-envs', options.evalEnvs, 1),
+    logEvery: integerOption('--log-every', options.logEvery, 1),
+    checkpointEvery: integerOption('--checkpoint-every', options.checkpointEvery, 0),
+    preset: options.preset,
+    overrides: { ...(embedded ? EMBEDDED_DEFAULT.overrides : {}), ...parseOverrides(options.set ?? []) },
+  };
+  const config = resolveRunConfig(request, typeof fileId === 'string' ? fileId : undefined);
+  const runDir = options.out ?? join('runs', `${config.algo}-${config.env}-seed${config.seed}-${timestamp()}`);
+  return startRun(runDir, config, { stream: process.stderr }, loaded);
+}
+
+export function registerTrainCommands(program: Command): void {
+  program
+    .command('train')
+    .description('train an algorithm on a dataset, evaluating and checkpointing as it goes; with no arguments, the embedded default (Reinformer on a generated maze2d-umaze)')
+    .option('--algo <name>', 'algorithm (dt, reinformer, ...)')
+    .option('--dataset <file>', 'D4RL .hdf5, Minari folder, .csv or .jsonl (default: a generated Maze2D dataset for --env, cached)')
+    .option('--dataset-id <id>', "dataset id for presets (default: the file's dataset_id attribute, else --env)")
+    .option('--env <id>', `evaluation task (default ${EMBEDDED_DEFAULT.env})`)
+    .option('--steps <n>', "gradient steps (default: the algorithm's, after the preset)")
+    .option('--seed <s>', 'training seed (default 0)')
+    .option('--preset <name>', "the algorithm's preset for a dataset id, or none (default: the dataset id's preset, when there is one)")
+    .option('--eval-every <n>', 'evaluate every N steps; 0: only at the end (default steps/10)')
+    .option('--eval-episodes <m>', 'episodes per evaluation condition (default 10)')
+    .option('--eval-seed <s>', 'evaluation seed (default: --seed)')
+    .option('--eval-envs <n>', 'environments stepped side by side in evaluation (default 32)')
+    .option('--log-every <n>', 'a metrics record every N steps (default min(100, steps/10))')
+    .option('--checkpoint-every <n>', 'a checkpoint every N steps; 0: only at the end (default steps/10)')
+    .option('--set <key=value>', 'an algorithm config field (repeatable), e.g. --set batchSize=64', collect, [])
+    .option('--out <dir>', 'run directory; must not exist or be empty (default runs/<algo>-<env>-seed<s>-<time>)')
+    .option('--resume <dir>', 'continue the run in <dir> from its last good checkpoint, with its saved config')
+    .action(async (options: TrainOptions) => {
+      const outcome = await asUserErrors(async () => {
+        if (options.resume === undefined) return newRun(options);
+        const given = Object.entries(options).filter(([key, value]) => key !== 'resume' && value !== undefined && !(Array.isArray(value) && value.length === 0));
+        if (given.length > 0) throw new UserError(`--resume continues a run with its saved config; drop ${given.map(([key]) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+        return resumeRun(options.resume, { stream: process.stderr });
+      });
+      reportOutcome(outcome);
+    });
+
+  program
+    .command('eval')
+    .description("evaluate a run's policy file (by default with the run's evaluation settings, reproducing its final evaluation)")
+    .argument('<run>', 'a run directory or a policy .safetensors file')
+    .option('--episodes <n>', "episodes per condition (default: the run's --eval-episodes, else 10)")
+    .option('--seed <s>', "evaluation seed (default: the run's evaluation seed, else 0)")
+    .option('--envs <n>', "environments stepped side by side (default: the run's, else 32)")
+    .option('--json', 'print one JSON object (the format of eval.json\'s last block)')
+    .action(async (target: string, options: EvalOptions) => {
+      const record = await asUserErrors(async () => {
+        if (!existsSync(target)) throw new UserError(`${target}: no such run directory or policy file`);
+        const isRunDir = statSync(target).isDirectory();
+        const run = isRunDir ? readRunConfig(target) : undefined;
+        const policyPath = isRunDir ? join(target, POLICY_FILE) : target;
+        if (!existsSync(policyPath)) throw new UserError(`${target}: no ${POLICY_FILE} yet (it is written when training finishes)`);
+        const policy = loadPolicy(policyPath);
+        return evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
+          env: policy.header.envId,
+          episodes: integerOption('--episodes', options.episodes, 1) ?? run?.evalEpisodes ?? 10,
+          seed: integerOption('--seed', options.seed, 0) ?? run?.evalSeed ?? 0,
+          numEnvs: integerOption('--envs', options.envs, 1) ?? run?.evalEnvs ?? 32,
+        });
+      });
+      if (options.json === true) {
+        console.log(JSON.stringify(record));
+        return;
+      }
+      console.log(`${record.env}  step ${record.step}  ${record.episodes} episodes per condition  seed ${record.seed}`);
+      for (const condition of record.conditions) {
+        const normalized = condition.normalized_score === null ? 'n/a' : `${condition.normalized_score.toFixed(1)} ± ${(condition.normalized_std ?? 0).toFixed(1)}`;
+        console.log(`${condition.label.padEnd(16)} normalized ${normalized}  return ${condition.mean_return.toFixed(2)} ± ${condition.std_return.toFixed(2)}  length ${condition.mean_length.toFixed(1)}`);
+      }
+    });
+}

@@ -1,0 +1,13 @@
+/**
+ * The Stitch package API for Node: load a trained policy file and act with it, evaluate policies
+ * in the registered tasks, and run training from code.
+ */
+export { loadPolicy, Policy, type LoadPolicyOptions, type PolicyHeader } from './train/policy-file.js';
+export { evaluateConditions, type ConditionResult, type EvaluationRecord } from './train/evaluate.js';
+export { resolveRunConfig, type RunConfig, type RunRequest } from './train/config.js';
+export { startRun, resumeRun, readRunConfig, type TrainOutcome } from './train/trainer.js';
+export { algorithmNames } from './algos/registry.js';
+export type { EvaluationCondition, SequencePolicy } from './algos/algorithm.js';
+export { envIds, envSpec, makeEnv, makeVectorEnv } from './envs/registry.js';
+export { evaluatePolicy, type EvaluationResult } from './envs/evaluate.js';
+export { Rng } from './engine/rng.js';

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { readSafetensors } from '../../src/nn/checkpoint.js';
+import { POLICY_METADATA_KEY } from '../../src/train/policy-file.js';
+import { ENV, smallMazeDataset, tempDir, TINY_DT } from './fixture.js';
+
+interface Result { status: number | null; stdout: string; stderr: string }
+
+function stitch(...args: string[]): Result {
+  // CI set: progress must come as plain lines, never a redrawn one
+  return spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+}
+
+const tinyDtFlags = Object.entries(TINY_DT).flatMap(([key, value]) => ['--set', `${key}=${JSON.stringify(value)}`]);
+
+function readJsonLines(path: string): Array<Record<string, unknown>> {
+  return readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('stitch train and stitch eval', () => {
+  let dir: string;
+  let dataset: string;
+  let run: string;
+  let trained: Result;
+  before(async () => {
+    dir = tempDir();
+    dataset = await smallMazeDataset(dir);
+    run = join(dir, 'run');
+    trained = stitch('train', '--algo', 'dt', '--dataset', dataset, '--env', ENV, '--steps', '40', '--seed', '3',
+      '--eval-every', '20', '--eval-episodes', '2', '--log-every', '10', '--checkpoint-every', '20', ...tinyDtFlags, '--out', run);
+  });
+
+  it('trains end to end and says where the report is', () => {
+    assert.equal(trained.status, 0, trained.stderr);
+    assert.match(trained.stdout, new RegExp(`report: ${join(run, 'eval.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(trained.stderr, /^step +1\/40 .* steps\/s .*action_loss .* ETA/m);
+    assert.match(trained.stderr, /^eval step 20 \(2 episodes\): target 60: .*, target 20: /m);
+    assert.ok(!trained.stderr.includes('\r'), 'plain lines when CI is set');
+  });
+
+  it('config.json holds the full resolved config', () => {
+    const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, unknown> & { algorithm: Record<string, unknown> };
+    assert.deepEqual(Object.keys(config).sort(), ['algo', 'algorithm', 'checkpointEvery', 'dataset', 'datasetId', 'env', 'evalEnvs', 'evalEpisodes', 'evalEvery', 'evalSeed', 'format', 'formatVersion', 'logEvery', 'preset', 'seed', 'steps']);
+    assert.equal(config.algo, 'dt');
+    assert.equal(config.datasetId, ENV, 'from the file attributes');
+    assert.equal(config.preset, ENV, 'the dataset id selects the preset');
+    assert.equal(config.evalSeed, 3, 'defaults to the seed');
+    // defaults <- preset (CORL's maze2d settings) <- --set overrides, and the run's step budget
+    assert.equal(config.algorithm.init, 'corl');
+    assert.equal(config.algorithm.lr, 8e-4);
+    assert.equal(config.algorithm.width, 16);
+    assert.equal(config.algorithm.batchSize, 8);
+    assert.equal(config.algorithm.steps, 40);
+    assert.equal(config.algorithm.weightDecay, 1e-4, 'schema default');
+  });
+
+  it('metrics.jsonl and metrics.csv hold the same records with every term', () => {
+    const records = readJsonLines(join(run, 'metrics.jsonl'));
+    assert.deepEqual(records.map((r) => r.step), [10, 20, 30, 40]);
+    for (const record of records) {
+      assert.deepEqual(Object.keys(record), ['step', 'time_s', 'action_loss', 'grad_norm', 'lr', 'steps_per_s']);
+      for (const value of Object.values(record)) assert.ok(Number.isFinite(value));
+    }
+    assert.equal(records[3]!.lr, 8e-4, 'the learning rate at the logged step (warm-up over)');
+    const [header, ...rows] = readFileSync(join(run, 'metrics.csv'), 'utf8').trim().split('\n');
+    assert.equal(header, 'step,time_s,action_loss,grad_norm,lr,steps_per_s');
+    assert.deepEqual(rows.map((row) => row.split(',').map(Number)), records.map((r) => Object.values(r)));
+  });
+
+  it('evaluations.jsonl and eval.json report last and best with per-condition results', () => {
+    const evaluations = readJsonLines(join(run, 'evaluations.jsonl'));
+    assert.deepEqual(evaluations.map((e) => e.step), [20, 40]);
+    const report = JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8')) as Record<string, unknown> & { last: Record<string, unknown> & { conditions: Array<Record<string, unknown>> }; best: Record<string, unknown> };
+    for (const key of ['normalized_score', 'normalized_std', 'mean_return', 'std_return', 'episodes', 'seed', 'last', 'best', 'headline', 'best_rule', 'policy']) assert.ok(key in report, key);
+    assert.deepEqual(report.last, evaluations[1], 'last is the final evaluation');
+    assert.equal(report.normalized_score, report.last.normalized_score);
+    assert.equal(report.episodes, 2);
+    assert.deepEqual(report.last.conditions.map((c) => [c.label, c.target_return]), [['target 60', 60], ['target 20', 20]]);
+    assert.equal(report.last.normalized_score, report.last.conditions[0]!.normalized_score, 'the headline is the first condition');
+    for (const condition of report.last.conditions) assert.equal((condition.returns as number[]).length, 2);
+    const scores = evaluations.map((e) => e.normalized_score as number);
+    const bestIndex = scores.indexOf(Math.max(...scores));
+    assert.deepEqual(report.best, evaluations[bestIndex], 'best: highest headline score, earliest on ties');
+  });
+
+  it('policy.safetensors carries its JSON header and the checkpoints are kept', () => {
+    const file = readSafetensors(join(run, 'policy.safetensors'));
+    const header = JSON.parse(file.metadata[POLICY_METADATA_KEY]!) as Record<string, unknown> & { context: Record<string, unknown> };
+    assert.equal(header.format, 'stitch-policy');
+    assert.equal(header.algo, 'dt');
+    assert.equal(header.envId, ENV);
+    assert.equal(header.datasetId, ENV);
+    assert.equal(header.returnScale, 1);
+    assert.equal(header.contextLength, 4);
+    assert.equal(header.step, 40);
+    assert.deepEqual(header.context.actionLow, [-1, -1]);
+    assert.equal(header.context.maxEpisodeSteps, 300);
+    assert.equal((header.context.stateMean as number[]).length, 4);
+    assert.ok([...file.tensors.keys()].every((name) => name.startsWith('model.')));
+    assert.ok(existsSync(join(run, 'checkpoints', 'step-00000020.safetensors')));
+    assert.ok(existsSync(join(run, 'checkpoints', 'step-00000040.safetensors')));
+  });
+
+  it('stitch eval reproduces the final evaluation exactly, from the run or the policy file', () => {
+    const last = (JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8')) as { last: unknown }).last;
+    const fromRun = stitch('eval', run, '--json');
+    assert.equal(fromRun.status, 0, fromRun.stderr);
+    assert.deepEqual(JSON.parse(fromRun.stdout), last);
+    const fromFile = stitch('eval', join(run, 'policy.safetensors'), '--episodes', '2', '--seed', '3', '--json');
+    assert.equal(fromFile.status, 0, fromFile.stderr);
+    assert.deepEqual(JSON.parse(fromFile.stdout), last);
+  });
+
+  it('resuming a finished run rewrites the same report', () => {
+    const before = readFileSync(join(run, 'eval.json'), 'utf8');
+    const resumed = stitch('train', '--resume', run);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(readFileSync(join(run, 'eval.json'), 'utf8'), before);
+  });
+
+  it('bad inputs give one-line errors and exit code 2, and never touch an existing run', () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const cases: Array<[string[], RegExp]> = [
+      [['train', '--algo', 'dt', '--dataset', dataset, '--out', run], /already exists and is not empty; continue it with --resume/],
+      [['train', '--algo', 'nope', '--dataset', dataset, '--out', join(dir, 'x1')], /unknown algorithm 'nope'; known: dt, reinformer/],
+      [['train', '--algo', 'dt', '--dataset', dataset, '--env', 'moon-v0', '--out', join(dir, 'x2')], /unknown environment 'moon-v0'/],
+      [['train', '--algo', 'dt', '--dataset', join(dir, 'missing.hdf5'), '--out', join(dir, 'x3')], /--dataset .*missing\.hdf5: no such file/],
+      [['train', '--algo', 'dt', '--dataset', dataset, '--set', 'width=-4', '--out', join(dir, 'x4')], /invalid dt config: width: /],
+      [['train', '--algo', 'dt', '--dataset', dataset, '--set', 'widht=4', '--out', join(dir, 'x5')], /invalid dt config: .*widht/],
+      [['train', '--algo', 'dt', '--dataset', dataset, '--preset', 'hopper-v9', '--out', join(dir, 'x6')], /dt has no preset 'hopper-v9'/],
+      [['train', '--algo', 'dt', '--dataset', dataset, '--steps', '0', '--out', join(dir, 'x7')], /--steps must be an integer >= 1/],
+      [['train', '--resume', run, '--steps', '80'], /--resume continues a run with its saved config; drop --steps/],
+      [['train', '--resume', empty], /is not a Stitch run directory/],
+      [['eval', join(dir, 'nothing')], /no such run directory or policy file/],
+      [['eval', dataset], /not a Stitch policy file|header/],
+    ];
+    for (const [args, message] of cases) {
+      const result = stitch(...args);
+      assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.equal(result.stderr.trim().split('\n').length, 1, `one line: ${result.stderr}`);
+      assert.match(result.stderr, /^stitch: /);
+    }
+    for (const name of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']) assert.ok(!existsSync(join(dir, name)), `${name} was not created`);
+  });
+});

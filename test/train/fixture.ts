@@ -1,0 +1,46 @@
+/** Small datasets and tiny model settings shared by the training tests. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeD4rlHdf5 } from '../../src/data/hdf5.js';
+import { generateMazeDataset } from '../../src/envs/maze2d/generate.js';
+import { mazeLayout } from '../../src/envs/maze2d/layouts.js';
+import { resolveRunConfig, type RunConfig, type RunRequest } from '../../src/train/config.js';
+import type { TrainIO } from '../../src/train/trainer.js';
+
+export const ENV = 'maze2d-umaze-v1';
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'stitch-train-'));
+}
+
+/** a generated maze2d-umaze dataset of `steps` rows (about 130 segments per 10k rows) */
+export async function smallMazeDataset(dir: string, steps = 10_000): Promise<string> {
+  const path = join(dir, 'umaze-small.hdf5');
+  const data = await generateMazeDataset({ datasetId: ENV, layout: mazeLayout('umaze'), maxEpisodeSteps: 300, rewardType: 'sparse', steps, seed: 5 });
+  await writeD4rlHdf5(path, data, { compression: 'none' });
+  return path;
+}
+
+/** a tiny DT with two target returns (so per-condition results have two entries) */
+export const TINY_DT: Record<string, unknown> = {
+  width: 16, layers: 1, heads: 1, mlpWidth: 32, context: 4, batchSize: 8, warmupSteps: 10, targetReturns: [60, 20],
+};
+
+export const TINY_REINFORMER: Record<string, unknown> = {
+  width: 16, layers: 1, heads: 1, context: 4, batchSize: 8, warmupSteps: 10,
+};
+
+export function tinyConfig(dataset: string, algo: string, fields: Partial<RunRequest> = {}): RunConfig {
+  return resolveRunConfig({
+    algo, dataset, env: ENV, steps: 40, evalEvery: 20, evalEpisodes: 2, logEvery: 10, checkpointEvery: 20,
+    overrides: algo === 'dt' ? TINY_DT : TINY_REINFORMER,
+    ...fields,
+  }, undefined);
+}
+
+/** collects what the trainer writes (progress, messages) */
+export function captureIO(): TrainIO & { text: () => string } {
+  const chunks: string[] = [];
+  return { stream: { write: (text: string) => chunks.push(text) }, interactive: false, text: () => chunks.join('') };
+}
