@@ -4,6 +4,7 @@
  * everything shared (the loop, evaluation, files) lives in src/train.
  */
 import type { z } from 'zod';
+import type { RewardTransform } from '../data/preprocess.js';
 import type { SamplerMethod, WindowBatch } from '../data/sampler.js';
 import type { Rng } from '../engine/index.js';
 import type { Module } from '../nn/module.js';
@@ -67,6 +68,8 @@ export interface AlgorithmDefinition<Config extends { batchSize: number; steps: 
   readonly sampler: SamplerMethod;
   /** the return scale for this dataset (network input = return-to-go / scale) */
   returnScale(config: Config): number;
+  /** the reward change training applies before returns-to-go and value targets (default none) */
+  rewardTransform?(config: Config): RewardTransform;
   create(config: Config, context: PolicyContext, rng: Rng): Algorithm;
 }
 

@@ -749,5 +749,6 @@ export const qtAlgorithm: AlgorithmDefinition<QtConfig> = {
   presets: QT_PRESETS,
   sampler: 'qt',
   returnScale: (config) => config.returnScale,
+  rewardTransform: (config) => config.rewardTransform,
   create: (config, context, rng) => new QtAlgorithm(config, context, rng),
 };

@@ -1,11 +1,13 @@
 /** The algorithms `stitch train` and policy files know by name. */
 import type { AnyAlgorithmDefinition } from './algorithm.js';
 import { decisionTransformer } from './dt.js';
+import { qtAlgorithm } from './qt.js';
 import { reinformer } from './reinformer.js';
 
 const definitions: readonly AnyAlgorithmDefinition[] = [
   decisionTransformer,
   reinformer,
+  qtAlgorithm,
 ];
 
 export function algorithmNames(): string[] {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Algorithm, AnyAlgorithmDefinition, PolicyContext } from '../algos/algorithm.js';
 import { loadDataset, type LoadedDataset } from '../data/load.js';
-import { returnsToGo, stateStatistics } from '../data/preprocess.js';
+import { returnsToGo, stateStatistics, transformRewards } from '../data/preprocess.js';
 import { samplingRulesFor, WindowSampler } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
@@ -94,13 +94,17 @@ async function prepareSession(config: RunConfig, preloaded?: LoadedDataset): Pro
   const algorithmRng = root.fork();
   const samplerRng = root.fork();
   const algorithm = definition.create(algorithmConfig, context, algorithmRng);
+  const transform = definition.rewardTransform?.(algorithmConfig) ?? 'none';
+  // returns-to-go and the rewards of the batches (QT's critic targets) both see the transformed rewards
+  const rewards = transform === 'none' ? store.rewards : transformRewards(store.rewards, transform);
   let sampler: WindowSampler;
   try {
     sampler = new WindowSampler(store, {
       ...samplingRulesFor(definition.sampler, config.datasetId),
       batchSize: algorithmConfig.batchSize,
       contextLength: algorithmConfig.context,
-      returnsToGo: returnsToGo(store, { scale: definition.returnScale(algorithmConfig) }),
+      returnsToGo: returnsToGo(store, { rewards, scale: definition.returnScale(algorithmConfig) }),
+      rewards,
       stateStatistics: statistics,
     }, samplerRng);
   } catch (error) {

@@ -31,10 +31,24 @@ export const TINY_REINFORMER: Record<string, unknown> = {
   width: 16, layers: 1, heads: 1, context: 4, batchSize: 8, warmupSteps: 10,
 };
 
+export const TINY_QT: Record<string, unknown> = {
+  width: 16, layers: 1, heads: 1, mlpWidth: 32, criticWidth: 16, context: 4, batchSize: 8, candidates: 8,
+  targetReturns: [60, 20], returnScale: 10, emaStart: 10, iterations: 4, stepsPerIteration: 10,
+};
+
+/** tiny settings for every registered algorithm: the conformance test fails for one missing here */
+export const TINY_CONFIGS: Readonly<Record<string, Record<string, unknown>>> = {
+  dt: TINY_DT,
+  reinformer: TINY_REINFORMER,
+  qt: TINY_QT,
+};
+
 export function tinyConfig(dataset: string, algo: string, fields: Partial<RunRequest> = {}): RunConfig {
+  const overrides = TINY_CONFIGS[algo];
+  if (overrides === undefined) throw new Error(`no tiny test config for algorithm ${algo}: add one to TINY_CONFIGS`);
   return resolveRunConfig({
     algo, dataset, env: ENV, steps: 40, evalEvery: 20, evalEpisodes: 2, logEvery: 10, checkpointEvery: 20,
-    overrides: algo === 'dt' ? TINY_DT : TINY_REINFORMER,
+    overrides,
     ...fields,
   }, undefined);
 }
