@@ -8,6 +8,7 @@ import { describeBackend } from '../engine/backends/index.js';
 import { registerDataCommands } from './data.js';
 import { registerEnvCommands } from './env.js';
 import { UserError } from './errors.js';
+import { registerReportCommands } from './report.js';
 import { registerTrainCommands } from './train.js';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   registerEnvCommands(program);
   registerTrainCommands(program);
+  registerReportCommands(program);
   return program;
 }
 
