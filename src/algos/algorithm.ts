@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { RewardTransform } from '../data/preprocess.js';
 import type { SamplerMethod, WindowBatch } from '../data/sampler.js';
+import type { TrajectoryStore } from '../data/store.js';
 import type { Rng } from '../engine/index.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../nn/optim.js';
@@ -58,6 +59,19 @@ export interface Algorithm {
   setTraining(training: boolean): void;
 }
 
+/**
+ * What an algorithm derives from its training dataset before training (RDT/RVDT: the expert subset).
+ * A function of the store and the config alone, so a resumed run derives the same thing again.
+ */
+export interface DatasetPreparation {
+  /** per-episode factor on each trajectory's draw weight, for the sampler's `episodeWeights` */
+  samplerEpisodeWeights?: Float64Array;
+  /** 1 for each episode of the expert subset, indexed by episode (as WindowBatch.episodes is) */
+  expertEpisodes?: Uint8Array;
+  /** JSON-safe facts for the run's records (e.g. the expert subset's size) */
+  metadata: Record<string, number | string>;
+}
+
 export interface AlgorithmDefinition<Config extends { batchSize: number; steps: number; context: number }> {
   readonly name: string;
   readonly description: string;
@@ -70,7 +84,10 @@ export interface AlgorithmDefinition<Config extends { batchSize: number; steps: 
   returnScale(config: Config): number;
   /** the reward change training applies before returns-to-go and value targets (default none) */
   rewardTransform?(config: Config): RewardTransform;
-  create(config: Config, context: PolicyContext, rng: Rng): Algorithm;
+  /** per-episode training data from the dataset; a trainer calls it before `create` and the sampler when defined */
+  prepare?(store: TrajectoryStore, config: Config): DatasetPreparation;
+  /** `preparation`: what `prepare` returned, for training; absent when a policy file is loaded to act */
+  create(config: Config, context: PolicyContext, rng: Rng, preparation?: DatasetPreparation): Algorithm;
 }
 
 /** An algorithm definition with its config type erased, for registries. */

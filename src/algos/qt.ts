@@ -17,7 +17,9 @@
  * the target critic); one batched forward; the target critic scores each candidate's action and a
  * candidate is drawn from softmax(Q) (or taken by argmax). docs/algorithms/qt.md lists every quirk kept.
  *
- * The critic, the n-step targets, the Q-term and the soft updates are exported for RDT/RVDT.
+ * The critic, the n-step targets, the Q-term and the soft updates are exported for RDT/RVDT, and
+ * QtAlgorithm takes an actor factory and has an overridable actor objective, so RVDT reuses the
+ * whole update (critic step, EMA, Polyak, schedules) and the inference.
  */
 import { z } from 'zod';
 import type { WindowBatch as SampledBatch } from '../data/sampler.js';
@@ -394,7 +396,11 @@ export const QT_PRESETS: Record<string, Partial<QtConfig>> = {
   'antmaze-large-diverse-v0': runLine('antmaze', 0.005, 9, 100, 80, { rewardTransform: 'qt-cql-antmaze' }),
 };
 
-function actorConfig(config: QtConfig, context: PolicyContext): DecisionTransformerConfig {
+/** The actor network's settings from the (QT, RDT or RVDT) config and the dataset's dimensions. */
+export function actorConfig(
+  config: Pick<QtConfig, 'context' | 'width' | 'layers' | 'heads' | 'mlpWidth' | 'activation' | 'maxTimestep' | 'dropout'>,
+  context: PolicyContext,
+): DecisionTransformerConfig {
   return {
     stateDim: context.obsDim, actionDim: context.actionDim, context: config.context, width: config.width,
     layers: config.layers, heads: config.heads, mlpWidth: config.mlpWidth, activation: config.activation,
@@ -415,6 +421,15 @@ export function iterationCosine(config: Pick<QtConfig, 'lrDecay' | 'iterations' 
 // ---------------------------------------------------------------------------------------------
 // Training
 
+/** The actor's loss of one step and the scalars it logs, in logging order. */
+export interface ActorObjective {
+  total: Tensor;
+  terms: Record<string, number>;
+}
+
+/** Builds the actor (and, with the same call, its EMA copy); RVDT passes a Gaussian-head actor. */
+export type ActorFactory = (network: DecisionTransformerConfig, rng: Rng) => QtActor;
+
 export class QtAlgorithm implements Algorithm {
   readonly actor: QtActor;
   /** the bootstrap actor: starts as a copy of the actor, then an EMA of it; always in train mode (dropout on), as in the reference */
@@ -425,10 +440,13 @@ export class QtAlgorithm implements Algorithm {
   readonly criticOptimizer: Adam;
   private readonly schedule: Schedule;
 
-  constructor(readonly config: QtConfig, readonly context: PolicyContext, private readonly rng: Rng) {
+  constructor(
+    readonly config: QtConfig, readonly context: PolicyContext, protected readonly rng: Rng,
+    createActor: ActorFactory = (network, actorRng) => new QtActor(network, actorRng),
+  ) {
     const network = actorConfig(config, context);
-    this.actor = new QtActor(network, rng);
-    this.emaActor = new QtActor(network, rng);
+    this.actor = createActor(network, rng);
+    this.emaActor = createActor(network, rng);
     this.emaActor.copyFrom(this.actor);
     this.critic = new TwinCritic(context.obsDim, context.actionDim, config.criticWidth, rng);
     this.criticTarget = new TwinCritic(context.obsDim, context.actionDim, config.criticWidth, rng);
@@ -446,7 +464,7 @@ export class QtAlgorithm implements Algorithm {
     // 1. critic
     let targetQMean = 0;
     const critic = gradientStep({
-      optimizer: this.criticOptimizer, clipNorm: config.clipNorm, schedule: this.schedule, scheduleStep: step,
+      optimizer: this.criticOptimizer, clipNorm: config.clipNorm, schedule: this.schedule, scheduleStep: step, term: 'critic_loss',
       loss: () => {
         const windows = { batchSize: B, context: K, rewards: batch.rewards, terminated: batch.terminated, mask: batch.mask };
         const lastIndices = bootstrapIndices(windows);
@@ -459,17 +477,15 @@ export class QtAlgorithm implements Algorithm {
 
     // 2. actor, through the critic just updated
     const numerator = drawQNumerator(this.rng);
-    const terms = { action: 0, state: 0, q: 0, meanQ: 0 };
+    let terms: Record<string, number> = {};
     const actor = gradientStep({
-      optimizer: this.actorOptimizer, clipNorm: config.clipNorm, schedule: this.schedule, scheduleStep: step,
+      optimizer: this.actorOptimizer, clipNorm: config.clipNorm, schedule: this.schedule, scheduleStep: step, term: 'actor_loss',
       loss: () => {
-        const losses = actorLosses(this.actor, this.critic, batch, numerator, { bc: config.bcWeight, eta: config.eta });
-        terms.action = losses.actionLoss.item();
-        terms.state = losses.stateLoss.item();
-        terms.q = losses.qLoss.item();
-        terms.meanQ = losses.meanQ;
-        return losses.total;
+        const objective = this.actorObjective(batch, numerator);
+        terms = objective.terms;
+        return objective.total;
       },
+      parts: () => terms,
     });
 
     // 3. EMA actor when due, then the target critics
@@ -477,9 +493,19 @@ export class QtAlgorithm implements Algorithm {
     softUpdate(this.criticTarget, this.critic, config.tau);
 
     return {
-      critic_loss: critic.loss, actor_loss: actor.loss, bc_loss: terms.action + terms.state,
-      action_loss: terms.action, state_loss: terms.state, q_loss: terms.q, q_mean: terms.meanQ, target_q_mean: targetQMean,
+      critic_loss: critic.loss, actor_loss: actor.loss, ...terms, target_q_mean: targetQMean,
       critic_grad_norm: critic.gradNorm, actor_grad_norm: actor.gradNorm, lr_actor: actor.lr, lr_critic: critic.lr,
+    };
+  }
+
+  /** QT's actor loss (BC + η·Q-term); RVDT overrides it with its rebalanced BC and policy head. */
+  protected actorObjective(batch: SampledBatch, numerator: QNumerator): ActorObjective {
+    const losses = actorLosses(this.actor, this.critic, batch, numerator, { bc: this.config.bcWeight, eta: this.config.eta });
+    const action = losses.actionLoss.item();
+    const state = losses.stateLoss.item();
+    return {
+      total: losses.total,
+      terms: { bc_loss: action + state, action_loss: action, state_loss: state, q_loss: losses.qLoss.item(), q_mean: losses.meanQ },
     };
   }
 

@@ -2,12 +2,16 @@
 import type { AnyAlgorithmDefinition } from './algorithm.js';
 import { decisionTransformer } from './dt.js';
 import { qtAlgorithm } from './qt.js';
+import { rdtAlgorithm } from './rdt.js';
 import { reinformer } from './reinformer.js';
+import { rvdtAlgorithm } from './rvdt.js';
 
 const definitions: readonly AnyAlgorithmDefinition[] = [
   decisionTransformer,
   reinformer,
   qtAlgorithm,
+  rdtAlgorithm,
+  rvdtAlgorithm,
 ];
 
 export function algorithmNames(): string[] {

@@ -87,12 +87,16 @@ export function returnsToGo(store: TrajectoryStore, options: { rewards?: Float32
   return out;
 }
 
-export interface ExpertSubsetOptions {
-  /** fraction of trajectories to keep, ranked by return (RDT/RVDT; the paper's rule is unknown, spec 5.3) */
-  fraction: number;
+/**
+ * How the expert subset D_E is chosen (RDT/RVDT; the paper's rule is unknown, spec 5.3):
+ * the top `fraction` of trajectories by return, or every trajectory whose return reaches `threshold`.
+ */
+export type ExpertRule = { fraction: number } | { threshold: number };
+
+export type ExpertSubsetOptions = ExpertRule & {
   /** rewards to rank by (default the stored raw rewards) */
   rewards?: Float32Array;
-}
+};
 
 export interface ExpertSubset {
   /** episode indices, best return first (ties: lower index first) */
@@ -101,19 +105,38 @@ export interface ExpertSubset {
   isExpert: Uint8Array;
   /** the lowest return that made the cut */
   threshold: number;
+  /** steps held by the subset's trajectories */
+  transitions: number;
 }
 
-/** The top ceil(fraction·E) trajectories by undiscounted return (at least one). */
+/**
+ * Fraction rule: the top ceil(fraction·E) trajectories by undiscounted return (at least one).
+ * Threshold rule: every trajectory with return >= threshold; none reaching it is an error, since an
+ * empty subset would silently turn rebalancing off.
+ */
 export function selectExpertSubset(store: TrajectoryStore, options: ExpertSubsetOptions): ExpertSubset {
-  const { fraction } = options;
-  if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`expert fraction must be in (0, 1] (got ${fraction})`);
   const returns = store.episodeReturns(options.rewards);
   if (returns.length === 0) throw new RangeError('expert subset of a store without episodes');
   const order = Array.from(returns.keys()).sort((a, b) => returns[b]! - returns[a]! || a - b);
-  // The epsilon keeps 0.1 · 30 (= 3.0000000000000004 in float64) from rounding up to 4.
-  const count = Math.max(1, Math.ceil(fraction * returns.length - 1e-9));
+  let count: number;
+  if ('threshold' in options) {
+    const { threshold } = options;
+    if (!Number.isFinite(threshold)) throw new RangeError(`expert threshold must be a finite return (got ${threshold})`);
+    count = order.findIndex((episode) => returns[episode]! < threshold);
+    if (count < 0) count = order.length;
+    if (count === 0) throw new RangeError(`no trajectory reaches the expert threshold ${threshold} (best return ${returns[order[0]!]!})`);
+  } else {
+    const { fraction } = options;
+    if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`expert fraction must be in (0, 1] (got ${fraction})`);
+    // The epsilon keeps 0.1 · 30 (= 3.0000000000000004 in float64) from rounding up to 4.
+    count = Math.max(1, Math.ceil(fraction * returns.length - 1e-9));
+  }
   const episodes = Int32Array.from(order.slice(0, count));
   const isExpert = new Uint8Array(returns.length);
-  for (const episode of episodes) isExpert[episode] = 1;
-  return { episodes, isExpert, threshold: returns[episodes[count - 1]!]! };
+  let transitions = 0;
+  for (const episode of episodes) {
+    isExpert[episode] = 1;
+    transitions += store.episodeLength(episode);
+  }
+  return { episodes, isExpert, threshold: returns[episodes[count - 1]!]!, transitions };
 }

@@ -62,6 +62,12 @@ export interface WindowSamplerOptions extends SamplingRules {
   rewards?: Float32Array;
   /** states are normalised with these when given */
   stateStatistics?: StateStatistics;
+  /**
+   * Per-episode factor on the draw probability, length-weighted sampling only: P(i) ∝ w_i·L_i
+   * (RDT/RVDT `dup`: 1 + α for expert trajectories, which for integer α draws exactly as if each
+   * were stored 1 + α times). Default: every w_i = 1, which leaves the draws unchanged.
+   */
+  episodeWeights?: Float64Array;
 }
 
 export interface WindowBatch {
@@ -92,7 +98,8 @@ export interface WindowSamplerState {
 
 export class WindowSampler {
   readonly batch: WindowBatch;
-  private readonly cumulativeLengths: Float64Array;
+  /** running sum of each trajectory's draw weight (its length, times its episode weight) */
+  private readonly cumulativeWeights: Float64Array;
   private readonly epochOrder: Int32Array;
   private epochPosition: number;
   private readonly offset: Float32Array;
@@ -132,12 +139,20 @@ export class WindowSampler {
       }
     }
 
-    this.cumulativeLengths = new Float64Array(episodes);
+    const { episodeWeights } = options;
+    if (episodeWeights !== undefined) {
+      if (options.trajectorySampling !== 'length-weighted') throw new RangeError(`episodeWeights apply to length-weighted sampling only (got ${options.trajectorySampling})`);
+      if (episodeWeights.length !== episodes) throw new RangeError(`episodeWeights has ${episodeWeights.length} values for ${episodes} episodes`);
+      const bad = episodeWeights.findIndex((w) => !(Number.isFinite(w) && w >= 0));
+      if (bad >= 0) throw new RangeError(`episodeWeights[${bad}] must be a finite number >= 0 (got ${episodeWeights[bad]})`);
+    }
+    this.cumulativeWeights = new Float64Array(episodes);
     let total = 0;
     for (let e = 0; e < episodes; e++) {
-      total += store.episodeLength(e);
-      this.cumulativeLengths[e] = total;
+      total += store.episodeLength(e) * (episodeWeights?.[e] ?? 1);
+      this.cumulativeWeights[e] = total;
     }
+    if (!(total > 0)) throw new RangeError('episodeWeights give every episode zero weight');
     this.epochOrder = Int32Array.from({ length: episodes }, (_, e) => e);
     this.epochPosition = episodes; // forces a shuffle before the first batch
 
@@ -180,7 +195,7 @@ export class WindowSampler {
 
   /** Continue from a saved state (resume); the store must be the one the state was taken from. */
   restore(state: WindowSamplerState): void {
-    const episodes = this.cumulativeLengths.length;
+    const episodes = this.cumulativeWeights.length;
     const seen = new Uint8Array(episodes);
     const isPermutation = state.epochOrder.length === episodes && state.epochOrder.every((e) => {
       if (!Number.isInteger(e) || e < 0 || e >= episodes || seen[e] === 1) return false;
@@ -198,7 +213,7 @@ export class WindowSampler {
   /** Refills `this.batch` with B new windows and returns it (the same object every call). */
   sample(): WindowBatch {
     const { batchSize } = this.options;
-    const episodes = this.cumulativeLengths.length;
+    const episodes = this.cumulativeWeights.length;
     // DataLoader(shuffle=True, drop_last=True): a fresh permutation whenever fewer than B remain.
     if (this.options.trajectorySampling === 'epoch' && this.epochPosition + batchSize > episodes) {
       for (let i = episodes - 1; i > 0; i--) {
@@ -217,17 +232,17 @@ export class WindowSampler {
   }
 
   private nextEpisode(): number {
-    const episodes = this.cumulativeLengths.length;
+    const episodes = this.cumulativeWeights.length;
     switch (this.options.trajectorySampling) {
       case 'uniform':
         return this.rng.int(episodes);
       case 'length-weighted': {
-        const target = this.rng.uniform() * this.cumulativeLengths[episodes - 1]!;
+        const target = this.rng.uniform() * this.cumulativeWeights[episodes - 1]!;
         let low = 0;
         let high = episodes - 1;
         while (low < high) {
           const middle = (low + high) >>> 1;
-          if (this.cumulativeLengths[middle]! > target) high = middle;
+          if (this.cumulativeWeights[middle]! > target) high = middle;
           else low = middle + 1;
         }
         return low;

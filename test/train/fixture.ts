@@ -41,6 +41,8 @@ export const TINY_CONFIGS: Readonly<Record<string, Record<string, unknown>>> = {
   dt: TINY_DT,
   reinformer: TINY_REINFORMER,
   qt: TINY_QT,
+  rdt: { width: 16, layers: 1, heads: 1, mlpWidth: 32, context: 4, batchSize: 8, targetReturns: [60, 20], returnScale: 10, iterations: 4, stepsPerIteration: 10 },
+  rvdt: { ...TINY_QT },
 };
 
 export function tinyConfig(dataset: string, algo: string, fields: Partial<RunRequest> = {}): RunConfig {
