@@ -1,6 +1,8 @@
 /**
  * `stitch train` (new runs, --resume, and the embedded default) and `stitch eval` (re-evaluate a
- * run's policy file). Every input problem is one line and exit code 2.
+ * run's policy file). Every problem is one line: exit code 2 for bad input, 3 for a run halted by
+ * a non-finite loss or gradient, 4 for a write that failed (a full disk); after 3 and 4 the run's
+ * last checkpoint is intact and --resume continues from it.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,12 +10,14 @@ import type { Command } from 'commander';
 import { DataFileError } from '../data/errors.js';
 import { loadDataset } from '../data/load.js';
 import { SafetensorsError } from '../nn/safetensors.js';
+import { FileWriteError } from '../util/atomic-file.js';
 import { CheckpointError } from '../train/checkpoint.js';
 import { resolveRunConfig, RunConfigError, type RunRequest } from '../train/config.js';
 import { ensureGeneratedDataset } from '../train/datasets.js';
 import { evaluateConditions, type EvaluationRecord } from '../train/evaluate.js';
+import { NON_FINITE_POLICIES, type NonFinitePolicy } from '../train/nonfinite.js';
 import { loadPolicy } from '../train/policy-file.js';
-import { POLICY_FILE, readRunConfig, resumeRun, startRun, type TrainOutcome } from '../train/trainer.js';
+import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainOutcome } from '../train/trainer.js';
 import { UserError } from './errors.js';
 
 /**
@@ -51,6 +55,17 @@ interface TrainOptions {
   set?: string[];
   out?: string;
   resume?: string;
+  onNonfinite?: string;
+}
+
+export const EXIT_NON_FINITE = 3;
+export const EXIT_WRITE_FAILED = 4;
+
+function nonFinitePolicy(value: string | undefined): NonFinitePolicy | undefined {
+  if (value === undefined) return undefined;
+  const policy = NON_FINITE_POLICIES.find((candidate) => candidate === value);
+  if (policy === undefined) throw new UserError(`--on-nonfinite must be ${NON_FINITE_POLICIES.join(' or ')} (got ${value})`);
+  return policy;
 }
 
 interface EvalOptions {
@@ -94,6 +109,8 @@ async function asUserErrors<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof RunConfigError || error instanceof CheckpointError || error instanceof DataFileError || error instanceof SafetensorsError) {
       throw new UserError(error.message, 2);
     }
+    if (error instanceof RunStoppedError) throw new UserError(error.message, error.reason === 'non-finite' ? EXIT_NON_FINITE : EXIT_WRITE_FAILED);
+    if (error instanceof FileWriteError) throw new UserError(error.message, EXIT_WRITE_FAILED);
     throw error;
   }
 }
@@ -108,6 +125,7 @@ function reportOutcome(outcome: TrainOutcome): void {
     : `${record.normalized_score.toFixed(1)} ± ${(record.normalized_std ?? 0).toFixed(1)}`);
   console.log(`last  step ${outcome.last.step}: normalized score ${score(outcome.last)} (${outcome.last.headline})`);
   console.log(`best  step ${outcome.best.step}: normalized score ${score(outcome.best)} (${outcome.best.headline})`);
+  if (outcome.skippedBatches > 0) console.log(`skipped batches: ${outcome.skippedBatches} (non-finite loss or gradient)`);
   console.log(`report: ${outcome.evalPath}`);
   console.log(`policy: ${outcome.policyPath}`);
 }
@@ -136,6 +154,7 @@ async function newRun(options: TrainOptions): Promise<TrainOutcome> {
     checkpointEvery: integerOption('--checkpoint-every', options.checkpointEvery, 0),
     preset: options.preset,
     overrides: { ...(embedded ? EMBEDDED_DEFAULT.overrides : {}), ...parseOverrides(options.set ?? []) },
+    onNonFinite: nonFinitePolicy(options.onNonfinite),
   };
   const config = resolveRunConfig(request, typeof fileId === 'string' ? fileId : undefined);
   const runDir = options.out ?? join('runs', `${config.algo}-${config.env}-seed${config.seed}-${timestamp()}`);
@@ -162,12 +181,15 @@ export function registerTrainCommands(program: Command): void {
     .option('--set <key=value>', 'an algorithm config field (repeatable), e.g. --set batchSize=64', collect, [])
     .option('--out <dir>', 'run directory; must not exist or be empty (default runs/<algo>-<env>-seed<s>-<time>)')
     .option('--resume <dir>', 'continue the run in <dir> from its last good checkpoint, with its saved config')
+    .option('--on-nonfinite <policy>', 'a NaN or infinite loss or gradient: halt (stop, keeping the last checkpoint) or skip (drop the batch, count it); with --resume, changes the saved setting (default halt)')
     .action(async (options: TrainOptions) => {
       const outcome = await asUserErrors(async () => {
         if (options.resume === undefined) return newRun(options);
-        const given = Object.entries(options).filter(([key, value]) => key !== 'resume' && value !== undefined && !(Array.isArray(value) && value.length === 0));
+        // onNonfinite changes nothing in a run without faults, so a resumed run may change it
+        const given = Object.entries(options).filter(([key, value]) => key !== 'resume' && key !== 'onNonfinite' && value !== undefined && !(Array.isArray(value) && value.length === 0));
         if (given.length > 0) throw new UserError(`--resume continues a run with its saved config; drop ${given.map(([key]) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
-        return resumeRun(options.resume, { stream: process.stderr });
+        const onNonFinite = nonFinitePolicy(options.onNonfinite);
+        return resumeRun(options.resume, { stream: process.stderr }, onNonFinite === undefined ? {} : { onNonFinite });
       });
       reportOutcome(outcome);
     });

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { AnyAlgorithmDefinition } from '../algos/algorithm.js';
 import { algorithmNames, findAlgorithm } from '../algos/registry.js';
 import { envIds, envSpec, type EnvSpec } from '../envs/registry.js';
+import { NON_FINITE_POLICIES, type NonFinitePolicy } from './nonfinite.js';
 
 export const RUN_FORMAT_VERSION = 1;
 
@@ -48,6 +49,12 @@ export const RunConfigSchema = z.object({
   preset: z.string().nullable(),
   /** the algorithm's full config, as its schema resolved it */
   algorithm: z.record(z.string(), z.unknown()),
+  /**
+   * a non-finite loss or gradient: 'halt' stops the run (its last checkpoint stays the latest),
+   * 'skip' drops the batch, leaves the weights as they were and counts it. Runs saved before
+   * this key existed read as 'halt'.
+   */
+  onNonFinite: z.enum(NON_FINITE_POLICIES).default('halt'),
 }).strict();
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
@@ -72,6 +79,8 @@ export interface RunRequest {
   preset?: string;
   /** algorithm config fields, applied over defaults and preset */
   overrides?: Record<string, unknown>;
+  /** default 'halt' */
+  onNonFinite?: NonFinitePolicy;
 }
 
 export const RUN_DEFAULTS = { seed: 0, evalEpisodes: 10, evalEnvs: 32, logEvery: 100 } as const;
@@ -103,6 +112,37 @@ export function parseAlgorithmConfig(definition: AnyAlgorithmDefinition, raw: un
   const parsed = definition.configSchema.safeParse(raw);
   if (!parsed.success) throw new RunConfigError(`invalid ${definition.name} config: ${describeIssues(parsed.error.issues)}`);
   return parsed.data as { batchSize: number; steps: number; context: number } & Record<string, unknown>;
+}
+
+const positiveInteger = (value: unknown): number => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : 0);
+
+/**
+ * A lower bound on the parameters an algorithm config builds: the timestep embedding
+ * (maxTimestep x width) and, per layer, a width x width attention projection and the width x mlpWidth
+ * MLP matrix, which every registered network has (fields an algorithm lacks count 0).
+ */
+export function impliedParameters(config: Record<string, unknown>): number {
+  const width = positiveInteger(config.width);
+  return positiveInteger(config.maxTimestep) * width + positiveInteger(config.layers) * (width * width + width * positiveInteger(config.mlpWidth));
+}
+
+/** 2^28 parameters: 1 GiB of float32 weights, 3 GiB with Adam's moments; far beyond any CPU-trainable model */
+export const MAX_PARAMETERS = 2 ** 28;
+/** window steps in one batch (batchSize x context); the batch arrays hold about 10 floats per step and dimension */
+export const MAX_BATCH_STEPS = 2 ** 24;
+
+/**
+ * Refuses configs whose allocations alone would take gigabytes (a width of 10^6 from a typo or a
+ * hostile config.json), before anything is allocated; the message names the fields.
+ */
+export function checkAllocationBounds(config: { batchSize: number; context: number } & Record<string, unknown>, source: string): void {
+  const parameters = impliedParameters(config);
+  if (parameters > MAX_PARAMETERS) {
+    throw new RunConfigError(`${source}: width ${String(config.width)}, layers ${String(config.layers)}, mlpWidth ${String(config.mlpWidth)} and maxTimestep ${String(config.maxTimestep)} build at least ${parameters} parameters; Stitch trains at most ${MAX_PARAMETERS}`);
+  }
+  if (config.batchSize * config.context > MAX_BATCH_STEPS) {
+    throw new RunConfigError(`${source}: batchSize ${config.batchSize} x context ${config.context} is more than ${MAX_BATCH_STEPS} window steps per batch`);
+  }
 }
 
 function choosePreset(definition: AnyAlgorithmDefinition, requested: string | undefined, datasetId: string): string | null {
@@ -145,6 +185,7 @@ export function resolveRunConfig(request: RunRequest, fileDatasetId: string | un
     checkpointEvery: request.checkpointEvery ?? periodic,
     preset,
     algorithm,
+    onNonFinite: request.onNonFinite ?? 'halt',
   };
   return validateRunConfig(config, 'run config');
 }

@@ -3,9 +3,9 @@
  * and evaluations.jsonl (one record per evaluation). Lines are appended as they happen, so a
  * killed run keeps what it logged; resuming truncates every log back to the checkpoint's step.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { appendToFile, syncFile, writeFileAtomic } from '../util/atomic-file.js';
 import type { EvaluationRecord } from './evaluate.js';
 
 export const METRICS_JSONL = 'metrics.jsonl';
@@ -67,16 +67,24 @@ export class RunLogs {
   }
 
   appendMetrics(record: MetricsRecord): void {
-    appendFileSync(this.path(METRICS_JSONL), `${JSON.stringify(record)}\n`);
+    appendToFile(this.path(METRICS_JSONL), `${JSON.stringify(record)}\n`);
     if (this.csvColumns === null) {
       this.csvColumns = Object.keys(record);
-      appendFileSync(this.path(METRICS_CSV), `${this.csvColumns.join(',')}\n`);
+      appendToFile(this.path(METRICS_CSV), `${this.csvColumns.join(',')}\n`);
     }
     // numbers print in their shortest round-trip form; a term missing from this record stays empty
-    appendFileSync(this.path(METRICS_CSV), `${this.csvColumns.map((column) => (record[column] === undefined ? '' : String(record[column]))).join(',')}\n`);
+    appendToFile(this.path(METRICS_CSV), `${this.csvColumns.map((column) => (record[column] === undefined ? '' : String(record[column]))).join(',')}\n`);
   }
 
   appendEvaluation(record: EvaluationRecord): void {
-    appendFileSync(this.path(EVALUATIONS_JSONL), `${JSON.stringify(record)}\n`);
+    appendToFile(this.path(EVALUATIONS_JSONL), `${JSON.stringify(record)}\n`);
+  }
+
+  /**
+   * Flushes every log to the disk. Called before each checkpoint, so after a power loss the logs
+   * hold every record up to the checkpoint that survived (appends alone may sit in the page cache).
+   */
+  sync(): void {
+    for (const name of [METRICS_JSONL, METRICS_CSV, EVALUATIONS_JSONL]) syncFile(this.path(name));
   }
 }

@@ -12,7 +12,7 @@ import { loadModuleTensors, moduleTensors, readSafetensors } from '../nn/checkpo
 import type { Module } from '../nn/module.js';
 import { encodeSafetensors, SafetensorsError, type StoredTensor } from '../nn/safetensors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { describeIssues, parseAlgorithmConfig, requireAlgorithm } from './config.js';
+import { describeIssues, impliedParameters, parseAlgorithmConfig, requireAlgorithm } from './config.js';
 
 export const POLICY_FORMAT_VERSION = 1;
 /** the safetensors metadata key holding the header */
@@ -110,6 +110,22 @@ function parseHeader(metadata: Record<string, string>, path: string): PolicyHead
   return parsed.data;
 }
 
+/**
+ * The header must describe the weights the file holds. Checked before the network is built, so a
+ * hostile header (a width of 10^6, a million-dimensional observation) is refused instead of
+ * making the loader allocate gigabytes for a network the file cannot fill.
+ */
+function checkHeaderAgainstFile(header: PolicyHeader, tensors: ReadonlyMap<string, StoredTensor>, path: string): void {
+  const { context } = header;
+  for (const [key, expected] of [['stateMean', context.obsDim], ['stateStd', context.obsDim], ['actionLow', context.actionDim], ['actionHigh', context.actionDim]] as const) {
+    if (context[key].length !== expected) throw new SafetensorsError(`${path}: invalid policy header: context.${key} has ${context[key].length} values for ${expected} dimensions`);
+  }
+  let stored = 0;
+  for (const tensor of tensors.values()) stored += tensor.data.length;
+  const implied = impliedParameters(header.config);
+  if (implied > stored) throw new SafetensorsError(`${path}: invalid policy header: its config builds at least ${implied} parameters but the file holds ${stored}`);
+}
+
 export interface LoadPolicyOptions {
   /** the condition `act` uses, by label (default: the first, the headline condition) */
   condition?: string;
@@ -176,6 +192,7 @@ export class Policy {
 export function loadPolicy(path: string, options: LoadPolicyOptions = {}): Policy {
   const file = readSafetensors(path);
   const header = parseHeader(file.metadata, path);
+  checkHeaderAgainstFile(header, file.tensors, path);
   let definition: AnyAlgorithmDefinition;
   let config: ReturnType<typeof parseAlgorithmConfig>;
   try {
@@ -191,7 +208,14 @@ export function loadPolicy(path: string, options: LoadPolicyOptions = {}): Polic
     actionLow: c.actionLow, actionHigh: c.actionHigh, maxEpisodeSteps: c.maxEpisodeSteps,
   };
   // initial weights are overwritten below; the seed only has to be valid
-  const algorithm = definition.create(config, context, new Rng(0));
+  let algorithm: Algorithm;
+  try {
+    algorithm = definition.create(config, context, new Rng(0));
+  } catch (error) {
+    // the networks refuse impossible sizes (e.g. a width not divisible by the heads) with a RangeError
+    if (error instanceof RangeError) throw new SafetensorsError(`${path}: invalid policy header: ${error.message}`);
+    throw error;
+  }
   for (const [name, module] of Object.entries(algorithm.policyModules())) loadModuleTensors(module, file.tensors, path, `${name}.`);
   algorithm.setTraining(false);
   const conditions = algorithm.evaluationConditions();

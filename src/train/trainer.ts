@@ -7,26 +7,32 @@
  * evaluation seed, so evaluating never moves the training streams. A resumed run restores both
  * streams in place, the sampler's epoch position, weights, optimiser moments and step counts and
  * the algorithm's extra state, so it computes exactly the losses of an uninterrupted run.
+ *
+ * Faults stop a run without losing more than the steps since its last checkpoint: a failed write
+ * (a full disk) and, with onNonFinite 'halt', a non-finite loss or gradient throw RunStoppedError
+ * naming that checkpoint; with 'skip' the faulty batch is dropped, the update undone and counted.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Algorithm, AnyAlgorithmDefinition, PolicyContext } from '../algos/algorithm.js';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Algorithm, AnyAlgorithmDefinition, DatasetPreparation, PolicyContext } from '../algos/algorithm.js';
 import { loadDataset, type LoadedDataset } from '../data/load.js';
 import { returnsToGo, stateStatistics, transformRewards } from '../data/preprocess.js';
 import { samplingRulesFor, WindowSampler } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { FileWriteError, removeStaleTemporaries, writeFileAtomic } from '../util/atomic-file.js';
 import {
   CheckpointError, latestGoodCheckpoint, optimizerStates, restoreAlgorithm, writeCheckpoint,
-  CHECKPOINT_FORMAT_VERSION, type TrainingState,
+  CHECKPOINT_DIR, CHECKPOINT_FORMAT_VERSION, type TrainingState,
 } from './checkpoint.js';
-import { parseAlgorithmConfig, requireAlgorithm, requireEnv, RunConfigError, validateRunConfig, type RunConfig } from './config.js';
+import { checkAllocationBounds, parseAlgorithmConfig, requireAlgorithm, requireEnv, RunConfigError, validateRunConfig, type RunConfig } from './config.js';
 import { evaluateConditions, isBetter, type EvaluationRecord } from './evaluate.js';
 import { RunLogs, type MetricsRecord } from './metrics.js';
+import { describeBatch, NonFiniteError, type NonFinitePolicy } from './nonfinite.js';
 import { writePolicyFile } from './policy-file.js';
 import { Progress, type ProgressStream } from './progress.js';
+import { UpdateSnapshot } from './snapshot.js';
 
 export const CONFIG_FILE = 'config.json';
 export const EVAL_FILE = 'eval.json';
@@ -48,6 +54,19 @@ export interface TrainOutcome {
   policyPath: string;
   last: EvaluationRecord;
   best: EvaluationRecord;
+  /** batches dropped for a non-finite loss or gradient (onNonFinite 'skip') */
+  skippedBatches: number;
+}
+
+/**
+ * The run stopped before its end: a non-finite loss or gradient with onNonFinite 'halt', or a
+ * write that failed (a full disk). Its newest checkpoint is intact and --resume continues from it.
+ */
+export class RunStoppedError extends Error {
+  constructor(readonly reason: 'non-finite' | 'write-failed', message: string) {
+    super(message);
+    this.name = 'RunStoppedError';
+  }
 }
 
 interface Session {
@@ -75,6 +94,7 @@ async function prepareSession(config: RunConfig, preloaded?: LoadedDataset): Pro
   const definition = requireAlgorithm(config.algo);
   const spec = requireEnv(config.env);
   const algorithmConfig = parseAlgorithmConfig(definition, config.algorithm);
+  checkAllocationBounds(algorithmConfig, `invalid ${definition.name} config`);
   if (algorithmConfig.steps !== config.steps) throw new RunConfigError(`config: algorithm.steps (${algorithmConfig.steps}) differs from steps (${config.steps})`);
   const { store } = preloaded ?? await loadDataset(config.dataset);
   if (store.obsDim !== spec.obsDim || store.actionDim !== spec.actionDim) {
@@ -93,7 +113,21 @@ async function prepareSession(config: RunConfig, preloaded?: LoadedDataset): Pro
   const root = new Rng(config.seed);
   const algorithmRng = root.fork();
   const samplerRng = root.fork();
-  const algorithm = definition.create(algorithmConfig, context, algorithmRng);
+  let preparation: DatasetPreparation | undefined;
+  try {
+    preparation = definition.prepare?.(store, algorithmConfig);
+  } catch (error) {
+    if (error instanceof RangeError) throw new RunConfigError(`${config.dataset}: ${error.message}`);
+    throw error;
+  }
+  let algorithm: Algorithm;
+  try {
+    algorithm = definition.create(algorithmConfig, context, algorithmRng, preparation);
+  } catch (error) {
+    // the networks refuse impossible sizes (e.g. a width not divisible by the heads) with a RangeError
+    if (error instanceof RangeError) throw new RunConfigError(`invalid ${definition.name} config: ${error.message}`);
+    throw error;
+  }
   const transform = definition.rewardTransform?.(algorithmConfig) ?? 'none';
   // returns-to-go and the rewards of the batches (QT's critic targets) both see the transformed rewards
   const rewards = transform === 'none' ? store.rewards : transformRewards(store.rewards, transform);
@@ -106,6 +140,7 @@ async function prepareSession(config: RunConfig, preloaded?: LoadedDataset): Pro
       returnsToGo: returnsToGo(store, { rewards, scale: definition.returnScale(algorithmConfig) }),
       rewards,
       stateStatistics: statistics,
+      ...(preparation?.samplerEpisodeWeights === undefined ? {} : { episodeWeights: preparation.samplerEpisodeWeights }),
     }, samplerRng);
   } catch (error) {
     if (error instanceof RangeError) throw new RunConfigError(`${config.dataset}: ${error.message}`);
@@ -160,6 +195,7 @@ function formatEvaluation(record: EvaluationRecord): string {
 
 interface Resumed {
   state: TrainingState;
+  checkpointPath: string;
 }
 
 async function runLoop(runDir: string, session: Session, resumed: Resumed | null, io: TrainIO): Promise<TrainOutcome> {
@@ -174,47 +210,90 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
   const elapsed = (): number => elapsedBefore + (performance.now() - sessionStart) / 1000;
   const progress = new Progress(io.stream, config.steps, step, io.interactive === undefined ? {} : { interactive: io.interactive });
   const evaluationSettings = { env: config.env, episodes: config.evalEpisodes, seed: config.evalSeed, numEnvs: config.evalEnvs };
+  let skippedBatches = resumed?.state.skippedBatches ?? 0;
+  let lastCheckpoint = resumed?.checkpointPath ?? null;
+  // only 'skip' continues after a fault, so only it pays for a copy of the state before each update
+  const snapshot = config.onNonFinite === 'skip' ? new UpdateSnapshot(algorithm) : null;
+  const closeInterval = (): MetricsRecord => {
+    const record = interval.close(step, elapsed());
+    if (config.onNonFinite === 'skip') record.skipped_batches = skippedBatches;
+    return record;
+  };
+  const stopped = (reason: RunStoppedError['reason'], what: string): RunStoppedError => {
+    const resumeHint = `stitch train --resume ${runDir}`;
+    const checkpoint = lastCheckpoint === null
+      ? 'no checkpoint was written yet, so the run must start over'
+      : `the last good checkpoint is ${relative(runDir, lastCheckpoint)} (continue with ${resumeHint}${reason === 'non-finite' ? ', adding --on-nonfinite skip to skip such batches' : ''})`;
+    return new RunStoppedError(reason, `${what}; the run stopped at step ${step}/${config.steps}; ${checkpoint}`);
+  };
   algorithm.setTraining(true);
 
-  while (step < config.steps) {
-    const started = performance.now();
-    const scalars = algorithm.update(sampler.sample(), step);
-    step += 1;
-    interval.add(scalars, (performance.now() - started) / 1000);
-    if (step % config.logEvery === 0 || step === config.steps) logs.appendMetrics(interval.close(step, elapsed()));
-    const [lossName, loss] = headlineLoss(scalars);
-    progress.update(step, lossName, loss);
+  try {
+    while (step < config.steps) {
+      const started = performance.now();
+      const batch = sampler.sample();
+      snapshot?.capture();
+      let scalars: Record<string, number> | null = null;
+      try {
+        scalars = algorithm.update(batch, step);
+      } catch (error) {
+        if (!(error instanceof NonFiniteError)) throw error;
+        const fault = `step ${step + 1}: ${error.message}; batch ${step + 1} (${describeBatch(batch)})`;
+        if (snapshot === null) throw stopped('non-finite', `${fault}; ${error.kind === 'weights' ? 'the changed weights were not saved' : 'the update was stopped before it changed the weights'}`);
+        snapshot.restore();
+        skippedBatches += 1;
+        progress.message(`skipped batch: ${fault}; the weights are unchanged (${skippedBatches} skipped so far)`);
+      }
+      step += 1;
+      if (scalars !== null) interval.add(scalars, (performance.now() - started) / 1000);
+      if (step % config.logEvery === 0 || step === config.steps) logs.appendMetrics(closeInterval());
+      if (scalars !== null) {
+        const [lossName, loss] = headlineLoss(scalars);
+        progress.update(step, lossName, loss);
+      }
 
-    if ((config.evalEvery > 0 && step % config.evalEvery === 0) || step === config.steps) {
-      algorithm.setTraining(false);
-      const record = await evaluateConditions(step, algorithm.evaluationConditions(), (n, condition, rng) => algorithm.createPolicy(n, condition, rng), evaluationSettings);
-      algorithm.setTraining(true);
-      logs.appendEvaluation(record);
-      last = record;
-      if (isBetter(record, best)) best = record;
-      progress.message(formatEvaluation(record));
-    }
+      if ((config.evalEvery > 0 && step % config.evalEvery === 0) || step === config.steps) {
+        algorithm.setTraining(false);
+        const record = await evaluateConditions(step, algorithm.evaluationConditions(), (n, condition, rng) => algorithm.createPolicy(n, condition, rng), evaluationSettings);
+        algorithm.setTraining(true);
+        logs.appendEvaluation(record);
+        last = record;
+        if (isBetter(record, best)) best = record;
+        progress.message(formatEvaluation(record));
+      }
 
-    if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || step === config.steps) {
-      writeCheckpoint(runDir, {
-        format: 'stitch-checkpoint',
-        formatVersion: CHECKPOINT_FORMAT_VERSION,
-        algo: config.algo,
-        step,
-        datasetSha256: session.datasetSha256,
-        elapsedSeconds: elapsed(),
-        rng: { algorithm: session.algorithmRng.state(), sampler: session.samplerRng.state() },
-        sampler: sampler.state(),
-        optimizers: optimizerStates(algorithm),
-        extraState: algorithm.extraState(),
-        metrics: interval.snapshot(),
-        evaluation: { last, best },
-      }, algorithm);
+      if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || step === config.steps) {
+        // the logs up to this step reach the disk before the checkpoint that vouches for them
+        logs.sync();
+        lastCheckpoint = writeCheckpoint(runDir, {
+          format: 'stitch-checkpoint',
+          formatVersion: CHECKPOINT_FORMAT_VERSION,
+          algo: config.algo,
+          step,
+          datasetSha256: session.datasetSha256,
+          elapsedSeconds: elapsed(),
+          rng: { algorithm: session.algorithmRng.state(), sampler: session.samplerRng.state() },
+          sampler: sampler.state(),
+          optimizers: optimizerStates(algorithm),
+          extraState: algorithm.extraState(),
+          metrics: interval.snapshot(),
+          evaluation: { last, best },
+          skippedBatches,
+        }, algorithm);
+      }
     }
+    progress.finish();
+    if (last === null || best === null) throw new Error('the last step is always evaluated; no evaluation was recorded');
+    return writeFinalFiles(runDir, session, step, last, best, skippedBatches);
+  } catch (error) {
+    if (error instanceof FileWriteError) throw stopped('write-failed', error.message);
+    throw error;
   }
-  progress.finish();
-  if (last === null || best === null) throw new Error('the last step is always evaluated; no evaluation was recorded');
+}
 
+/** policy.safetensors and eval.json, after the last step (its checkpoint is already written) */
+function writeFinalFiles(runDir: string, session: Session, step: number, last: EvaluationRecord, best: EvaluationRecord, skippedBatches: number): TrainOutcome {
+  const { config, algorithm } = session;
   const policyPath = join(runDir, POLICY_FILE);
   algorithm.setTraining(false);
   writePolicyFile(policyPath, {
@@ -240,8 +319,9 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
     best,
     best_rule: BEST_RULE,
     policy: POLICY_FILE,
+    skipped_batches: skippedBatches,
   }, null, 2)}\n`);
-  return { runDir, evalPath, policyPath, last, best };
+  return { runDir, evalPath, policyPath, last, best, skippedBatches };
 }
 
 /** A new run in `runDir`, which must not exist or be empty (a run is never overwritten). */
@@ -256,9 +336,14 @@ export async function startRun(runDir: string, config: RunConfig, io: TrainIO, d
   return runLoop(runDir, session, null, io);
 }
 
+/** far above any real config.json (a few KiB); a larger file is not read into memory */
+const MAX_CONFIG_BYTES = 1 << 20;
+
 export function readRunConfig(runDir: string): RunConfig {
   const path = join(runDir, CONFIG_FILE);
   if (!existsSync(path)) throw new RunConfigError(`${runDir} is not a Stitch run directory (no ${CONFIG_FILE})`);
+  const size = statSync(path).size;
+  if (size > MAX_CONFIG_BYTES) throw new RunConfigError(`${path}: ${size} bytes, too large for a run config (at most ${MAX_CONFIG_BYTES})`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -268,10 +353,22 @@ export function readRunConfig(runDir: string): RunConfig {
   return validateRunConfig(raw, path);
 }
 
+export interface ResumeOptions {
+  /** the run's dataset, already loaded (as startRun takes it); its fingerprint must match the checkpoint's */
+  dataset?: LoadedDataset;
+  /** changes the run's onNonFinite (saved to config.json): the one setting that never changes an unfaulted run */
+  onNonFinite?: NonFinitePolicy;
+}
+
 /** Continues a run from its newest checkpoint that verifies; logs are truncated back to its step. */
-export async function resumeRun(runDir: string, io: TrainIO): Promise<TrainOutcome> {
-  const config = readRunConfig(runDir);
-  const session = await prepareSession(config);
+export async function resumeRun(runDir: string, io: TrainIO, options: ResumeOptions = {}): Promise<TrainOutcome> {
+  const saved = readRunConfig(runDir);
+  const config = options.onNonFinite === undefined ? saved : { ...saved, onNonFinite: options.onNonFinite };
+  const session = await prepareSession(config, options.dataset);
+  // what a process killed mid-write left behind; the files they were replacing are intact
+  for (const dir of [runDir, join(runDir, CHECKPOINT_DIR)]) {
+    for (const name of removeStaleTemporaries(dir)) io.stream.write(`removed an unfinished write: ${join(dir, name)}\n`);
+  }
   const { checkpoint, skipped } = latestGoodCheckpoint(runDir);
   const { state } = checkpoint;
   for (const reason of skipped) io.stream.write(`skipping checkpoint: ${reason}\n`);
@@ -287,6 +384,10 @@ export async function resumeRun(runDir: string, io: TrainIO): Promise<TrainOutco
     throw new CheckpointError(`${checkpoint.path}: ${error instanceof Error ? error.message : String(error)}`);
   }
   new RunLogs(runDir).truncateAfter(state.step);
+  if (config.onNonFinite !== saved.onNonFinite) {
+    writeFileAtomic(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+    io.stream.write(`onNonFinite: ${saved.onNonFinite} -> ${config.onNonFinite} (saved in ${CONFIG_FILE})\n`);
+  }
   io.stream.write(`resuming ${runDir} at step ${state.step}/${config.steps}\n`);
-  return runLoop(runDir, session, { state }, io);
+  return runLoop(runDir, session, { state, checkpointPath: checkpoint.path }, io);
 }
