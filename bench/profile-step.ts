@@ -23,7 +23,9 @@ const profiled = new Proxy(inner, {
     return (...args: unknown[]) => {
       const start = performance.now();
       const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-      const label = property === 'activation' || property === 'activationBackward' ? `${property}:${String(args[0])}` : property;
+      const label = property === 'activation' || property === 'activationBackward' ? `${property}:${String(args[0])}`
+        : property === 'gemm' && process.env.PROFILE_GEMM_SHAPES === '1' ? `gemm ${args[2]}x${args[3]}x${args[4]}${args[0] ? ' Aᵀ' : ''}${args[1] ? ' Bᵀ' : ''}${args[13] === undefined ? '' : ' batched'}`
+        : property;
       const entry = totals.get(label) ?? { ms: 0, calls: 0 };
       entry.ms += performance.now() - start;
       entry.calls += 1;

@@ -111,6 +111,9 @@ export function loadNativeAddon(): NativeAddon {
   // OpenMP reads this once, when the addon loads: workers that spin after a kernel steal the
   // core OpenBLAS's own worker needs for the next GEMM (measured: 10x slower kernels on 2 cores)
   if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
+  // likewise OpenBLAS's worker, which spins for 2^28 cycles after each GEMM by default: sleeping
+  // after 2^4 made a DT training step 10-15% faster on 2 cores (docs/performance.md)
+  if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
   const path = addonPath();
   if (!existsSync(path)) throw new Error(`native addon not built (${path} missing; run npm run build:native)`);
   const require = createRequire(import.meta.url);
