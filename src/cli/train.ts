@@ -126,7 +126,8 @@ function reportOutcome(outcome: TrainOutcome): void {
   console.log(`last  step ${outcome.last.step}: normalized score ${score(outcome.last)} (${outcome.last.headline})`);
   console.log(`best  step ${outcome.best.step}: normalized score ${score(outcome.best)} (${outcome.best.headline})`);
   if (outcome.skippedBatches > 0) console.log(`skipped batches: ${outcome.skippedBatches} (non-finite loss or gradient)`);
-  console.log(`report: ${outcome.evalPath}`);
+  console.log(`results: ${outcome.evalPath}`);
+  if (outcome.reportPath !== null) console.log(`report: ${outcome.reportPath}`);
   console.log(`policy: ${outcome.policyPath}`);
 }
 

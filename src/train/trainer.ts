@@ -52,6 +52,8 @@ export interface TrainOutcome {
   runDir: string;
   evalPath: string;
   policyPath: string;
+  /** report.html, written last */
+  reportPath: string | null;
   last: EvaluationRecord;
   best: EvaluationRecord;
   /** batches dropped for a non-finite loss or gradient (onNonFinite 'skip') */
@@ -79,6 +81,8 @@ interface Session {
   algorithmRng: Rng;
   samplerRng: Rng;
   datasetSha256: string;
+  /** what the algorithm derived from the dataset (RDT/RVDT's expert subset), for eval.json */
+  preparationMetadata: Record<string, string | number> | null;
 }
 
 /** over the arrays training reads, so a checkpoint is never resumed on other data */
@@ -146,7 +150,10 @@ async function prepareSession(config: RunConfig, preloaded?: LoadedDataset): Pro
     if (error instanceof RangeError) throw new RunConfigError(`${config.dataset}: ${error.message}`);
     throw error;
   }
-  return { config, definition, algorithmConfig, context, algorithm, sampler, algorithmRng, samplerRng, datasetSha256: fingerprint(store) };
+  return {
+    config, definition, algorithmConfig, context, algorithm, sampler, algorithmRng, samplerRng,
+    datasetSha256: fingerprint(store), preparationMetadata: preparation?.metadata ?? null,
+  };
 }
 
 const isLearningRate = (name: string): boolean => name === 'lr' || name.startsWith('lr_');
@@ -284,7 +291,11 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
     }
     progress.finish();
     if (last === null || best === null) throw new Error('the last step is always evaluated; no evaluation was recorded');
-    return writeFinalFiles(runDir, session, step, last, best, skippedBatches);
+    const outcome = writeFinalFiles(runDir, session, step, last, best, skippedBatches);
+    // last: the report reads every file above; imported on demand to keep report code (and a
+    // trainer <-> report import cycle) off the training path
+    const { writeRunReport } = await import('../report/report.js');
+    return { ...outcome, reportPath: await writeRunReport(runDir) };
   } catch (error) {
     if (error instanceof FileWriteError) throw stopped('write-failed', error.message);
     throw error;
@@ -320,8 +331,9 @@ function writeFinalFiles(runDir: string, session: Session, step: number, last: E
     best_rule: BEST_RULE,
     policy: POLICY_FILE,
     skipped_batches: skippedBatches,
+    dataset_preparation: session.preparationMetadata,
   }, null, 2)}\n`);
-  return { runDir, evalPath, policyPath, last, best, skippedBatches };
+  return { runDir, evalPath, policyPath, reportPath: null, last, best, skippedBatches };
 }
 
 /** A new run in `runDir`, which must not exist or be empty (a run is never overwritten). */

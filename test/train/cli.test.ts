@@ -35,7 +35,10 @@ describe('stitch train and stitch eval', () => {
 
   it('trains end to end and says where the report is', () => {
     assert.equal(trained.status, 0, trained.stderr);
-    assert.match(trained.stdout, new RegExp(`report: ${join(run, 'eval.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const escaped = (path: string): string => path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(trained.stdout, new RegExp(`results: ${escaped(join(run, 'eval.json'))}`));
+    assert.match(trained.stdout, new RegExp(`report: ${escaped(join(run, 'report.html'))}`));
+    assert.ok(existsSync(join(run, 'report.html')), 'training ends by writing the report');
     assert.match(trained.stderr, /^step +1\/40 .* steps\/s .*action_loss .* ETA/m);
     assert.match(trained.stderr, /^eval step 20 \(2 episodes\): target 60: .*, target 20: /m);
     assert.ok(!trained.stderr.includes('\r'), 'plain lines when CI is set');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { algorithmNames } from '../../src/algos/registry.js';
+import { algorithmNames, findAlgorithm } from '../../src/algos/registry.js';
 import { envSpec } from '../../src/envs/registry.js';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
 import { evaluateConditions, type EvaluationRecord } from '../../src/train/evaluate.js';
@@ -46,8 +46,16 @@ describe('every registered algorithm conforms', () => {
           assert.ok(Object.keys(record).some((name) => name.includes('loss')), 'a loss term is logged by name');
           assert.ok(Object.keys(record).some((name) => name === 'lr' || name.startsWith('lr_')), 'the learning rate is logged');
         }
-        const evaluation = JSON.parse(readFileSync(join(runDir(), 'eval.json'), 'utf8')) as { last: EvaluationRecord; best: EvaluationRecord };
+        const evaluation = JSON.parse(readFileSync(join(runDir(), 'eval.json'), 'utf8')) as {
+          last: EvaluationRecord; best: EvaluationRecord; dataset_preparation: Record<string, number | string> | null;
+        };
         assert.equal(evaluation.last.step, 30);
+        if (findAlgorithm(algo)?.prepare === undefined) assert.equal(evaluation.dataset_preparation, null);
+        else {
+          // RDT/RVDT: the expert subset's size is part of the run's record
+          assert.ok(Number(evaluation.dataset_preparation?.expert_trajectories) > 0);
+          assert.ok(Number(evaluation.dataset_preparation?.expert_transitions) > 0);
+        }
         assert.ok(Number.isFinite(evaluation.last.normalized_score));
       });
 
