@@ -127,6 +127,7 @@ class DtAlgorithm implements Algorithm {
     const result = gradientStep({
       optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
       loss: () => this.model.loss(batch).loss,
+      term: 'action_loss',
     });
     return { action_loss: result.loss, grad_norm: result.gradNorm, lr: result.lr };
   }

@@ -365,6 +365,7 @@ export class RdtAlgorithm implements Algorithm {
         logged = { action_loss: losses.actionLoss.item(), state_loss: losses.stateLoss.item(), ...losses.terms };
         return add(losses.actionLoss, losses.stateLoss);
       },
+      parts: () => logged,
     });
     return { loss: result.loss, ...logged, grad_norm: result.gradNorm, lr: result.lr };
   }

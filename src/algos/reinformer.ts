@@ -280,11 +280,13 @@ class ReinformerAlgorithm implements Algorithm {
         };
         return losses.total;
       },
+      parts: () => ({ return_loss: terms.returnLoss, action_nll: terms.actionNll, entropy: terms.entropy, action_loss: terms.actionLoss }),
     });
     // the entropy of this step's forward pass, i.e. before the LAMB update, as the reference uses it
     const temperatureStep = gradientStep({
       optimizer: this.temperatureOptimizer, clipNorm: null,
       loss: () => this.temperature.loss(terms.entropy, this.targetEntropy),
+      term: 'temperature_loss',
     });
     return {
       loss: result.loss,

@@ -54,7 +54,7 @@ describe('a dataset whose returns overflow', () => {
       '--eval-episodes', '1', '--checkpoint-every', '5', '--log-every', '5', ...tinyDtFlags, '--out', run], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
     assert.equal(result.status, 3, result.stderr);
     const message = result.stderr.trim().split('\n').at(-1)!;
-    assert.match(message, /^stitch: step (\d+): loss is NaN; batch \1 \(1 of its 8 windows have non-finite or huge inputs: episode (3|40|90) from step \d+ \(non-finite returnsToGo\)\); the update was stopped before it changed the weights; the run stopped at step \d+\/40; the last good checkpoint is checkpoints\/step-00000005\.safetensors \(continue with stitch train --resume .*, adding --on-nonfinite skip/);
+    assert.match(message, /^stitch: step (\d+): action_loss is NaN; batch \1 \(1 of its 8 windows have non-finite or huge inputs: episode (3|40|90) from step \d+ \(non-finite returnsToGo\)\); the update was stopped before it changed the weights; the run stopped at step \d+\/40; the last good checkpoint is checkpoints\/step-00000005\.safetensors \(continue with stitch train --resume .*, adding --on-nonfinite skip/);
     assert.deepEqual(listCheckpoints(run).map((entry) => entry.step), [5]);
     assert.doesNotThrow(() => readCheckpoint(listCheckpoints(run)[0]!.path));
 
@@ -72,7 +72,7 @@ describe('a dataset whose returns overflow', () => {
     const io = captureIO();
     const outcome = await startRun(whole, config, io);
     assert.ok(outcome.skippedBatches > 0 && outcome.skippedBatches < 40, `${outcome.skippedBatches} skipped`);
-    assert.equal((io.text().match(/^skipped batch: step \d+: loss is NaN; batch \d+ \(/gm) ?? []).length, outcome.skippedBatches);
+    assert.equal((io.text().match(/^skipped batch: step \d+: action_loss is NaN; batch \d+ \(/gm) ?? []).length, outcome.skippedBatches);
     const records = readFileSync(join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, number>);
     for (const record of records) for (const [name, value] of Object.entries(record)) assert.ok(Number.isFinite(value), `${name} at step ${record.step}`);
     assert.equal(records.at(-1)!.skipped_batches, outcome.skippedBatches);
