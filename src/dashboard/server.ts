@@ -88,11 +88,24 @@ function listRuns(runsRoot: string): RunListing[] {
   return runs;
 }
 
+/** longer than any path a run directory can need */
+const MAX_URL_LENGTH = 4096;
+
 export function createDashboardApp(runsDir: string, pollMs: number, closing: AbortSignal): Hono {
   const runsRoot = resolve(runsDir);
   const page = renderPage('Stitch dashboard', { mode: 'dashboard' });
   const app = new Hono();
 
+  // read-only and small: a bound on what a client can make the server hold or parse
+  app.use('*', async (c, next) => {
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return c.text('the dashboard is read-only', 405);
+    if (c.req.url.length > MAX_URL_LENGTH) return c.text('request URL too long', 414);
+    const declared = c.req.header('content-length');
+    if ((declared !== undefined && declared !== '0') || c.req.header('transfer-encoding') !== undefined) {
+      return c.text('request bodies are not accepted', 413);
+    }
+    await next();
+  });
   app.get('/', (c) => c.html(page));
   app.get('/api/runs', (c) => c.json(listRuns(runsRoot)));
   app.get('/api/runs/:name', (c) => {

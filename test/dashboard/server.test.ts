@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -95,6 +96,23 @@ describe('dashboard server', () => {
     }
     assert.equal((await rawGet(dashboard.url, '/files/..%2fsecret.txt')).status, 403, 'an encoded ../ is seen and refused');
     assert.equal((await rawGet(dashboard.url, '/files/run-a/link-out.txt')).status, 403, 'a link out of the runs directory is refused');
+  });
+
+  it('bounds requests: read-only methods, no bodies, limited URL length', async () => {
+    assert.equal((await fetch(`${dashboard.url}/api/runs`, { method: 'POST', body: 'x' })).status, 405);
+    assert.equal((await fetch(`${dashboard.url}/api/runs`, { method: 'DELETE' })).status, 405);
+    assert.equal((await fetch(`${dashboard.url}/files/${'a'.repeat(5000)}`)).status, 414);
+    const withBody = await new Promise<number>((resolveStatus, reject) => {
+      const url = new URL(`${dashboard.url}/api/runs`);
+      const request = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'GET', headers: { 'content-length': '1000000' } }, (response) => {
+        response.resume();
+        resolveStatus(response.statusCode ?? 0);
+      });
+      request.on('error', reject);
+      request.end('x'.repeat(16));
+    });
+    assert.equal(withBody, 413);
+    assert.equal((await fetch(`${dashboard.url}/api/runs`)).status, 200, 'still serving');
   });
 
   it('streams a run as it changes and survives it being deleted', async () => {
