@@ -46,9 +46,9 @@ export interface Algorithm {
   modules(): Record<string, Module>;
   /** optimisers a checkpoint holds, with the parameter names in optimiser order */
   optimizers(): Record<string, { optimizer: Optimizer; names: string[] }>;
-  /** JSON-safe scalars a checkpoint holds beyond modules and optimisers */
-  extraState(): Record<string, number>;
-  loadExtraState(state: Record<string, number>): void;
+  /** JSON-safe scalars a checkpoint holds beyond modules and optimisers (none when omitted) */
+  extraState?(): Record<string, number>;
+  loadExtraState?(state: Record<string, number>): void;
   /** the modules of the deployed policy: the policy file holds exactly these */
   policyModules(): Record<string, Module>;
   /** the settings an evaluation runs (DT: one per target return; Reinformer: one) */

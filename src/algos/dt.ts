@@ -140,13 +140,6 @@ class DtAlgorithm implements Algorithm {
     return { optimizer: { optimizer: this.optimizer, names: this.model.namedParameters().map(([n]) => n) } };
   }
 
-  extraState(): Record<string, number> {
-    return {};
-  }
-
-  loadExtraState(): void {
-    // DT has no state beyond its modules and optimiser
-  }
 
   policyModules(): Record<string, Module> {
     return { model: this.model };

@@ -520,13 +520,6 @@ export class QtAlgorithm implements Algorithm {
     };
   }
 
-  extraState(): Record<string, number> {
-    return {};
-  }
-
-  loadExtraState(): void {
-    // the EMA and target copies are modules and the step index comes from the loop: nothing else to restore
-  }
 
   /** acting reads the actor and the target critics */
   policyModules(): Record<string, Module> {

@@ -378,13 +378,6 @@ export class RdtAlgorithm implements Algorithm {
     return { actor: { optimizer: this.optimizer, names: this.actor.namedParameters().map(([n]) => n) } };
   }
 
-  extraState(): Record<string, number> {
-    return {};
-  }
-
-  loadExtraState(): void {
-    // the actor and its optimiser hold all the state; the expert subset is derived from the data again
-  }
 
   policyModules(): Record<string, Module> {
     return { actor: this.actor };

@@ -312,13 +312,6 @@ class ReinformerAlgorithm implements Algorithm {
     };
   }
 
-  extraState(): Record<string, number> {
-    return {};
-  }
-
-  loadExtraState(): void {
-    // every piece of state (network, temperature, both optimisers) is a module or an optimiser
-  }
 
   policyModules(): Record<string, Module> {
     return { model: this.model };

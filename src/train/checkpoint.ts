@@ -174,7 +174,7 @@ export function restoreAlgorithm(algorithm: Algorithm, checkpoint: LoadedCheckpo
     if (error instanceof CheckpointError) throw error;
     throw new CheckpointError(error instanceof Error ? error.message : String(error));
   }
-  algorithm.loadExtraState(state.extraState);
+  algorithm.loadExtraState?.(state.extraState);
 }
 
 /** the optimiser entries of the training state */

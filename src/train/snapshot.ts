@@ -52,7 +52,7 @@ export class UpdateSnapshot {
       saved.stepCount = saved.optimizer.stepCount;
       saved.lr = saved.optimizer.lr;
     }
-    this.extraState = this.algorithm.extraState();
+    this.extraState = this.algorithm.extraState?.() ?? {};
   }
 
   /** puts the algorithm back into the captured state */
@@ -67,6 +67,6 @@ export class UpdateSnapshot {
       saved.optimizer.stepCount = saved.stepCount;
       saved.optimizer.lr = saved.lr;
     }
-    this.algorithm.loadExtraState(this.extraState);
+    this.algorithm.loadExtraState?.(this.extraState);
   }
 }

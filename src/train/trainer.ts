@@ -282,7 +282,7 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
           rng: { algorithm: session.algorithmRng.state(), sampler: session.samplerRng.state() },
           sampler: sampler.state(),
           optimizers: optimizerStates(algorithm),
-          extraState: algorithm.extraState(),
+          extraState: algorithm.extraState?.() ?? {},
           metrics: interval.snapshot(),
           evaluation: { last, best },
           skippedBatches,

@@ -189,7 +189,7 @@ describe('Reinformer training', () => {
       assert.ok(target !== undefined, `optimiser ${name}`);
       loadOptimizerTensors(target.optimizer, target.names, optimizerTensors(optimizer, names), name);
     }
-    resumed.loadExtraState(original.extraState());
+    assert.equal(original.extraState, undefined, 'the temperature is a module, so nothing lives outside modules and optimisers');
     for (let step = 3; step < 5; step++) {
       assert.deepEqual(resumed.update(batches[step] as SampledBatch, step), original.update(batches[step] as SampledBatch, step));
     }

@@ -109,18 +109,19 @@ export function checkBackendAgrees(build: Build, specs: InputSpec[], options: { 
 /**
  * A module's gradients (its parameters and its inputs) against central finite differences in
  * float64. The module is built in float64 and run in eval mode (no dropout); `maxPerTensor`
- * elements of each tensor are checked, spread evenly.
+ * elements of each tensor are checked, spread evenly. Returns how many elements were checked.
  */
 export function checkModuleGradients<M extends { parameters(): Tensor[]; eval(): unknown }>(
   make: () => M,
   forward: (module: M, inputs: Tensor[]) => Tensor,
   specs: InputSpec[],
   options: { seed?: number; eps?: number; tolerance?: number; maxPerTensor?: number } = {},
-): void {
+): number {
   const seed = options.seed ?? 1;
   const eps = options.eps ?? 1e-6;
   const tolerance = options.tolerance ?? 1e-6;
   const maxPerTensor = options.maxPerTensor ?? 24;
+  let checked = 0;
   withDefaultDType('float64', () => {
     const module = make();
     module.eval();
@@ -150,9 +151,11 @@ export function checkModuleGradients<M extends { parameters(): Tensor[]; eval():
         const numeric = (plus - minus) / (2 * eps);
         const got = analytic[j] as number;
         assert.ok(Math.abs(numeric - got) <= tolerance * Math.max(1, Math.abs(numeric)), `${label} element ${j}: analytic ${got} vs numeric ${numeric}`);
+        checked++;
       }
     }
   });
+  return checked;
 }
 
 function formatName(t: Tensor): string {
