@@ -29,6 +29,15 @@ export interface SequencePolicy {
   /** observations [n, obsDim] (raw, unnormalised); writes actions [n, actionDim] for active rows */
   act(observations: Float64Array, active: Uint8Array, actions: Float32Array): void;
   observeRewards?(rewards: Float64Array, active: Uint8Array): void;
+  /** for policies that choose among candidate actions (QT, RVDT): how often each kind was executed */
+  candidateChoices?(): CandidateChoice[];
+}
+
+export interface CandidateChoice {
+  /** e.g. "target 3600", "random", "critic" */
+  label: string;
+  /** environment steps that executed an action of this kind */
+  chosen: number;
 }
 
 /** One evaluation setting of a policy, e.g. one target return of DT. */

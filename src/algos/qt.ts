@@ -33,7 +33,7 @@ import type { WindowBatch } from '../nn/transformer.js';
 import { gradientStep } from '../train/step.js';
 import {
   ContextBuffer, normaliseState,
-  type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
+  type Algorithm, type CandidateChoice, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
 } from './algorithm.js';
 import { DecisionTransformer, type DecisionTransformerConfig } from './dt.js';
 
@@ -556,11 +556,6 @@ function weightedMean(values: Float32Array, weights: Float32Array): number {
 // Acting
 
 /** How often the chosen candidate came from each kind of row. */
-export interface CandidateStatistic {
-  /** "target 3600", "random", or "critic" (the row whose current return the critic set) */
-  label: string;
-  chosen: number;
-}
 
 /**
  * The candidate return rows of one environment step, [N, K], built from the M target rows [M, K]
@@ -729,7 +724,7 @@ export class QtPolicy implements SequencePolicy {
   }
 
   /** how often each kind of candidate was chosen since this policy was created */
-  candidateStatistics(): CandidateStatistic[] {
+  candidateChoices(): CandidateChoice[] {
     return [
       ...this.config.targetReturns.map((target, m) => ({ label: `target ${target}`, chosen: this.chosenCounts[m] as number })),
       { label: 'random', chosen: this.chosenCounts[this.targets] as number },

@@ -6,7 +6,7 @@
  * the preset's high target). The best evaluation of a run is the one with the highest headline
  * normalized score (mean return when the task has no reference scores); ties go to the earlier.
  */
-import type { EvaluationCondition, SequencePolicy } from '../algos/algorithm.js';
+import type { CandidateChoice, EvaluationCondition, SequencePolicy } from '../algos/algorithm.js';
 import { Rng } from '../engine/rng.js';
 import { evaluatePolicy } from '../envs/evaluate.js';
 
@@ -20,6 +20,8 @@ export interface ConditionResult {
   mean_length: number;
   returns: number[];
   lengths: number[];
+  /** QT / RVDT: how often each kind of candidate was executed (targets, random rows, the critic row); null otherwise */
+  candidate_choices: CandidateChoice[] | null;
 }
 
 /** One evaluation: the headline numbers (from the first condition) and every condition's results. */
@@ -73,6 +75,7 @@ export async function evaluateConditions(
       mean_length: result.mean_length,
       returns: result.returns,
       lengths: result.lengths,
+      candidate_choices: policy.candidateChoices?.() ?? null,
     });
   }
   const headline = results[0] as ConditionResult;

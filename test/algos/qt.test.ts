@@ -441,7 +441,7 @@ describe('QT inference', () => {
     const { config, algorithm, actor } = policySetup({ targetReturns: [30, 20, 10] });
     const policy = new QtPolicy(actor, algorithm.criticTarget, config, tinyContext(), 2, new Rng(3));
     rollout(policy, 2, 5);
-    const statistics = policy.candidateStatistics();
+    const statistics = policy.candidateChoices();
     assert.deepEqual(statistics.map((s) => s.label), ['target 30', 'target 20', 'target 10', 'random', 'critic']);
     assert.equal(statistics.reduce((n, s) => n + s.chosen, 0), 10);
   });

@@ -10,7 +10,7 @@ import type { EvaluationRecord } from '../../src/train/evaluate.js';
 import { smallMazeDataset, stitch, tempDir, trainTiny } from './fixture.js';
 
 function evaluation(step: number, score: number): EvaluationRecord {
-  const condition = { label: 'target 60', target_return: 60, normalized_score: score, normalized_std: 1, mean_return: score / 2, std_return: 0.5, mean_length: 300, returns: [score / 2], lengths: [300] };
+  const condition = { label: 'target 60', target_return: 60, normalized_score: score, normalized_std: 1, mean_return: score / 2, std_return: 0.5, mean_length: 300, returns: [score / 2], lengths: [300], candidate_choices: null };
   return { step, env: 'maze2d-umaze-v1', episodes: 1, seed: 0, headline: 'target 60', normalized_score: score, normalized_std: 1, mean_return: score / 2, std_return: 0.5, conditions: [condition] };
 }
 

@@ -50,6 +50,12 @@ describe('every registered algorithm conforms', () => {
           last: EvaluationRecord; best: EvaluationRecord; dataset_preparation: Record<string, number | string> | null;
         };
         assert.equal(evaluation.last.step, 30);
+        for (const condition of evaluation.last.conditions) {
+          if (condition.candidate_choices === null) continue;
+          // policies choosing among candidates account for every step they acted
+          const chosen = condition.candidate_choices.reduce((sum, choice) => sum + choice.chosen, 0);
+          assert.equal(chosen, condition.lengths.reduce((sum, length) => sum + length, 0));
+        }
         if (findAlgorithm(algo)?.prepare === undefined) assert.equal(evaluation.dataset_preparation, null);
         else {
           // RDT/RVDT: the expert subset's size is part of the run's record
