@@ -39,7 +39,7 @@ import {
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { Adam, Lamb, linearWarmup } from '../nn/optim.js';
-import { TrajectoryTransformer, type WindowBatch } from '../nn/transformer.js';
+import { TrajectoryTransformer, type TrajectoryTransformerConfig, type WindowBatch } from '../nn/transformer.js';
 import { gradientStep } from '../train/step.js';
 import {
   ContextBuffer, normaliseState,
@@ -50,19 +50,13 @@ import {
 export const LOG_STD_MIN = -20;
 export const LOG_STD_MAX = 2;
 
-export interface ReinformerNetworkConfig {
-  stateDim: number;
-  actionDim: number;
-  /** timesteps per window (K) */
-  context: number;
-  width: number;
-  layers: number;
-  heads: number;
-  /** rows of the timestep table (the reference: 4096) */
-  maxTimestep: number;
-  /** one p for the attention output, the attention projection and the MLP output */
+/**
+ * The trunk's shape fields (maxTimestep: the reference's table has 4096 rows) and one dropout p
+ * for the attention output, the attention projection and the MLP output.
+ */
+export type ReinformerNetworkConfig = Pick<TrajectoryTransformerConfig, 'stateDim' | 'actionDim' | 'context' | 'width' | 'layers' | 'heads' | 'maxTimestep'> & {
   dropout: number;
-}
+};
 
 /** The network's outputs for a batch of windows. */
 export interface ReinformerOutputs {
