@@ -18,6 +18,22 @@ function perSecond(count: number, startedMs: number): number {
   return (count * 1000) / (performance.now() - startedMs);
 }
 
+/** environment steps per second of numEnvs auto-resetting environments under uniform-random actions */
+async function vectorStepsPerSecond(envId: string, numEnvs: number, actionDim: number, steps: number, rng: Rng): Promise<number> {
+  const vec = await makeVectorEnv(envId, numEnvs, { autoReset: true });
+  vec.reset(0);
+  const actions = new Float32Array(numEnvs * actionDim);
+  const vectorSteps = Math.ceil(steps / numEnvs);
+  const started = performance.now();
+  for (let t = 0; t < vectorSteps; t++) {
+    for (let k = 0; k < actions.length; k++) actions[k] = rng.uniform() * 2 - 1;
+    vec.step(actions);
+  }
+  const rate = perSecond(vectorSteps * numEnvs, started);
+  vec.close();
+  return rate;
+}
+
 export async function run(options: BenchOptions): Promise<BenchRow[]> {
   const steps = options.quick ? 20_000 : 200_000;
   const rng = new Rng(0);
@@ -48,17 +64,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
   env.close();
 
   const numEnvs = 32;
-  const vec = await makeVectorEnv('maze2d-umaze-v1', numEnvs, { autoReset: true });
-  vec.reset(0);
-  const actions = new Float32Array(numEnvs * 2);
-  const vectorSteps = Math.ceil(steps / numEnvs);
-  started = performance.now();
-  for (let t = 0; t < vectorSteps; t++) {
-    for (let k = 0; k < actions.length; k++) actions[k] = rng.uniform() * 2 - 1;
-    vec.step(actions);
-  }
-  const vectorized = perSecond(vectorSteps * numEnvs, started);
-  vec.close();
+  const vectorized = await vectorStepsPerSecond('maze2d-umaze-v1', numEnvs, 2, steps, rng);
 
   const locomotionRows = await benchLocomotion(options.quick ? 2_000 : 20_000, rng);
 
@@ -117,17 +123,7 @@ async function benchLocomotion(envSteps: number, rng: Rng): Promise<BenchRow[]> 
     env.close();
 
     const numEnvs = 16;
-    const vec = await makeVectorEnv(task.envId, numEnvs, { autoReset: true });
-    vec.reset(0);
-    const actions = new Float32Array(numEnvs * task.actionDim);
-    const vectorSteps = Math.ceil(envSteps / numEnvs);
-    started = performance.now();
-    for (let t = 0; t < vectorSteps; t++) {
-      for (let k = 0; k < actions.length; k++) actions[k] = rng.uniform() * 2 - 1;
-      vec.step(actions);
-    }
-    const vectorized = perSecond(vectorSteps * numEnvs, started);
-    vec.close();
+    const vectorized = await vectorStepsPerSecond(task.envId, numEnvs, task.actionDim, envSteps, rng);
 
     rows.push(
       { name: `${task.envId} raw mj_step`, steps_per_s: raw, env_steps_per_s_equivalent: raw / task.frameSkip },
