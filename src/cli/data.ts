@@ -1,7 +1,9 @@
 /**
- * `stitch data info|check|convert`. Exit codes: 0 clean, 1 findings (errors; with --strict also
+ * `stitch data info|check|convert|thin`. Exit codes: 0 clean, 1 findings (errors; with --strict also
  * warnings), 2 unreadable or bad input.
  */
+import { realpathSync } from 'node:fs';
+import { basename, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { DataFileError } from '../data/errors.js';
 import { formatFinding, hasErrors } from '../data/findings.js';
@@ -9,6 +11,11 @@ import type { Finding } from '../data/findings.js';
 import type { ActionBounds } from '../data/health.js';
 import { DATA_FORMATS, detectFormat, inspectDataset, saveDataset } from '../data/load.js';
 import type { DataFormat, LoadedDataset, LoadOptions } from '../data/load.js';
+import type { D4rlArrays } from '../data/hdf5.js';
+import type { TrajectoryStore } from '../data/store.js';
+import { gatherEpisodeRows, selectEpisodes, thinHighReturn } from '../data/thin.js';
+import type { ReturnDistribution, ThinResult } from '../data/thin.js';
+import { Rng } from '../engine/rng.js';
 import { UserError } from './errors.js';
 import { registerDataMakeCommand } from './env.js';
 
@@ -86,6 +93,26 @@ function printFindings(findings: readonly Finding[]): void {
   for (const finding of findings) console.log(formatFinding(finding));
 }
 
+/** The output format from the name (as convert does); an unknown name is bad input. */
+function outputFormat(output: string, to?: string): DataFormat {
+  try {
+    return (to as DataFormat | undefined) ?? detectFormat(output);
+  } catch (error) {
+    if (error instanceof DataFileError) throw new UserError(error.message, 2);
+    throw error;
+  }
+}
+
+/** convert's and thin's writing path: the format's atomic writer, with the input's action bounds. */
+async function save(output: string, arrays: D4rlArrays, format: DataFormat, loaded: LoadedDataset): Promise<void> {
+  try {
+    await saveDataset(output, arrays, format, loaded.actionBounds === undefined ? {} : { actionBounds: loaded.actionBounds });
+  } catch (error) {
+    if (error instanceof DataFileError) throw new UserError(error.message, 2);
+    throw error;
+  }
+}
+
 const number = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(6));
 
 export function registerDataCommands(program: Command): void {
@@ -145,23 +172,143 @@ export function registerDataCommands(program: Command): void {
     .option('--action-bounds <low,high>', 'check actions against these bounds and record them in the output')
     .action(async (input: string, output: string, options: CommonOptions & { to?: string }) => {
       if (options.to !== undefined && !DATA_FORMATS.includes(options.to as DataFormat)) throw new UserError(`--to must be one of ${DATA_FORMATS.join(', ')} (got ${options.to})`);
-      let format: DataFormat;
-      try {
-        format = (options.to as DataFormat | undefined) ?? detectFormat(output);
-      } catch (error) {
-        if (error instanceof DataFileError) throw new UserError(error.message, 2);
-        throw error;
-      }
+      const format = outputFormat(output, options.to);
       const loaded = await inspect(input, options, { nextObservations: true });
       for (const finding of loaded.findings) if (finding.severity !== 'info') console.error(formatFinding(finding));
       if (hasErrors(loaded.findings)) throw new UserError(`${input}: not converted because of the errors above`, 1);
-      try {
-        await saveDataset(output, loaded.arrays, format, loaded.actionBounds === undefined ? {} : { actionBounds: loaded.actionBounds });
-      } catch (error) {
-        if (error instanceof DataFileError) throw new UserError(error.message, 2);
-        throw error;
-      }
+      await save(output, loaded.arrays, format, loaded);
       console.log(`wrote ${output} (${format}): ${loaded.store.transitionCount} transitions in ${loaded.store.episodeCount} episodes`);
     });
+  registerThinCommand(data);
   registerDataMakeCommand(data);
+}
+
+interface ThinCliOptions {
+  out: string;
+  topFraction?: string;
+  threshold?: string;
+  keep: string;
+  seed: string;
+  dropped?: string;
+  json?: boolean;
+}
+
+function unitOption(name: string, text: string, openAtZero: boolean): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || (openAtZero ? !(value > 0) : !(value >= 0)) || value > 1) {
+    throw new UserError(`${name} must be a number in ${openAtZero ? '(0, 1]' : '[0, 1]'} (got ${text})`);
+  }
+  return value;
+}
+
+/** Absolute path with symbolic links resolved where the path exists. */
+function realPath(path: string): string {
+  const absolute = resolve(path);
+  try {
+    return realpathSync(absolute);
+  } catch {
+    return absolute;
+  }
+}
+
+/** File attributes that say the output was thinned and how; earlier stitch_thin_* keys are replaced, other source attributes kept. */
+function thinAttributes(loaded: LoadedDataset, input: string, seed: number, result: ThinResult): Record<string, string | number> {
+  const attributes: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(loaded.arrays.attributes ?? {})) if (!key.startsWith('stitch_thin')) attributes[key] = value;
+  const { summary } = result;
+  attributes.stitch_thinned = 1;
+  attributes.stitch_thin_source = basename(resolve(input));
+  if ('topFraction' in summary.rule) attributes.stitch_thin_top_fraction = summary.rule.topFraction;
+  else attributes.stitch_thin_threshold = summary.rule.threshold;
+  attributes.stitch_thin_keep = summary.keep;
+  attributes.stitch_thin_seed = seed;
+  attributes.stitch_thin_high_return_threshold = summary.highReturn.threshold;
+  attributes.stitch_thin_high_total = summary.highReturn.count;
+  attributes.stitch_thin_high_kept = summary.highReturn.kept;
+  attributes.stitch_thin_source_episodes = summary.trajectories.before;
+  attributes.stitch_thin_source_transitions = summary.transitions.before;
+  return attributes;
+}
+
+const distribution = (d: ReturnDistribution): string =>
+  `min ${number(d.min)}  p25 ${number(d.p25)}  median ${number(d.median)}  p75 ${number(d.p75)}  p90 ${number(d.p90)}  max ${number(d.max)}  mean ${number(d.mean)}`;
+
+function registerThinCommand(data: Command): void {
+  data
+    .command('thin')
+    .description('make high-return trajectories rare: keep a seeded random share of the top trajectories by return, all others whole and in order')
+    .argument('<in>', 'input dataset (D4RL .hdf5/.h5, Minari folder, .csv or .jsonl)')
+    .requiredOption('--out <path>', 'output path; the format comes from the name as in convert (.hdf5/.h5, .csv, .jsonl, or a folder for Minari)')
+    .option('--top-fraction <f>', 'the top fraction of trajectories by return that counts as high-return, in (0, 1] (default 0.1)')
+    .option('--threshold <r>', 'instead of --top-fraction: every trajectory whose return reaches R is high-return')
+    .option('--keep <p>', 'share of the high-return trajectories to keep, in [0, 1]', '0.1')
+    .option('--seed <s>', 'seed of the draw of kept high-return trajectories', '0')
+    .option('--dropped <path>', 'also write the dropped high-return trajectories here (e.g. as a held-out set for `stitch eval --dataset`)')
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (input: string, options: ThinCliOptions) => {
+      if (options.topFraction !== undefined && options.threshold !== undefined) throw new UserError('give --top-fraction or --threshold, not both');
+      const topFraction = options.topFraction === undefined ? undefined : unitOption('--top-fraction', options.topFraction, true);
+      let threshold: number | undefined;
+      if (options.threshold !== undefined) {
+        threshold = Number(options.threshold);
+        if (options.threshold.trim() === '' || !Number.isFinite(threshold)) throw new UserError(`--threshold must be a finite return (got ${options.threshold})`);
+      }
+      const keep = unitOption('--keep', options.keep, false);
+      const seed = Number(options.seed);
+      if (!Number.isSafeInteger(seed) || seed < 0) throw new UserError(`--seed must be an integer >= 0 (got ${options.seed})`);
+      const output = options.out;
+      const format = outputFormat(output);
+      if (realPath(output) === realPath(input)) throw new UserError(`--out ${output} is the input; write the thinned dataset to a new path`);
+      const droppedOutput = options.dropped;
+      const droppedFormat = droppedOutput === undefined ? undefined : outputFormat(droppedOutput);
+      if (droppedOutput !== undefined && (realPath(droppedOutput) === realPath(input) || realPath(droppedOutput) === realPath(output))) {
+        throw new UserError(`--dropped ${droppedOutput} must differ from the input and from --out`);
+      }
+
+      const loaded = await inspect(input, {}, { nextObservations: true });
+      const source = realPath(loaded.file);
+      if (realPath(output) === source || source.startsWith(realPath(output) + sep)) throw new UserError(`--out ${output} would replace the input ${loaded.file}; write the thinned dataset to a new path`);
+      for (const finding of loaded.findings) if (finding.severity !== 'info') console.error(formatFinding(finding));
+      if (hasErrors(loaded.findings)) throw new UserError(`${input}: not thinned because of the errors above`, 1);
+
+      let result: ThinResult;
+      try {
+        result = thinHighReturn(loaded.store, { keep, rng: new Rng(seed), ...(threshold === undefined ? { topFraction } : { threshold }) });
+      } catch (error) {
+        if (error instanceof RangeError) throw new UserError(`${input}: ${error.message}`);
+        throw error;
+      }
+      if (result.store.episodeCount === 0) throw new UserError(`${input}: thinning would leave no trajectories (every trajectory is high-return and --keep ${keep} keeps none of them)`);
+      if (droppedOutput !== undefined && result.droppedEpisodes.length === 0) throw new UserError(`${input}: --keep ${keep} drops no trajectories, so there is nothing to write to --dropped ${droppedOutput}`);
+      const attributes = thinAttributes(loaded, input, seed, result);
+      const next = loaded.arrays.nextObservations;
+      const written = (store: TrajectoryStore, episodes: Int32Array, extra: Record<string, string | number>): D4rlArrays => {
+        const arrays = store.toD4rl({ ...attributes, ...extra });
+        if (next !== undefined) arrays.nextObservations = gatherEpisodeRows(loaded.store, episodes, next, loaded.store.obsDim);
+        return arrays;
+      };
+      await save(output, written(result.store, result.keptEpisodes, {}), format, loaded);
+      if (droppedOutput !== undefined && droppedFormat !== undefined) {
+        await save(droppedOutput, written(selectEpisodes(loaded.store, result.droppedEpisodes), result.droppedEpisodes, { stitch_thin_part: 'dropped' }), droppedFormat, loaded);
+      }
+
+      const { summary } = result;
+      const metadata = format === 'd4rl' ? 'file attributes stitch_thinned, stitch_thin_*' : format === 'minari' ? 'not recorded (the Minari writer keeps only dataset_id and env_id)' : `not recorded (${format} has no file-level metadata)`;
+      if (options.json === true) {
+        const record = { input, output, format, seed, sourceRows: loaded.arrays.rewards.length, trailingDropped: loaded.segmentation.trailingDropped, ...summary, metadata: format === 'd4rl' ? attributes : null };
+        console.log(JSON.stringify(record, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value)));
+        return;
+      }
+      const rule = 'topFraction' in summary.rule ? `top fraction ${summary.rule.topFraction} of trajectories by return` : `return >= ${summary.rule.threshold}`;
+      const high = summary.highReturn;
+      console.log(`wrote ${output} (${format}) from ${loaded.file}, seed ${seed}`);
+      console.log(`high return   ${rule}: ${high.count} trajectories, lowest return ${number(high.threshold)}`);
+      console.log(`kept          ${high.kept} of ${high.count} high-return (keep ${keep}), ${high.dropped} dropped; their transitions ${high.transitions.before} -> ${high.transitions.after}`);
+      console.log(`trajectories  ${summary.trajectories.before} -> ${summary.trajectories.after}`);
+      console.log(`transitions   ${summary.transitions.before} -> ${summary.transitions.after}${loaded.segmentation.trailingDropped > 0 ? ` (${loaded.segmentation.trailingDropped} rows after the last episode boundary not written)` : ''}`);
+      console.log(`return before ${distribution(summary.returns.before)}`);
+      console.log(`return after  ${distribution(summary.returns.after)}`);
+      console.log(`metadata      ${metadata}`);
+      if (droppedOutput !== undefined) console.log(`dropped       ${result.droppedEpisodes.length} high-return trajectories written to ${droppedOutput}`);
+    });
 }
