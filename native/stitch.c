@@ -448,89 +448,179 @@ static double span(int64_t rows, int64_t cols, int64_t ld) {
 /* Products this small run faster one per thread than split across OpenBLAS threads. */
 #define SMALL_GEMM_FLOPS (2.0 * 1024 * 1024)
 
+/* One validated product C[i] = alpha op(A[i]) op(B[i]) + beta C[i], i < count. */
+typedef struct {
+  enum CBLAS_TRANSPOSE op_a, op_b;
+  int64_t m, n, k, lda, ldb, ldc, count, stride_a, stride_b, stride_c;
+  double alpha, beta, c_span;
+  float *a, *b, *c;
+  bool reads_ab; /* k = 0 or alpha = 0 reads neither A nor B, as in BLAS */
+} gemm_spec;
+
+/* Reads 13 arguments (transA .. ldc) from argv, and count and strides from argv[13..15] when
+   batched; throws a RangeError naming the argument and returns false on bad input. */
+static bool parse_gemm(napi_env env, const char *fn, napi_value *argv, bool batched, gemm_spec *s) {
+  bool trans_a, trans_b;
+  size_t a_len, b_len, c_len;
+  if (!arg_bool(env, fn, argv[0], "transA", &trans_a) || !arg_bool(env, fn, argv[1], "transB", &trans_b) ||
+      !arg_dim(env, fn, argv[2], "m", &s->m) || !arg_dim(env, fn, argv[3], "n", &s->n) ||
+      !arg_dim(env, fn, argv[4], "k", &s->k) || !arg_number(env, fn, argv[5], "alpha", &s->alpha) ||
+      !arg_f32(env, fn, argv[6], "A", &s->a, &a_len) || !arg_dim(env, fn, argv[7], "lda", &s->lda) ||
+      !arg_f32(env, fn, argv[8], "B", &s->b, &b_len) || !arg_dim(env, fn, argv[9], "ldb", &s->ldb) ||
+      !arg_number(env, fn, argv[10], "beta", &s->beta) || !arg_f32(env, fn, argv[11], "C", &s->c, &c_len) ||
+      !arg_dim(env, fn, argv[12], "ldc", &s->ldc))
+    return false;
+  s->count = 1;
+  s->stride_a = s->stride_b = s->stride_c = 0;
+  if (batched && (!arg_dim(env, fn, argv[13], "count", &s->count) || !arg_count(env, fn, argv[14], "strideA", &s->stride_a) ||
+                  !arg_count(env, fn, argv[15], "strideB", &s->stride_b) || !arg_count(env, fn, argv[16], "strideC", &s->stride_c)))
+    return false;
+  s->op_a = trans_a ? CblasTrans : CblasNoTrans;
+  s->op_b = trans_b ? CblasTrans : CblasNoTrans;
+
+  int64_t a_rows = trans_a ? s->k : s->m, a_cols = trans_a ? s->m : s->k;
+  int64_t b_rows = trans_b ? s->n : s->k, b_cols = trans_b ? s->k : s->n;
+  char detail[96];
+  if (s->lda < (a_cols > 1 ? a_cols : 1)) {
+    snprintf(detail, sizeof detail, "must be >= %lld (got %lld)", (long long)(a_cols > 1 ? a_cols : 1), (long long)s->lda);
+    return throw_range(env, fn, "lda", detail), false;
+  }
+  if (s->ldb < (b_cols > 1 ? b_cols : 1)) {
+    snprintf(detail, sizeof detail, "must be >= %lld (got %lld)", (long long)(b_cols > 1 ? b_cols : 1), (long long)s->ldb);
+    return throw_range(env, fn, "ldb", detail), false;
+  }
+  if (s->ldc < (s->n > 1 ? s->n : 1)) {
+    snprintf(detail, sizeof detail, "must be >= %lld (got %lld)", (long long)(s->n > 1 ? s->n : 1), (long long)s->ldc);
+    return throw_range(env, fn, "ldc", detail), false;
+  }
+  if (s->count == 0) return true;
+  double a_span = span(a_rows, a_cols, s->lda), b_span = span(b_rows, b_cols, s->ldb);
+  s->c_span = span(s->m, s->n, s->ldc);
+  s->reads_ab = s->k > 0 && s->alpha != 0;
+  if (s->reads_ab && (!need(env, fn, "A", a_len, a_span + (double)(s->count - 1) * (double)s->stride_a) ||
+                      !need(env, fn, "B", b_len, b_span + (double)(s->count - 1) * (double)s->stride_b)))
+    return false;
+  return need(env, fn, "C", c_len, s->c_span + (double)(s->count - 1) * (double)s->stride_c);
+}
+
+/* Runs a validated product on the calling thread with OpenBLAS's current thread count. */
+static void run_gemm(const gemm_spec *s) {
+  if (s->count == 0 || s->m == 0 || s->n == 0) return;
+  if (!s->reads_ab) {
+    /* C = beta C; beta = 0 overwrites whatever C held (NaN included), as BLAS does */
+    for (int64_t i = 0; i < s->count; i++)
+      for (int64_t r = 0; r < s->m; r++) {
+        float *row = s->c + i * s->stride_c + r * s->ldc;
+        if (s->beta == 0) memset(row, 0, (size_t)s->n * sizeof(float));
+        else if (s->beta != 1) for (int64_t j = 0; j < s->n; j++) row[j] *= (float)s->beta;
+      }
+    return;
+  }
+  for (int64_t i = 0; i < s->count; i++) {
+    cblas_sgemm(CblasRowMajor, s->op_a, s->op_b, (int)s->m, (int)s->n, (int)s->k, (float)s->alpha,
+                s->a + i * s->stride_a, (int)s->lda, s->b + i * s->stride_b, (int)s->ldb,
+                (float)s->beta, s->c + i * s->stride_c, (int)s->ldc);
+  }
+}
+
+/* Above this many flops a single product is cut into one block of C per thread. */
+#define SPLIT_GEMM_MIN_FLOPS (192.0 * 1024 * 1024)
+
+/* One product as `parts` independent blocks of rows (or columns, whichever C has more of), one
+   single-threaded sgemm per OpenMP thread: on the DT-step's [3840x128]x[128x512]-sized products
+   with cold caches this is 5-10% faster than OpenBLAS's own two threads (docs/performance.md),
+   whose threads hand work over inside the product. The blocks are fixed, so results do not
+   depend on scheduling. Block edges are multiples of 32 so the kernels' unrolled widths stay whole. */
+static void run_gemm_split(const gemm_spec *s, int parts) {
+  bool by_rows = s->m >= s->n;
+  int64_t extent = by_rows ? s->m : s->n;
+  int64_t chunk = ((extent + parts - 1) / parts + 31) / 32 * 32;
+  openblas_set_num_threads(1);
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+  for (int part = 0; part < parts; part++) {
+    int64_t begin = (int64_t)part * chunk;
+    int64_t end = begin + chunk < extent ? begin + chunk : extent;
+    if (begin >= end) continue;
+    gemm_spec block = *s;
+    if (by_rows) {
+      /* rows of op(A): A stored m x k steps by lda per row, stored k x m (transposed) by 1 */
+      block.a = s->a + (s->op_a == CblasNoTrans ? begin * s->lda : begin);
+      block.c = s->c + begin * s->ldc;
+      block.m = end - begin;
+    } else {
+      /* columns of op(B): B stored k x n steps by 1 per column, stored n x k (transposed) by ldb */
+      block.b = s->b + (s->op_b == CblasNoTrans ? begin : begin * s->ldb);
+      block.c = s->c + begin;
+      block.n = end - begin;
+    }
+    run_gemm(&block);
+  }
+  openblas_set_num_threads(g_threads);
+}
+
+static double gemm_flops(const gemm_spec *s) {
+  return s->reads_ab ? 2.0 * (double)s->m * (double)s->n * (double)s->k * (double)s->count : 0;
+}
+
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   const char *fn = "gemm";
   napi_value argv[17];
+  gemm_spec s;
   CHECK(get_args(env, info, 17, argv, fn));
-  bool trans_a, trans_b;
-  int64_t m, n, k, lda, ldb, ldc, count, stride_a, stride_b, stride_c;
-  double alpha, beta;
-  float *a, *b, *c;
-  size_t a_len, b_len, c_len;
-  CHECK(arg_bool(env, fn, argv[0], "transA", &trans_a));
-  CHECK(arg_bool(env, fn, argv[1], "transB", &trans_b));
-  CHECK(arg_dim(env, fn, argv[2], "m", &m));
-  CHECK(arg_dim(env, fn, argv[3], "n", &n));
-  CHECK(arg_dim(env, fn, argv[4], "k", &k));
-  CHECK(arg_number(env, fn, argv[5], "alpha", &alpha));
-  CHECK(arg_f32(env, fn, argv[6], "A", &a, &a_len));
-  CHECK(arg_dim(env, fn, argv[7], "lda", &lda));
-  CHECK(arg_f32(env, fn, argv[8], "B", &b, &b_len));
-  CHECK(arg_dim(env, fn, argv[9], "ldb", &ldb));
-  CHECK(arg_number(env, fn, argv[10], "beta", &beta));
-  CHECK(arg_f32(env, fn, argv[11], "C", &c, &c_len));
-  CHECK(arg_dim(env, fn, argv[12], "ldc", &ldc));
-  CHECK(arg_dim(env, fn, argv[13], "count", &count));
-  CHECK(arg_count(env, fn, argv[14], "strideA", &stride_a));
-  CHECK(arg_count(env, fn, argv[15], "strideB", &stride_b));
-  CHECK(arg_count(env, fn, argv[16], "strideC", &stride_c));
-
-  int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
-  int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
-  char detail[96];
-  if (lda < (a_cols > 1 ? a_cols : 1)) {
-    snprintf(detail, sizeof detail, "must be >= %lld (got %lld)", (long long)(a_cols > 1 ? a_cols : 1), (long long)lda);
-    return throw_range(env, fn, "lda", detail), NULL;
-  }
-  if (ldb < (b_cols > 1 ? b_cols : 1)) {
-    snprintf(detail, sizeof detail, "must be >= %lld (got %lld)", (long long)(b_cols > 1 ? b_cols : 1), (long long)ldb);
-    return throw_range(env, fn, "ldb", detail), NULL;
-  }
-  if (ldc < (n > 1 ? n : 1)) {
-    snprintf(detail, sizeof detail, "must be >= %lld (got %lld)", (long long)(n > 1 ? n : 1), (long long)ldc);
-    return throw_range(env, fn, "ldc", detail), NULL;
-  }
-  if (count == 0) return NULL;
-  double a_span = span(a_rows, a_cols, lda), b_span = span(b_rows, b_cols, ldb), c_span = span(m, n, ldc);
-  /* k = 0 or alpha = 0 reads neither A nor B, as in BLAS */
-  bool reads_ab = k > 0 && alpha != 0;
-  if (reads_ab) {
-    CHECK(need(env, fn, "A", a_len, a_span + (double)(count - 1) * (double)stride_a));
-    CHECK(need(env, fn, "B", b_len, b_span + (double)(count - 1) * (double)stride_b));
-  }
-  CHECK(need(env, fn, "C", c_len, c_span + (double)(count - 1) * (double)stride_c));
-  if (m == 0 || n == 0) return NULL;
-
-  if (!reads_ab) {
-    /* C = beta C; beta = 0 overwrites whatever C held (NaN included), as BLAS does */
-    for (int64_t i = 0; i < count; i++)
-      for (int64_t r = 0; r < m; r++) {
-        float *row = c + i * stride_c + r * ldc;
-        if (beta == 0) memset(row, 0, (size_t)n * sizeof(float));
-        else if (beta != 1) for (int64_t j = 0; j < n; j++) row[j] *= (float)beta;
-      }
-    return NULL;
-  }
-  enum CBLAS_TRANSPOSE op_a = trans_a ? CblasTrans : CblasNoTrans, op_b = trans_b ? CblasTrans : CblasNoTrans;
-  double flops = 2.0 * (double)m * (double)n * (double)k;
-  bool disjoint_c = (double)stride_c >= c_span;
-  if (count > 1 && disjoint_c && g_threads > 1 && flops <= SMALL_GEMM_FLOPS && flops * count >= 2 * SMALL_GEMM_FLOPS / 8) {
+  CHECK(parse_gemm(env, fn, argv, true, &s));
+  if (s.count == 0 || s.m == 0 || s.n == 0) return NULL;
+  double flops = 2.0 * (double)s.m * (double)s.n * (double)s.k;
+  bool disjoint_c = (double)s.stride_c >= s.c_span;
+  if (s.reads_ab && s.count > 1 && disjoint_c && g_threads > 1 && flops <= SMALL_GEMM_FLOPS &&
+      flops * s.count >= 2 * SMALL_GEMM_FLOPS / 8) {
     openblas_set_num_threads(1);
-    int threads = count < g_threads ? (int)count : g_threads;
+    int threads = s.count < g_threads ? (int)s.count : g_threads;
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < count; i++) {
-      cblas_sgemm(CblasRowMajor, op_a, op_b, (int)m, (int)n, (int)k, (float)alpha,
-                  a + i * stride_a, (int)lda, b + i * stride_b, (int)ldb,
-                  (float)beta, c + i * stride_c, (int)ldc);
+    for (int64_t i = 0; i < s.count; i++) {
+      cblas_sgemm(CblasRowMajor, s.op_a, s.op_b, (int)s.m, (int)s.n, (int)s.k, (float)s.alpha,
+                  s.a + i * s.stride_a, (int)s.lda, s.b + i * s.stride_b, (int)s.ldb,
+                  (float)s.beta, s.c + i * s.stride_c, (int)s.ldc);
     }
     openblas_set_num_threads(g_threads);
     return NULL;
   }
-  for (int64_t i = 0; i < count; i++) {
-    cblas_sgemm(CblasRowMajor, op_a, op_b, (int)m, (int)n, (int)k, (float)alpha,
-                a + i * stride_a, (int)lda, b + i * stride_b, (int)ldb,
-                (float)beta, c + i * stride_c, (int)ldc);
+  if (s.reads_ab && s.count == 1 && g_threads > 1 && flops >= SPLIT_GEMM_MIN_FLOPS) {
+    run_gemm_split(&s, g_threads);
+    return NULL;
   }
+  run_gemm(&s);
+  return NULL;
+}
+
+/* Below this many flops in the smaller product, a pair runs one after the other on OpenBLAS's threads. */
+#define PAIR_GEMM_MIN_FLOPS (1.0 * 1024 * 1024)
+
+/* Two independent products (a linear layer's dX and dW): side by side, one OpenBLAS thread each.
+   On these shapes that beats splitting each product over two threads (no hand-over between the
+   threads inside a product; 5-10% on [3840x128]x[128x512]-sized products, up to 2x on 128x128
+   ones: docs/performance.md), and each product's result is the single-threaded one. */
+static napi_value js_gemm_pair(napi_env env, napi_callback_info info) {
+  const char *fn = "gemmPair";
+  napi_value argv[26];
+  gemm_spec first, second;
+  CHECK(get_args(env, info, 26, argv, fn));
+  CHECK(parse_gemm(env, fn, argv, false, &first));
+  CHECK(parse_gemm(env, fn, argv + 13, false, &second));
+  double smaller = fmin(gemm_flops(&first), gemm_flops(&second));
+  if (g_threads < 2 || smaller < PAIR_GEMM_MIN_FLOPS) {
+    run_gemm(&first);
+    run_gemm(&second);
+    return NULL;
+  }
+  openblas_set_num_threads(1);
+#pragma omp parallel sections num_threads(2)
+  {
+#pragma omp section
+    run_gemm(&first);
+#pragma omp section
+    run_gemm(&second);
+  }
+  openblas_set_num_threads(g_threads);
   return NULL;
 }
 
@@ -1326,6 +1416,7 @@ static napi_value init(napi_env env, napi_value exports) {
   openblas_set_num_threads(g_threads);
   napi_property_descriptor functions[] = {
       {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gemmPair", NULL, js_gemm_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addBiasRows", NULL, js_add_bias_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"add", NULL, js_add, NULL, NULL, NULL, napi_enumerable, NULL},

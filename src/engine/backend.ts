@@ -49,6 +49,23 @@ export interface AdamStep {
   biasCorrection2: number;
 }
 
+/** One unbatched product C = alpha * op(A) op(B) + beta * C, as `gemm`'s arguments. */
+export interface GemmCall {
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  a: FloatArray;
+  lda: number;
+  b: FloatArray;
+  ldb: number;
+  beta: number;
+  c: FloatArray;
+  ldc: number;
+}
+
 export interface Backend {
   readonly name: 'js' | 'native';
   /** threads the kernels use */
@@ -65,6 +82,12 @@ export interface Backend {
     a: FloatArray, lda: number, b: FloatArray, ldb: number, beta: number,
     c: FloatArray, ldc: number, batch?: GemmBatch,
   ): void;
+
+  /**
+   * Two independent products, each as `gemm` without batching. Neither C may overlap the other
+   * product's A, B or C. The native backend runs them side by side, one thread each.
+   */
+  gemmPair(first: GemmCall, second: GemmCall): void;
 
   /** x[r, c] += bias[c] for a rows x cols matrix */
   addBiasRows(x: FloatArray, bias: FloatArray, rows: number, cols: number): void;

@@ -4,7 +4,7 @@
  * own updates calls them between computing a loss or gradient and applying it.
  */
 import type { WindowBatch } from '../data/sampler.js';
-import type { Parameter } from '../engine/index.js';
+import { backend, type Parameter } from '../engine/index.js';
 
 /** What a run does when an update meets a non-finite loss or gradient. */
 export const NON_FINITE_POLICIES = ['halt', 'skip'] as const;
@@ -49,6 +49,8 @@ export function assertFiniteGradient(term: string, norm: number): void {
 export function assertFiniteWeights(term: string, params: readonly Parameter[]): void {
   for (const parameter of params) {
     const { data } = parameter;
+    // one vectorised pass: a sum of squares (accumulated in double) is finite exactly when every float32 weight is
+    if (data instanceof Float32Array && Number.isFinite(backend().sumSquares(data, data.length))) continue;
     for (let i = 0; i < data.length; i++) {
       // x - x is 0 for every finite x and NaN for NaN and ±Infinity
       if (data[i]! - data[i]! !== 0) {

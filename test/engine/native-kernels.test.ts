@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dropoutKeep, type Activation, type AdamStep, type AttentionShape, type GemmBatch } from '../../src/engine/backend.js';
+import { dropoutKeep, type Activation, type AdamStep, type AttentionShape, type GemmBatch, type GemmCall } from '../../src/engine/backend.js';
 import { JsBackend } from '../../src/engine/backends/js.js';
 import { loadNativeAddon, NativeBackend, type NativeAddon } from '../../src/engine/backends/native.js';
 
@@ -157,6 +157,68 @@ describe('native kernels', { skip: addon === undefined ? `native addon unavailab
       }
       assertClose(multi, single, SUMS, 'C');
     });
+
+    // products this large are cut into one block of C per thread (rows, or columns when C is wider)
+    for (const [m, n, k] of [[3840, 512, 128], [200, 3000, 200]] as const) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+        it(`a large product split over two threads matches (${m}x${n}x${k}, transA ${transA}, transB ${transB})`, () => {
+          const native = nativeBackend();
+          const before = native.threads();
+          const a = randomArray(m * k, 30);
+          const b = randomArray(k * n, 31);
+          const lda = transA ? m : k;
+          const ldb = transB ? k : n;
+          const [[split, single], [reference]] = copies(randomArray(m * n, 32), randomArray(m * n, 32));
+          try {
+            native.setThreads(2);
+            native.gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 0.5, split!, n);
+            native.setThreads(1);
+            native.gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 0.5, single!, n);
+          } finally {
+            native.setThreads(before);
+          }
+          js.gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 0.5, reference!, n);
+          assertClose(split!, single!, SUMS, 'split vs one thread');
+          assertClose(split!, reference!, { rtol: 1e-4, atol: 1e-4 }, 'split vs reference');
+        });
+      }
+    }
+
+    // a linear layer's dX and dW: side by side on two threads, and one after the other below the size cut
+    for (const [rows, inFeatures, outFeatures] of [[3840, 128, 512], [7, 5, 3]] as const) {
+      for (const accumulate of [false, true]) {
+        it(`gemmPair matches two gemm calls (rows ${rows}, ${inFeatures} -> ${outFeatures}, accumulate ${accumulate})`, () => {
+          const native = nativeBackend();
+          const before = native.threads();
+          const x = randomArray(rows * inFeatures, 20);
+          const weight = randomArray(outFeatures * inFeatures, 21);
+          const grad = randomArray(rows * outFeatures, 22);
+          const [[dxNative, dwNative], [dxJs, dwJs]] = copies(randomArray(rows * inFeatures, 23), randomArray(outFeatures * inFeatures, 24));
+          const calls = (dx: Float32Array, dw: Float32Array): [GemmCall, GemmCall] => [
+            { transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, alpha: 1, a: grad, lda: outFeatures, b: weight, ldb: inFeatures, beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures },
+            { transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, alpha: 1, a: grad, lda: outFeatures, b: x, ldb: inFeatures, beta: accumulate ? 1 : 0, c: dw, ldc: inFeatures },
+          ];
+          const [[dxSingle, dwSingle]] = copies(dxNative, dwNative);
+          try {
+            native.setThreads(2);
+            native.gemmPair(...calls(dxNative, dwNative));
+            native.setThreads(1);
+            for (const call of calls(dxSingle, dwSingle)) {
+              native.gemm(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.a, call.lda, call.b, call.ldb, call.beta, call.c, call.ldc);
+            }
+          } finally {
+            native.setThreads(before);
+          }
+          // each product of the pair is the single-threaded product, bit for bit
+          assert.deepEqual(dxNative, dxSingle);
+          assert.deepEqual(dwNative, dwSingle);
+          // dW sums 3840 terms of size 1 in float32: an absolute tolerance of that order
+          js.gemmPair(...calls(dxJs, dwJs));
+          assertClose(dxNative, dxJs, SUMS, 'dX');
+          assertClose(dwNative, dwJs, { rtol: 1e-4, atol: 1e-4 }, 'dW');
+        });
+      }
+    }
   });
 
   describe('row and element-wise kernels', () => {
@@ -436,6 +498,8 @@ describe('native kernels', { skip: addon === undefined ? `native addon unavailab
       ['gemm', [false, false, 2, 2, 2, 1, new Float64Array(4), 2, f(4), 2, 0, f(4), 2, 1, 0, 0, 0], TypeError, /gemm: A must be a Float32Array/],
       ['gemm', [false, false, 2.5, 2, 2, 1, f(4), 2, f(4), 2, 0, f(4), 2, 1, 0, 0, 0], RangeError, /gemm: m must be an integer/],
       ['gemm', [false, false, 2, 2, 2, 1, f(4), 2, f(4), 2], TypeError, /gemm: the call must be 17 arguments/],
+      ['gemmPair', [false, false, 2, 2, 2, 1, f(4), 2, f(4), 2, 0, f(4), 2, false, false, 2, 2, 2, 1, f(4), 2, f(4), 2, 0, f(3), 2], RangeError, /gemmPair: C has 3 elements, needs at least 4/],
+      ['gemmPair', [false, false, 2, 2, 2, 1, f(4), 2, f(4), 2, 0, f(4), 2], TypeError, /gemmPair: the call must be 26 arguments/],
       ['add', [f(4), [1, 2, 3, 4], f(4), 4], TypeError, /add: b must be a Float32Array/],
       ['axpy', ['2', f(4), f(4), 4], TypeError, /axpy: alpha must be a number/],
       ['scale', [f(4), 2, -1], RangeError, /scale: n must be an integer/],

@@ -10,6 +10,7 @@ import {
   type AttentionShape,
   type Backend,
   type FloatArray,
+  type GemmCall,
   type GemmBatch,
 } from '../backend.js';
 
@@ -157,6 +158,12 @@ export class JsBackend implements Backend {
         a, i * (batch?.strideA ?? 0), lda, b, i * (batch?.strideB ?? 0), ldb,
         beta, c, i * (batch?.strideC ?? 0), ldc,
       );
+    }
+  }
+
+  gemmPair(first: GemmCall, second: GemmCall): void {
+    for (const call of [first, second]) {
+      gemmOne(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.a, 0, call.lda, call.b, 0, call.ldb, call.beta, call.c, 0, call.ldc);
     }
   }
 

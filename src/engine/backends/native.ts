@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Activation, AdamStep, AttentionShape, Backend, FloatArray, GemmBatch } from '../backend.js';
+import type { Activation, AdamStep, AttentionShape, Backend, FloatArray, GemmBatch, GemmCall } from '../backend.js';
 
 /** The addon's exports, one to one with native/stitch.c. */
 export interface NativeAddon {
@@ -15,6 +15,12 @@ export interface NativeAddon {
     transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
     a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
     count: number, strideA: number, strideB: number, strideC: number,
+  ): void;
+  gemmPair(
+    transA1: boolean, transB1: boolean, m1: number, n1: number, k1: number, alpha1: number,
+    a1: Float32Array, lda1: number, b1: Float32Array, ldb1: number, beta1: number, c1: Float32Array, ldc1: number,
+    transA2: boolean, transB2: boolean, m2: number, n2: number, k2: number, alpha2: number,
+    a2: Float32Array, lda2: number, b2: Float32Array, ldb2: number, beta2: number, c2: Float32Array, ldc2: number,
   ): void;
   addBiasRows(x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array, accumulate: boolean): void;
@@ -108,9 +114,14 @@ export function loadNativeAddon(): NativeAddon {
     const core = chooseOpenBlasCoreType(cpuFlags());
     if (core !== undefined) process.env.OPENBLAS_CORETYPE = core;
   }
-  // OpenMP reads this once, when the addon loads: workers that spin after a kernel steal the
-  // core OpenBLAS's own worker needs for the next GEMM (measured: 10x slower kernels on 2 cores)
-  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
+  // OpenMP reads these once, when the addon loads. Workers that spin without bound after a kernel
+  // steal the core OpenBLAS's own worker needs for the next GEMM (10x slower kernels on 2 cores),
+  // while workers that sleep at once pay a wake-up per kernel; a short spin (20k iterations, tens
+  // of microseconds) made the DT step about 10% faster than sleeping (docs/performance.md).
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
+    process.env.OMP_WAIT_POLICY = 'active';
+    process.env.GOMP_SPINCOUNT = '20000';
+  }
   // likewise OpenBLAS's worker, which spins for 2^28 cycles after each GEMM by default: sleeping
   // after 2^4 made a DT training step 10-15% faster on 2 cores (docs/performance.md)
   if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
@@ -145,6 +156,16 @@ export class NativeBackend implements Backend {
     this.addon.gemm(
       transA, transB, m, n, k, alpha, f32(a, 'A'), lda, f32(b, 'B'), ldb, beta, f32(c, 'C'), ldc,
       batch?.count ?? 1, batch?.strideA ?? 0, batch?.strideB ?? 0, batch?.strideC ?? 0,
+    );
+  }
+
+  gemmPair(first: GemmCall, second: GemmCall): void {
+    const { addon } = this;
+    addon.gemmPair(
+      first.transA, first.transB, first.m, first.n, first.k, first.alpha, f32(first.a, 'A'), first.lda,
+      f32(first.b, 'B'), first.ldb, first.beta, f32(first.c, 'C'), first.ldc,
+      second.transA, second.transB, second.m, second.n, second.k, second.alpha, f32(second.a, 'A'), second.lda,
+      f32(second.b, 'B'), second.ldb, second.beta, f32(second.c, 'C'), second.ldc,
     );
   }
 

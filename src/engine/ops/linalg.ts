@@ -1,5 +1,6 @@
 /** Matrix products. Weights follow PyTorch's nn.Linear layout [out, in], so checkpoints map one to one. */
 import { assertSameDType, formatShape, record, Tensor } from '../tensor.js';
+import type { FloatArray, GemmCall } from '../backend.js';
 import { kernels } from './kernels.js';
 
 /**
@@ -25,10 +26,24 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record('linear', out, inputs, (grad, sink) => {
     // dX = dY W ; dW = dY^T X ; db = column sums of dY
-    sink(x, (buffer, accumulate) =>
-      k.gemm(false, false, rows, inFeatures, outFeatures, 1, grad, outFeatures, weight.data, inFeatures, accumulate ? 1 : 0, buffer, inFeatures));
-    sink(weight, (buffer, accumulate) =>
-      k.gemm(true, false, outFeatures, inFeatures, rows, 1, grad, outFeatures, x.data, inFeatures, accumulate ? 1 : 0, buffer, inFeatures));
+    const inputGradient = (buffer: FloatArray, accumulate: boolean): GemmCall => ({
+      transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, alpha: 1,
+      a: grad, lda: outFeatures, b: weight.data, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
+    });
+    const weightGradient = (buffer: FloatArray, accumulate: boolean): GemmCall => ({
+      transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, alpha: 1,
+      a: grad, lda: outFeatures, b: x.data, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
+    });
+    if (x.requiresGrad && weight.requiresGrad) {
+      // independent products: the backend may run them side by side
+      sink(x, (xBuffer, xAccumulate) => sink(weight, (weightBuffer, weightAccumulate) =>
+        k.gemmPair(inputGradient(xBuffer, xAccumulate), weightGradient(weightBuffer, weightAccumulate))));
+    } else {
+      const run = (call: GemmCall): void =>
+        k.gemm(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.a, call.lda, call.b, call.ldb, call.beta, call.c, call.ldc);
+      sink(x, (buffer, accumulate) => run(inputGradient(buffer, accumulate)));
+      sink(weight, (buffer, accumulate) => run(weightGradient(buffer, accumulate)));
+    }
     if (bias !== null) sink(bias, (buffer, accumulate) => k.sumRows(grad, rows, outFeatures, buffer, accumulate));
   });
 }
