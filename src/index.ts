@@ -3,6 +3,7 @@
  * in the registered tasks, and run training from code.
  */
 export { loadPolicy, Policy, type LoadPolicyOptions, type PolicyHeader } from './train/policy-file.js';
+export { heldOutActionError, type HeldOutActionError, type HeldOutOptions } from './train/offline-eval.js';
 export { evaluateConditions, type ConditionResult, type EvaluationRecord } from './train/evaluate.js';
 export { resolveRunConfig, type RunConfig, type RunRequest } from './train/config.js';
 export { startRun, resumeRun, readRunConfig, type TrainOutcome } from './train/trainer.js';

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { RewardTransform } from '../data/preprocess.js';
 import type { SamplerMethod, WindowBatch } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
-import type { Rng } from '../engine/index.js';
+import { noGrad, tidy, type Rng, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../nn/optim.js';
 
@@ -66,6 +66,19 @@ export interface Algorithm {
   createPolicy(numEnvs: number, condition: EvaluationCondition, rng: Rng): SequencePolicy;
   /** switch dropout on (training) or off (acting) */
   setTraining(training: boolean): void;
+  /**
+   * The policy's deterministic action at every window position, [B·K·A] row-major: the tanh mean
+   * (the Gaussian mean for stochastic heads), exactly the prediction the action loss compares with
+   * batch.actions, teacher-forced on the batch's own returns-to-go, states and past actions. Runs in
+   * whatever mode the caller set (setTraining(false) for evaluation) and keeps no gradient tape.
+   * Padding positions get a value too; callers weigh positions by batch.mask.
+   */
+  predictActions(batch: WindowBatch): Float32Array;
+}
+
+/** A forward pass's values without a gradient tape, copied out of the pooled tensors (for predictActions). */
+export function predictWithoutGrad(forward: () => Tensor): Float32Array {
+  return tidy(() => noGrad(() => Float32Array.from(forward().data)));
 }
 
 /**

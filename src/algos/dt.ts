@@ -18,7 +18,7 @@ import { AdamW, linearWarmup } from '../nn/optim.js';
 import { TrajectoryTransformer, type TrajectoryTransformerConfig, type WindowBatch } from '../nn/transformer.js';
 import { gradientStep } from '../train/step.js';
 import {
-  ContextBuffer, normaliseState,
+  ContextBuffer, normaliseState, predictWithoutGrad,
   type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
 } from './algorithm.js';
 
@@ -156,6 +156,10 @@ class DtAlgorithm implements Algorithm {
 
   setTraining(training: boolean): void {
     this.model.train(training);
+  }
+
+  predictActions(batch: SampledBatch): Float32Array {
+    return predictWithoutGrad(() => this.model.forward(batch));
   }
 }
 

@@ -32,7 +32,7 @@ import { Adam, cosineAnnealing, type Schedule } from '../nn/optim.js';
 import type { WindowBatch } from '../nn/transformer.js';
 import { gradientStep } from '../train/step.js';
 import {
-  ContextBuffer, normaliseState,
+  ContextBuffer, normaliseState, predictWithoutGrad,
   type Algorithm, type CandidateChoice, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
 } from './algorithm.js';
 import { DecisionTransformer, type DecisionTransformerConfig } from './dt.js';
@@ -539,6 +539,11 @@ export class QtAlgorithm implements Algorithm {
   /** the EMA actor is left in train mode: the reference's deep copy never leaves it */
   setTraining(training: boolean): void {
     this.actor.train(training);
+  }
+
+  /** the online actor's tanh mean (for RVDT's stochastic head, the Gaussian mean), as the BC term sees it */
+  predictActions(batch: SampledBatch): Float32Array {
+    return predictWithoutGrad(() => this.actor.forward(batch));
   }
 }
 

@@ -29,8 +29,9 @@ import {
 import type { Module } from '../nn/module.js';
 import { Adam, type Schedule } from '../nn/optim.js';
 import { gradientStep } from '../train/step.js';
-import type {
-  Algorithm, AlgorithmDefinition, DatasetPreparation, EvaluationCondition, PolicyContext, SequencePolicy,
+import {
+  predictWithoutGrad,
+  type Algorithm, type AlgorithmDefinition, type DatasetPreparation, type EvaluationCondition, type PolicyContext, type SequencePolicy,
 } from './algorithm.js';
 import { DtConfigSchema, DtPolicy, type DecisionTransformerConfig, type DtConfig } from './dt.js';
 import { actorConfig, iterationCosine, nextStateTargets, QT_PRESETS, QtActor, QtConfigSchema, type ActorFactory } from './qt.js';
@@ -396,6 +397,11 @@ export class RdtAlgorithm implements Algorithm {
 
   setTraining(training: boolean): void {
     this.actor.train(training);
+  }
+
+  /** the tanh mean (the stochastic head's Gaussian mean), the prediction action_mse scores */
+  predictActions(batch: SampledBatch): Float32Array {
+    return predictWithoutGrad(() => this.actor.forward(batch));
   }
 }
 

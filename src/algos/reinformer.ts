@@ -42,7 +42,7 @@ import { Adam, Lamb, linearWarmup } from '../nn/optim.js';
 import { TrajectoryTransformer, type TrajectoryTransformerConfig, type WindowBatch } from '../nn/transformer.js';
 import { gradientStep } from '../train/step.js';
 import {
-  ContextBuffer, normaliseState,
+  ContextBuffer, normaliseState, predictWithoutGrad,
   type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
 } from './algorithm.js';
 
@@ -321,6 +321,11 @@ class ReinformerAlgorithm implements Algorithm {
 
   setTraining(training: boolean): void {
     this.model.train(training);
+  }
+
+  /** the Gaussian means at the return tokens, read from the dataset's returns-to-go (acting reads them at Ĝ) */
+  predictActions(batch: SampledBatch): Float32Array {
+    return predictWithoutGrad(() => this.model.forward(batch).actionMeans);
   }
 }
 

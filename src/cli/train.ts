@@ -16,6 +16,7 @@ import { resolveRunConfig, RunConfigError, type RunRequest } from '../train/conf
 import { ensureGeneratedDataset } from '../train/datasets.js';
 import { evaluateConditions, type EvaluationRecord } from '../train/evaluate.js';
 import { NON_FINITE_POLICIES, type NonFinitePolicy } from '../train/nonfinite.js';
+import { DEFAULT_HELD_OUT_BATCHES, heldOutActionError, type HeldOutActionError } from '../train/offline-eval.js';
 import { loadPolicy } from '../train/policy-file.js';
 import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainOutcome } from '../train/trainer.js';
 import { UserError } from './errors.js';
@@ -73,6 +74,9 @@ interface EvalOptions {
   seed?: string;
   envs?: string;
   json?: boolean;
+  dataset?: string;
+  batches?: string;
+  batchSize?: string;
 }
 
 function integerOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -197,19 +201,27 @@ export function registerTrainCommands(program: Command): void {
 
   program
     .command('eval')
-    .description("evaluate a run's policy file (by default with the run's evaluation settings, reproducing its final evaluation)")
+    .description("evaluate a run's policy file (by default with the run's evaluation settings, reproducing its final evaluation); with --dataset, its held-out action error on logged trajectories instead")
     .argument('<run>', 'a run directory or a policy .safetensors file')
     .option('--episodes <n>', "episodes per condition (default: the run's --eval-episodes, else 10)")
-    .option('--seed <s>', "evaluation seed (default: the run's evaluation seed, else 0)")
+    .option('--seed <s>', "evaluation seed (default: the run's evaluation seed, else 0; with --dataset, 0)")
     .option('--envs <n>', "environments stepped side by side (default: the run's, else 32)")
-    .option('--json', 'print one JSON object (the format of eval.json\'s last block)')
+    .option('--dataset <file>', 'no environment: score the policy\'s actions against this dataset\'s (D4RL .hdf5, Minari folder, .csv or .jsonl), teacher-forced on its own returns-to-go')
+    .option('--batches <n>', `with --dataset: window batches scored (default ${DEFAULT_HELD_OUT_BATCHES})`)
+    .option('--batch-size <n>', "with --dataset: windows per batch (default: the algorithm's batchSize)")
+    .option('--json', 'print one JSON object (the format of eval.json\'s last block; with --dataset, the held-out action error)')
     .action(async (target: string, options: EvalOptions) => {
+      const { dataset } = options;
+      if (dataset !== undefined) {
+        const result = await asUserErrors(() => heldOutEvaluation(target, dataset, options));
+        if (options.json === true) console.log(JSON.stringify(result));
+        else printHeldOut(result);
+        return;
+      }
       const record = await asUserErrors(async () => {
-        if (!existsSync(target)) throw new UserError(`${target}: no such run directory or policy file`);
-        const isRunDir = statSync(target).isDirectory();
-        const run = isRunDir ? readRunConfig(target) : undefined;
-        const policyPath = isRunDir ? join(target, POLICY_FILE) : target;
-        if (!existsSync(policyPath)) throw new UserError(`${target}: no ${POLICY_FILE} yet (it is written when training finishes)`);
+        const misplaced = (['batches', 'batchSize'] as const).filter((key) => options[key] !== undefined);
+        if (misplaced.length > 0) throw new UserError(`${misplaced.map(flagName).join(', ')} ${misplaced.length === 1 ? 'applies' : 'apply'} to held-out evaluation; add --dataset FILE`);
+        const { run, policyPath } = resolvePolicyTarget(target);
         const policy = loadPolicy(policyPath);
         return evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
           env: policy.header.envId,
@@ -228,4 +240,44 @@ export function registerTrainCommands(program: Command): void {
         console.log(`${condition.label.padEnd(16)} normalized ${normalized}  return ${condition.mean_return.toFixed(2)} ± ${condition.std_return.toFixed(2)}  length ${condition.mean_length.toFixed(1)}`);
       }
     });
+}
+
+const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** a run directory (its config and policy file) or a policy file */
+function resolvePolicyTarget(target: string): { run: ReturnType<typeof readRunConfig> | undefined; policyPath: string } {
+  if (!existsSync(target)) throw new UserError(`${target}: no such run directory or policy file`);
+  const isRunDir = statSync(target).isDirectory();
+  const run = isRunDir ? readRunConfig(target) : undefined;
+  const policyPath = isRunDir ? join(target, POLICY_FILE) : target;
+  if (!existsSync(policyPath)) throw new UserError(`${target}: no ${POLICY_FILE} yet (it is written when training finishes)`);
+  return { run, policyPath };
+}
+
+type HeldOutRecord = HeldOutActionError & { dataset: string; policy: string };
+
+/** `stitch eval TARGET --dataset FILE`: no environment, the held-out action error on FILE's trajectories */
+async function heldOutEvaluation(target: string, dataset: string, options: EvalOptions): Promise<HeldOutRecord> {
+  const misplaced = (['episodes', 'envs'] as const).filter((key) => options[key] !== undefined);
+  if (misplaced.length > 0) throw new UserError(`${misplaced.map(flagName).join(', ')} ${misplaced.length === 1 ? 'applies' : 'apply'} to evaluation in the environment; --dataset scores logged actions (use --batches, --batch-size, --seed)`);
+  const batches = integerOption('--batches', options.batches, 1);
+  const batchSize = integerOption('--batch-size', options.batchSize, 1);
+  const seed = integerOption('--seed', options.seed, 0);
+  const { policyPath } = resolvePolicyTarget(target);
+  if (!existsSync(dataset)) throw new UserError(`--dataset ${dataset}: no such file or folder`);
+  const { store } = await loadDataset(dataset);
+  const result = heldOutActionError(policyPath, store, {
+    ...(batches === undefined ? {} : { batches }),
+    ...(batchSize === undefined ? {} : { batchSize }),
+    ...(seed === undefined ? {} : { seed }),
+    datasetName: dataset,
+  });
+  return { ...result, dataset, policy: policyPath };
+}
+
+function printHeldOut(result: HeldOutRecord): void {
+  const spread = result.standard_error === null ? '' : ` ± ${result.standard_error.toPrecision(2)} (standard error over ${result.batches} batches)`;
+  console.log(`${result.policy} (${result.algo}, step ${result.step}) on ${result.dataset}`);
+  console.log(`held-out action MSE ${result.action_mse.toPrecision(4)}${spread}  RMSE ${Math.sqrt(result.action_mse).toPrecision(4)}`);
+  console.log(`${result.positions} positions in ${result.windows} windows of ${result.context_length} steps (${result.batches} × ${result.batch_size}), seed ${result.seed}`);
 }

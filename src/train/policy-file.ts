@@ -188,8 +188,20 @@ export class Policy {
   }
 }
 
-/** Rebuilds the algorithm from the file's header and loads the policy weights (eval mode). */
-export function loadPolicy(path: string, options: LoadPolicyOptions = {}): Policy {
+/** A policy file's algorithm, rebuilt from its header with the stored weights loaded, in eval mode. */
+export interface RestoredPolicy {
+  header: PolicyHeader;
+  definition: AnyAlgorithmDefinition;
+  config: ReturnType<typeof parseAlgorithmConfig>;
+  context: PolicyContext;
+  algorithm: Algorithm;
+}
+
+/**
+ * Reads and validates a policy file, rebuilds its algorithm from the header and loads the policy
+ * weights (eval mode): what loadPolicy acts with and what offline evaluation scores.
+ */
+export function restorePolicy(path: string): RestoredPolicy {
   const file = readSafetensors(path);
   const header = parseHeader(file.metadata, path);
   checkHeaderAgainstFile(header, file.tensors, path);
@@ -218,6 +230,12 @@ export function loadPolicy(path: string, options: LoadPolicyOptions = {}): Polic
   }
   for (const [name, module] of Object.entries(algorithm.policyModules())) loadModuleTensors(module, file.tensors, path, `${name}.`);
   algorithm.setTraining(false);
+  return { header, definition, config, context, algorithm };
+}
+
+/** Rebuilds the algorithm from the file's header and loads the policy weights (eval mode). */
+export function loadPolicy(path: string, options: LoadPolicyOptions = {}): Policy {
+  const { header, algorithm } = restorePolicy(path);
   const conditions = algorithm.evaluationConditions();
   const condition = options.condition === undefined ? conditions[0] : conditions.find((candidate) => candidate.label === options.condition);
   if (condition === undefined) {

@@ -17,8 +17,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join, relative } from 'node:path';
 import type { Algorithm, AnyAlgorithmDefinition, DatasetPreparation, PolicyContext } from '../algos/algorithm.js';
 import { loadDataset, type LoadedDataset } from '../data/load.js';
-import { returnsToGo, stateStatistics, transformRewards } from '../data/preprocess.js';
-import { samplingRulesFor, WindowSampler } from '../data/sampler.js';
+import { stateStatistics } from '../data/preprocess.js';
+import { WindowSampler } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
 import { FileWriteError, removeStaleTemporaries, writeFileAtomic } from '../util/atomic-file.js';
@@ -32,6 +32,7 @@ import { RunLogs, type MetricsRecord } from './metrics.js';
 import { describeBatch, NonFiniteError, type NonFinitePolicy } from './nonfinite.js';
 import { writePolicyFile } from './policy-file.js';
 import { Progress, type ProgressStream } from './progress.js';
+import { algorithmSamplerOptions } from './sampling.js';
 import { UpdateSnapshot } from './snapshot.js';
 
 export const CONFIG_FILE = 'config.json';
@@ -132,18 +133,10 @@ async function prepareSession(config: RunConfig, preloaded?: LoadedDataset): Pro
     if (error instanceof RangeError) throw new RunConfigError(`invalid ${definition.name} config: ${error.message}`);
     throw error;
   }
-  const transform = definition.rewardTransform?.(algorithmConfig) ?? 'none';
-  // returns-to-go and the rewards of the batches (QT's critic targets) both see the transformed rewards
-  const rewards = transform === 'none' ? store.rewards : transformRewards(store.rewards, transform);
   let sampler: WindowSampler;
   try {
     sampler = new WindowSampler(store, {
-      ...samplingRulesFor(definition.sampler, config.datasetId),
-      batchSize: algorithmConfig.batchSize,
-      contextLength: algorithmConfig.context,
-      returnsToGo: returnsToGo(store, { rewards, scale: definition.returnScale(algorithmConfig) }),
-      rewards,
-      stateStatistics: statistics,
+      ...algorithmSamplerOptions(definition, algorithmConfig, config.datasetId, store, statistics),
       ...(preparation?.samplerEpisodeWeights === undefined ? {} : { episodeWeights: preparation.samplerEpisodeWeights }),
     }, samplerRng);
   } catch (error) {

@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { loadDataset } from '../../src/data/load.js';
 import { readSafetensors } from '../../src/nn/checkpoint.js';
+import { heldOutActionError } from '../../src/train/offline-eval.js';
 import { POLICY_METADATA_KEY } from '../../src/train/policy-file.js';
 import { ENV, smallMazeDataset, tempDir, TINY_DT } from './fixture.js';
 
@@ -115,6 +117,31 @@ describe('stitch train and stitch eval', () => {
     const fromFile = stitch('eval', join(run, 'policy.safetensors'), '--episodes', '2', '--seed', '3', '--json');
     assert.equal(fromFile.status, 0, fromFile.stderr);
     assert.deepEqual(JSON.parse(fromFile.stdout), last);
+  });
+
+  it('stitch eval RUN --dataset FILE --json prints the held-out action error, without an environment', async () => {
+    const result = stitch('eval', run, '--dataset', dataset, '--batches', '5', '--seed', '2', '--json');
+    assert.equal(result.status, 0, result.stderr);
+    const printed = JSON.parse(result.stdout) as Record<string, unknown>;
+    const policyPath = join(run, 'policy.safetensors');
+    const expected = heldOutActionError(policyPath, (await loadDataset(dataset)).store, { batches: 5, seed: 2 });
+    assert.deepEqual(printed, { ...expected, dataset, policy: policyPath });
+    assert.equal(printed.windows, 40, '5 batches of the run\'s batchSize 8');
+    const human = stitch('eval', run, '--dataset', dataset, '--batches', '5', '--seed', '2');
+    assert.equal(human.status, 0, human.stderr);
+    assert.match(human.stdout, new RegExp(`held-out action MSE ${expected.action_mse.toPrecision(4)} ± [0-9.e-]+ \\(standard error over 5 batches\\)`));
+    const cases: Array<[string[], RegExp]> = [
+      [['eval', run, '--dataset', join(dir, 'missing.hdf5')], /--dataset .*missing\.hdf5: no such file/],
+      [['eval', run, '--dataset', dataset, '--episodes', '3'], /--episodes applies to evaluation in the environment/],
+      [['eval', run, '--batches', '3'], /--batches applies to held-out evaluation; add --dataset FILE/],
+      [['eval', run, '--dataset', dataset, '--batches', '0'], /--batches must be an integer >= 1/],
+    ];
+    for (const [args, message] of cases) {
+      const bad = stitch(...args);
+      assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+      assert.match(bad.stderr, message);
+      assert.equal(bad.stderr.trim().split('\n').length, 1, `one line: ${bad.stderr}`);
+    }
   });
 
   it('resuming a finished run rewrites the same report', () => {

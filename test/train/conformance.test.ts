@@ -1,17 +1,26 @@
 /**
  * The shared conformance test (as d3rlpy runs one test on every algorithm): every registered
  * algorithm fits, logs finite named terms, acts within the action bounds, saves a policy file
- * that reproduces its final evaluation, and resumes from a checkpoint to the identical run.
+ * that reproduces its final evaluation, resumes from a checkpoint to the identical run, and
+ * predicts the actions its action loss scores (predictActions, the held-out action error's input).
  */
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import type { PolicyContext } from '../../src/algos/algorithm.js';
 import { algorithmNames, findAlgorithm } from '../../src/algos/registry.js';
+import { loadDataset } from '../../src/data/load.js';
+import { stateStatistics } from '../../src/data/preprocess.js';
+import { WindowSampler, type WindowBatch } from '../../src/data/sampler.js';
+import type { TrajectoryStore } from '../../src/data/store.js';
+import { Rng } from '../../src/engine/rng.js';
 import { envSpec } from '../../src/envs/registry.js';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
+import { parseAlgorithmConfig } from '../../src/train/config.js';
 import { evaluateConditions, type EvaluationRecord } from '../../src/train/evaluate.js';
 import { loadPolicy } from '../../src/train/policy-file.js';
+import { algorithmSamplerOptions } from '../../src/train/sampling.js';
 import { resumeRun, startRun } from '../../src/train/trainer.js';
 import { captureIO, ENV, smallMazeDataset, tempDir, tinyConfig } from './fixture.js';
 
@@ -24,12 +33,39 @@ const withoutClock = (record: Record<string, number>): Record<string, number> =>
   return rest;
 };
 
+/** Σ mask·(â − a)² / (Σ mask · A): the masked action MSE */
+function maskedActionMse(batch: WindowBatch, predicted: Float32Array): number {
+  const A = batch.actionDim;
+  let squared = 0;
+  let positions = 0;
+  batch.mask.forEach((m, row) => {
+    positions += m;
+    for (let d = 0; d < A; d++) squared += m * ((predicted[row * A + d] as number) - (batch.actions[row * A + d] as number)) ** 2;
+  });
+  return squared / (positions * A);
+}
+
+/**
+ * How to read the masked action MSE off the scalars one update reports, for algorithms that do not
+ * report `action_mse` themselves (a new algorithm reports it or gets an entry here). Read on a fresh
+ * model in eval mode, so the update's forward pass is exactly the prediction.
+ */
+const ACTION_MSE_OF_TERMS: Readonly<Record<string, (terms: Record<string, number>, actionDim: number) => number | undefined>> = {
+  // the deterministic heads' action loss is the masked MSE itself
+  dt: (terms) => terms.action_loss,
+  qt: (terms) => terms.action_loss,
+  // the Gaussian NLL with σ = 1 (a fresh model's log σ = 0): Σ_d ½(a − μ)² + ½ log 2π per position
+  reinformer: (terms, actionDim) => (terms.action_nll === undefined ? undefined : (2 * terms.action_nll) / actionDim - Math.log(2 * Math.PI)),
+};
+
 describe('every registered algorithm conforms', () => {
   let dir: string;
   let dataset: string;
+  let store: TrajectoryStore;
   before(async () => {
     dir = tempDir();
     dataset = await smallMazeDataset(dir);
+    store = (await loadDataset(dataset)).store;
   });
 
   for (const algo of algorithmNames()) {
@@ -95,6 +131,41 @@ describe('every registered algorithm conforms', () => {
         await resumeRun(resumed, captureIO());
         assert.deepEqual(readFileSync(join(resumed, 'policy.safetensors')), readFileSync(join(runDir(), 'policy.safetensors')));
         assert.deepEqual(jsonLines(join(resumed, 'metrics.jsonl')).map(withoutClock), jsonLines(join(runDir(), 'metrics.jsonl')).map(withoutClock));
+      });
+
+      it('predictActions: B·K·A finite values, deterministic in eval mode, the MSE its action loss reports', () => {
+        const definition = findAlgorithm(algo);
+        assert.ok(definition !== undefined);
+        const config = tinyConfig(dataset, algo);
+        const algorithmConfig = parseAlgorithmConfig(definition, config.algorithm);
+        const statistics = stateStatistics(store);
+        const spec = envSpec(ENV);
+        const context: PolicyContext = {
+          obsDim: store.obsDim, actionDim: store.actionDim, stateMean: statistics.mean, stateStd: statistics.std,
+          actionLow: [...spec.actionLow], actionHigh: [...spec.actionHigh], maxEpisodeSteps: spec.maxEpisodeSteps,
+        };
+        const preparation = definition.prepare?.(store, algorithmConfig);
+        const algorithm = definition.create(algorithmConfig, context, new Rng(11), preparation);
+        const sampler = new WindowSampler(store, {
+          ...algorithmSamplerOptions(definition, algorithmConfig, config.datasetId, store, statistics),
+          ...(preparation?.samplerEpisodeWeights === undefined ? {} : { episodeWeights: preparation.samplerEpisodeWeights }),
+        }, new Rng(12));
+        const batch = sampler.sample();
+        const { batchSize: B, contextLength: K, actionDim: A } = batch;
+
+        algorithm.setTraining(false);
+        const predicted = algorithm.predictActions(batch);
+        assert.equal(predicted.length, B * K * A);
+        predicted.forEach((value, i) => assert.ok(Number.isFinite(value), `prediction ${i} = ${value}`));
+        assert.deepEqual(algorithm.predictActions(batch), predicted, 'deterministic in eval mode');
+
+        // one update in eval mode computes its loss with the same forward pass, before changing any weight
+        const mse = maskedActionMse(batch, predicted);
+        const terms = algorithm.update(batch, 0);
+        const reported = (ACTION_MSE_OF_TERMS[algo] ?? ((t: Record<string, number>) => t.action_mse))(terms, A);
+        assert.ok(reported !== undefined, `${algo} reports no action_mse and has no entry in ACTION_MSE_OF_TERMS`);
+        assert.ok(mse > 1e-3, `the untrained model's MSE (${mse}) is not trivially 0`);
+        assert.ok(Math.abs(mse - reported) <= 1e-5 * mse, `masked MSE of predictActions ${mse} vs the reported ${reported}`);
       });
     });
   }
