@@ -818,6 +818,80 @@ static napi_value js_activation_backward(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
+/* A linear layer's bias and activation in one pass over its GEMM output: x[r, c] += bias[c]
+   (x keeps the pre-activation for the backward pass), out[r, c] = f(x[r, c]). */
+static napi_value js_bias_activation(napi_env env, napi_callback_info info) {
+  const char *fn = "biasActivation";
+  napi_value argv[6];
+  CHECK(get_args(env, info, 6, argv, fn));
+  int kind;
+  float *x, *bias, *out;
+  size_t x_len, bias_len, out_len;
+  int64_t rows, cols;
+  CHECK(arg_activation(env, fn, argv[0], &kind));
+  CHECK(arg_f32(env, fn, argv[1], "x", &x, &x_len));
+  CHECK(arg_f32(env, fn, argv[2], "bias", &bias, &bias_len));
+  CHECK(arg_f32(env, fn, argv[3], "out", &out, &out_len));
+  CHECK(arg_count(env, fn, argv[4], "rows", &rows));
+  CHECK(arg_count(env, fn, argv[5], "cols", &cols));
+  double n = (double)rows * (double)cols;
+  CHECK(need(env, fn, "x", x_len, n));
+  CHECK(need(env, fn, "bias", bias_len, (double)cols));
+  CHECK(need(env, fn, "out", out_len, n));
+  int threads = threads_for(n, kind == ACT_RELU ? GRAIN_MEMORY : GRAIN_COMPUTE);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    float *row = x + r * cols;
+    for (int64_t c = 0; c < cols; c++) row[c] += bias[c];
+    activation_range(kind, row, out + r * cols, 0, (size_t)cols);
+  }
+  return NULL;
+}
+
+/* The backward of biasActivation: gradX = f'(x) gradOut (overwritten) and biasGrad (+)= its
+   column sums, in one pass; each thread sums a fixed block of rows, then the blocks are added
+   in order, so the result depends on the thread count but never on scheduling. */
+static napi_value js_activation_backward_bias(napi_env env, napi_callback_info info) {
+  const char *fn = "activationBackwardBias";
+  napi_value argv[8];
+  CHECK(get_args(env, info, 8, argv, fn));
+  int kind;
+  float *x, *grad_out, *grad_x, *bias_grad;
+  size_t x_len, grad_out_len, grad_x_len, bias_grad_len;
+  int64_t rows, cols;
+  bool accumulate;
+  CHECK(arg_activation(env, fn, argv[0], &kind));
+  CHECK(arg_f32(env, fn, argv[1], "x", &x, &x_len));
+  CHECK(arg_f32(env, fn, argv[2], "gradOut", &grad_out, &grad_out_len));
+  CHECK(arg_f32(env, fn, argv[3], "gradX", &grad_x, &grad_x_len));
+  CHECK(arg_f32(env, fn, argv[4], "biasGrad", &bias_grad, &bias_grad_len));
+  CHECK(arg_count(env, fn, argv[5], "rows", &rows));
+  CHECK(arg_count(env, fn, argv[6], "cols", &cols));
+  CHECK(arg_bool(env, fn, argv[7], "accumulate", &accumulate));
+  double n = (double)rows * (double)cols;
+  CHECK(need(env, fn, "x", x_len, n));
+  CHECK(need(env, fn, "gradOut", grad_out_len, n));
+  CHECK(need(env, fn, "gradX", grad_x_len, n));
+  CHECK(need(env, fn, "biasGrad", bias_grad_len, (double)cols));
+  int parts = threads_for(n, kind == ACT_RELU ? GRAIN_MEMORY : GRAIN_COMPUTE);
+  float *partial = calloc((size_t)parts * (size_t)cols, sizeof(float));
+  if (partial == NULL) return throw_range(env, fn, "cols", "is too large (out of memory)"), NULL;
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+  for (int part = 0; part < parts; part++) {
+    float *sum = partial + (size_t)part * (size_t)cols;
+    for (size_t r = part_begin((size_t)rows, part, parts); r < part_begin((size_t)rows, part + 1, parts); r++) {
+      float *g = grad_x + r * (size_t)cols;
+      activation_backward_range(kind, x + r * (size_t)cols, grad_out + r * (size_t)cols, g, false, 0, (size_t)cols);
+      for (int64_t c = 0; c < cols; c++) sum[c] += g[c];
+    }
+  }
+  if (!accumulate) memset(bias_grad, 0, (size_t)cols * sizeof(float));
+  for (int part = 0; part < parts; part++)
+    for (int64_t c = 0; c < cols; c++) bias_grad[c] += partial[(size_t)part * (size_t)cols + c];
+  free(partial);
+  return NULL;
+}
+
 static napi_value js_dropout(napi_env env, napi_callback_info info) {
   const char *fn = "dropout";
   napi_value argv[5];
@@ -1417,6 +1491,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor functions[] = {
       {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gemmPair", NULL, js_gemm_pair, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"biasActivation", NULL, js_bias_activation, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"activationBackwardBias", NULL, js_activation_backward_bias, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addBiasRows", NULL, js_add_bias_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"add", NULL, js_add, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -107,6 +107,16 @@ export interface Backend {
   activation(kind: Activation, x: FloatArray, out: FloatArray, n: number): void;
   /** gradX[i] (+)= f'(x[i]) * gradOut[i] */
   activationBackward(kind: Activation, x: FloatArray, gradOut: FloatArray, gradX: FloatArray, n: number, accumulate: boolean): void;
+  /**
+   * A linear layer's bias and activation in one pass over a rows x cols matrix:
+   * x[r, c] += bias[c] (x keeps the pre-activation), out[r, c] = f(x[r, c]).
+   */
+  biasActivation(kind: Activation, x: FloatArray, bias: FloatArray, out: FloatArray, rows: number, cols: number): void;
+  /** biasActivation's backward: gradX = f'(x) * gradOut (overwritten) and biasGrad (+)= its column sums */
+  activationBackwardBias(
+    kind: Activation, x: FloatArray, gradOut: FloatArray, gradX: FloatArray, biasGrad: FloatArray,
+    rows: number, cols: number, accumulate: boolean,
+  ): void;
 
   /** out[i] = keep(seed, i) ? x[i] / (1 - p) : 0 (out may alias x) */
   dropout(x: FloatArray, out: FloatArray, n: number, p: number, seed: number): void;

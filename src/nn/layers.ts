@@ -1,5 +1,5 @@
 import {
-  activation as applyActivation, dropout as applyDropout, embedding as lookup, layerNorm as normalize, linear as affine,
+  dropout as applyDropout, embedding as lookup, layerNorm as normalize, linear as affine,
   type Activation, type Rng, type Tensor, type Parameter,
 } from '../engine/index.js';
 import { fillConstant, fillNormal, fillUniform, type InitScheme } from './init.js';
@@ -23,8 +23,9 @@ export class Linear extends Module {
     }
   }
 
-  forward(x: Tensor): Tensor {
-    return affine(x, this.weight, this.bias);
+  /** x W^T + b, or f(x W^T + b) in one op when an activation is given */
+  forward(x: Tensor, activation?: Activation): Tensor {
+    return affine(x, this.weight, this.bias, activation);
   }
 }
 
@@ -91,6 +92,6 @@ export class Mlp extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.dropout.forward(this.c_proj.forward(applyActivation(this.c_fc.forward(x), this.act)));
+    return this.dropout.forward(this.c_proj.forward(this.c_fc.forward(x, this.act)));
   }
 }

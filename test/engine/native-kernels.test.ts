@@ -241,6 +241,33 @@ describe('native kernels', { skip: addon === undefined ? `native addon unavailab
       });
     }
 
+    // a linear layer's bias + activation and their backward, fused (threaded above the grain size)
+    for (const [rows, cols] of [[5, 7], [700, 512]] as const) {
+      for (const kind of ['relu', 'gelu_tanh', 'gelu_erf', 'tanh', 'mish'] as Activation[]) {
+        it(`biasActivation and activationBackwardBias ${kind} ${rows}x${cols}`, () => {
+          const bias = randomArray(cols, 41);
+          const [[xNative], [xJs]] = copies(randomArray(rows * cols, 40, -3, 3));
+          const outNative = new Float32Array(rows * cols);
+          const outJs = new Float32Array(rows * cols);
+          nativeBackend().biasActivation(kind, xNative, bias, outNative, rows, cols);
+          js.biasActivation(kind, xJs, bias, outJs, rows, cols);
+          assertClose(xNative, xJs, TIGHT, 'pre-activation');
+          assertClose(outNative, outJs, { rtol: 1e-5, atol: 1e-6 }, 'activation');
+
+          const gradOut = randomArray(rows * cols, 42);
+          for (const accumulate of [false, true]) {
+            const [[gradNative, biasNative], [gradJs, biasJs]] = copies(
+              new Float32Array(rows * cols).fill(Number.NaN), accumulate ? randomArray(cols, 43) : new Float32Array(cols).fill(Number.NaN),
+            );
+            nativeBackend().activationBackwardBias(kind, xJs, gradOut, gradNative!, biasNative!, rows, cols, accumulate);
+            js.activationBackwardBias(kind, xJs, gradOut, gradJs!, biasJs!, rows, cols, accumulate);
+            assertClose(gradNative!, gradJs!, { rtol: 1e-5, atol: 1e-6 }, 'gradX');
+            assertClose(biasNative!, biasJs!, { rtol: 1e-4, atol: 1e-4 }, `biasGrad accumulate=${accumulate}`);
+          }
+        });
+      }
+    }
+
     for (const n of [13, 200_003]) {
       it(`add (aliased output), axpy, scale, sumSquares n=${n}`, () => {
         const native = nativeBackend();
@@ -506,6 +533,8 @@ describe('native kernels', { skip: addon === undefined ? `native addon unavailab
       ['sumSquares', [f(4), 5], RangeError, /sumSquares: x has 4 elements, needs at least 5/],
       ['addBiasRows', [f(12), f(3), 3, 4], RangeError, /addBiasRows: bias has 3 elements/],
       ['sumRows', [f(12), 3, 4, f(4), 1], TypeError, /sumRows: accumulate must be a boolean/],
+      ['biasActivation', [1, f(12), f(3), f(12), 3, 4], RangeError, /biasActivation: bias has 3 elements, needs at least 4/],
+      ['activationBackwardBias', [1, f(12), f(12), f(12), f(4), 3, 4, 0], TypeError, /activationBackwardBias: accumulate must be a boolean/],
       ['activation', [9, f(4), f(4), 4], RangeError, /activation: kind must be an integer in \[0, 4\]/],
       ['activationBackward', [1, f(4), f(4), f(3), 4, false], RangeError, /activationBackward: gradX has 3/],
       ['dropout', [f(4), f(4), 4, 1.5, 1], RangeError, /dropout: p must be a probability/],

@@ -61,6 +61,10 @@ describe('reductions', () => {
 describe('linear algebra', () => {
   both('linear with bias, rank-3 input', (x) => linear(first(x), second(x), third(x)), [{ shape: [2, 3, 5] }, { shape: [4, 5] }, { shape: [4] }]);
   both('linear without bias', (x) => linear(first(x), second(x), null), [{ shape: [6, 3] }, { shape: [2, 3] }]);
+  for (const kind of ['tanh', 'gelu_tanh', 'gelu_erf', 'mish'] as Activation[]) {
+    both(`linear with bias and ${kind}`, (x) => linear(first(x), second(x), third(x), kind), [{ shape: [2, 3, 5] }, { shape: [4, 5] }, { shape: [4] }]);
+  }
+  both('linear without bias, with gelu_tanh', (x) => linear(first(x), second(x), null, 'gelu_tanh'), [{ shape: [6, 3] }, { shape: [2, 3] }]);
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
       const a = transA ? [4, 3] : [3, 4];

@@ -211,6 +211,19 @@ export class JsBackend implements Backend {
     }
   }
 
+  biasActivation(kind: Activation, x: FloatArray, bias: FloatArray, out: FloatArray, rows: number, cols: number): void {
+    this.addBiasRows(x, bias, rows, cols);
+    this.activation(kind, x, out, rows * cols);
+  }
+
+  activationBackwardBias(
+    kind: Activation, x: FloatArray, gradOut: FloatArray, gradX: FloatArray, biasGrad: FloatArray,
+    rows: number, cols: number, accumulate: boolean,
+  ): void {
+    this.activationBackward(kind, x, gradOut, gradX, rows * cols, false);
+    this.sumRows(gradX, rows, cols, biasGrad, accumulate);
+  }
+
   dropout(x: FloatArray, out: FloatArray, n: number, p: number, seed: number): void {
     const keepScale = 1 / (1 - p);
     for (let i = 0; i < n; i++) out[i] = dropoutKeep(seed, i, p) ? x[i] * keepScale : 0;

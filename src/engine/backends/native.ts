@@ -30,6 +30,11 @@ export interface NativeAddon {
   sumSquares(x: Float32Array, n: number): number;
   activation(kind: number, x: Float32Array, out: Float32Array, n: number): void;
   activationBackward(kind: number, x: Float32Array, gradOut: Float32Array, gradX: Float32Array, n: number, accumulate: boolean): void;
+  biasActivation(kind: number, x: Float32Array, bias: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  activationBackwardBias(
+    kind: number, x: Float32Array, gradOut: Float32Array, gradX: Float32Array, biasGrad: Float32Array,
+    rows: number, cols: number, accumulate: boolean,
+  ): void;
   dropout(x: Float32Array, out: Float32Array, n: number, p: number, seed: number): void;
   dropoutBackward(gradOut: Float32Array, gradX: Float32Array, n: number, p: number, seed: number, accumulate: boolean): void;
   layerNorm(
@@ -199,6 +204,19 @@ export class NativeBackend implements Backend {
 
   activationBackward(kind: Activation, x: FloatArray, gradOut: FloatArray, gradX: FloatArray, n: number, accumulate: boolean): void {
     this.addon.activationBackward(ACTIVATION_CODES[kind], f32(x, 'x'), f32(gradOut, 'gradOut'), f32(gradX, 'gradX'), n, accumulate);
+  }
+
+  biasActivation(kind: Activation, x: FloatArray, bias: FloatArray, out: FloatArray, rows: number, cols: number): void {
+    this.addon.biasActivation(ACTIVATION_CODES[kind], f32(x, 'x'), f32(bias, 'bias'), f32(out, 'out'), rows, cols);
+  }
+
+  activationBackwardBias(
+    kind: Activation, x: FloatArray, gradOut: FloatArray, gradX: FloatArray, biasGrad: FloatArray,
+    rows: number, cols: number, accumulate: boolean,
+  ): void {
+    this.addon.activationBackwardBias(
+      ACTIVATION_CODES[kind], f32(x, 'x'), f32(gradOut, 'gradOut'), f32(gradX, 'gradX'), f32(biasGrad, 'biasGrad'), rows, cols, accumulate,
+    );
   }
 
   dropout(x: FloatArray, out: FloatArray, n: number, p: number, seed: number): void {

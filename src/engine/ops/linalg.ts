@@ -1,13 +1,14 @@
 /** Matrix products. Weights follow PyTorch's nn.Linear layout [out, in], so checkpoints map one to one. */
-import { assertSameDType, formatShape, record, Tensor } from '../tensor.js';
-import type { FloatArray, GemmCall } from '../backend.js';
+import { assertSameDType, bufferPool, formatShape, record, scratch, Tensor, type GradSink } from '../tensor.js';
+import type { Activation, FloatArray, GemmCall } from '../backend.js';
 import { kernels } from './kernels.js';
 
 /**
- * y = x W^T + b for x [..., in], W [out, in], b [out] or null.
- * One GEMM over all leading dimensions; the bias is added in place.
+ * y = x W^T + b for x [..., in], W [out, in], b [out] or null, optionally followed by an
+ * activation: f(x W^T + b) in one op, so that the bias add and the activation share one pass over
+ * the product (and their gradients one pass over dY). One GEMM over all leading dimensions.
  */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activation?: Activation): Tensor {
   const dtype = bias === null ? assertSameDType('linear', x, weight) : assertSameDType('linear', x, weight, bias);
   if (weight.rank !== 2) throw new RangeError(`linear: weight must be [out, in], got ${formatShape(weight.shape)}`);
   const [outFeatures, inFeatures] = weight.shape as [number, number];
@@ -18,21 +19,50 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
     throw new RangeError(`linear: bias ${formatShape(bias.shape)} does not match ${outFeatures} outputs`);
   }
   const rows = x.size / inFeatures;
+  const size = rows * outFeatures;
   const out = Tensor.empty([...x.shape.slice(0, -1), outFeatures], dtype);
   const k = kernels(dtype);
-  k.gemm(false, true, rows, outFeatures, inFeatures, 1, x.data, inFeatures, weight.data, inFeatures, 0, out.data, outFeatures);
-  if (bias !== null) k.addBiasRows(out.data, bias.data, rows, outFeatures);
+  // with an activation the product plus bias is kept privately for the backward pass
+  const product = activation === undefined ? out.data : scratch(dtype, size);
+  k.gemm(false, true, rows, outFeatures, inFeatures, 1, x.data, inFeatures, weight.data, inFeatures, 0, product, outFeatures);
+  if (activation !== undefined) {
+    const biasData = bias?.data ?? scratch(dtype, outFeatures).fill(0);
+    k.biasActivation(activation, product, biasData, out.data, rows, outFeatures);
+  } else if (bias !== null) {
+    k.addBiasRows(out.data, bias.data, rows, outFeatures);
+  }
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
-  return record('linear', out, inputs, (grad, sink) => {
-    // dX = dY W ; dW = dY^T X ; db = column sums of dY
+  return record(activation === undefined ? 'linear' : `linear+${activation}`, out, inputs, (grad, sink) => {
+    let productGrad = grad;
+    if (activation !== undefined) {
+      // dPre = f'(pre) dY, with db = its column sums in the same pass
+      productGrad = bufferPool.acquire(dtype, size);
+      const preGrad = productGrad;
+      let biasDone = false;
+      if (bias !== null) {
+        sink(bias, (buffer, accumulate) => {
+          k.activationBackwardBias(activation, product, grad, preGrad, buffer, rows, outFeatures, accumulate);
+          biasDone = true;
+        });
+      }
+      if (!biasDone) k.activationBackward(activation, product, grad, preGrad, size, false);
+    } else if (bias !== null) {
+      sink(bias, (buffer, accumulate) => k.sumRows(grad, rows, outFeatures, buffer, accumulate));
+    }
+    productBackward(productGrad, sink);
+    if (productGrad !== grad) bufferPool.release(productGrad);
+  });
+
+  // dX = dPre W ; dW = dPre^T X
+  function productBackward(gradPre: FloatArray, sink: GradSink): void {
     const inputGradient = (buffer: FloatArray, accumulate: boolean): GemmCall => ({
       transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, alpha: 1,
-      a: grad, lda: outFeatures, b: weight.data, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
+      a: gradPre, lda: outFeatures, b: weight.data, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
     });
     const weightGradient = (buffer: FloatArray, accumulate: boolean): GemmCall => ({
       transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, alpha: 1,
-      a: grad, lda: outFeatures, b: x.data, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
+      a: gradPre, lda: outFeatures, b: x.data, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
     });
     if (x.requiresGrad && weight.requiresGrad) {
       // independent products: the backend may run them side by side
@@ -44,8 +74,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
       sink(x, (buffer, accumulate) => run(inputGradient(buffer, accumulate)));
       sink(weight, (buffer, accumulate) => run(weightGradient(buffer, accumulate)));
     }
-    if (bias !== null) sink(bias, (buffer, accumulate) => k.sumRows(grad, rows, outFeatures, buffer, accumulate));
-  });
+  }
 }
 
 export interface MatmulOptions {
