@@ -3,7 +3,7 @@
  * Runs an evidence matrix (algorithms x datasets x seeds) through the real CLI and prints a
  * markdown table of final normalized scores (mean +- std over seeds), training time and steps/s.
  *
- *   node scripts/run-results.mjs --matrix maze2d-small --out runs/results [--parallel 2] [--root DIR]
+ *   node scripts/run-results.mjs --matrix maze2d-small --out runs/results [--parallel 2] [--root DIR] [--datasets A,B]
  *
  * Finished runs (with eval.json) are skipped, so an interrupted matrix can be continued. --root
  * trains with another checkout's build (e.g. a frozen `git worktree` while this one changes).
@@ -76,6 +76,16 @@ function argument(name, fallback) {
 const matrixName = argument('--matrix', 'maze2d-small');
 const matrix = MATRICES[matrixName];
 if (matrix === undefined) throw new Error(`unknown matrix ${matrixName}; known: ${Object.keys(MATRICES).join(', ')}`);
+const only = argument('--datasets', undefined);
+if (only !== undefined) {
+  // a subset of the matrix's datasets, run in the order given (e.g. the rarest coverage level first)
+  const labels = only.split(',');
+  matrix.datasets = labels.map((label) => {
+    const found = matrix.datasets.find((d) => (d.label ?? d.env) === label);
+    if (found === undefined) throw new Error(`--datasets: ${label} is not in matrix ${matrixName}`);
+    return found;
+  });
+}
 const out = argument('--out', join('runs', 'results', matrixName));
 const parallel = Number(argument('--parallel', '2'));
 const cli = join('dist', 'src', 'cli', 'main.js');
