@@ -66,6 +66,21 @@ const MATRICES = {
     evalEvery: 4000,
     evalEpisodes: 50,
   },
+  // docs/results.md, issue 7: the poster's eight ablation columns on the coverage experiment's
+  // keep100 data (same budget; four columns are the coverage runs, shared through --out)
+  'ablation': {
+    datasets: [{ env: 'maze2d-umaze-v1', label: 'keep100', file: join(COVERAGE_DATA, 'keep100.hdf5') }],
+    heldOut: join(COVERAGE_DATA, 'heldout.hdf5'),
+    algorithms: [
+      ...['dt', 'dt-dup', 'rdt'].map((variant) => ({ algo: 'rdt', label: variant, preset: true, overrides: { ...QT_SMALL_TRUNK, variant } })),
+      { algo: 'qt', preset: true, overrides: { ...QT_SMALL } },
+      ...['vdt', 'rvdt-dup', 'rvdt-determ', 'rvdt'].map((variant) => ({ algo: 'rvdt', label: variant, preset: true, overrides: { ...QT_SMALL, variant } })),
+    ],
+    seeds: [0],
+    steps: 4000,
+    evalEvery: 4000,
+    evalEpisodes: 50,
+  },
 };
 
 function argument(name, fallback) {
