@@ -503,6 +503,13 @@ static bool parse_gemm(napi_env env, const char *fn, napi_value *argv, bool batc
   return need(env, fn, "C", c_len, s->c_span + (double)(s->count - 1) * (double)s->stride_c);
 }
 
+/* Product i of a validated batch, on the calling thread. */
+static void gemm_at(const gemm_spec *s, int64_t i) {
+  cblas_sgemm(CblasRowMajor, s->op_a, s->op_b, (int)s->m, (int)s->n, (int)s->k, (float)s->alpha,
+              s->a + i * s->stride_a, (int)s->lda, s->b + i * s->stride_b, (int)s->ldb,
+              (float)s->beta, s->c + i * s->stride_c, (int)s->ldc);
+}
+
 /* Runs a validated product on the calling thread with OpenBLAS's current thread count. */
 static void run_gemm(const gemm_spec *s) {
   if (s->count == 0 || s->m == 0 || s->n == 0) return;
@@ -516,11 +523,7 @@ static void run_gemm(const gemm_spec *s) {
       }
     return;
   }
-  for (int64_t i = 0; i < s->count; i++) {
-    cblas_sgemm(CblasRowMajor, s->op_a, s->op_b, (int)s->m, (int)s->n, (int)s->k, (float)s->alpha,
-                s->a + i * s->stride_a, (int)s->lda, s->b + i * s->stride_b, (int)s->ldb,
-                (float)s->beta, s->c + i * s->stride_c, (int)s->ldc);
-  }
+  for (int64_t i = 0; i < s->count; i++) gemm_at(s, i);
 }
 
 /* Above this many flops a single product is cut into one block of C per thread. */
@@ -576,11 +579,7 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
     openblas_set_num_threads(1);
     int threads = s.count < g_threads ? (int)s.count : g_threads;
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < s.count; i++) {
-      cblas_sgemm(CblasRowMajor, s.op_a, s.op_b, (int)s.m, (int)s.n, (int)s.k, (float)s.alpha,
-                  s.a + i * s.stride_a, (int)s.lda, s.b + i * s.stride_b, (int)s.ldb,
-                  (float)s.beta, s.c + i * s.stride_c, (int)s.ldc);
-    }
+    for (int64_t i = 0; i < s.count; i++) gemm_at(&s, i);
     openblas_set_num_threads(g_threads);
     return NULL;
   }
