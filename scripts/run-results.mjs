@@ -76,7 +76,7 @@ const MATRICES = {
       { algo: 'qt', preset: true, overrides: { ...QT_SMALL } },
       ...['vdt', 'rvdt-dup', 'rvdt-determ', 'rvdt'].map((variant) => ({ algo: 'rvdt', label: variant, preset: true, overrides: { ...QT_SMALL, variant } })),
     ],
-    seeds: [0],
+    seeds: [0, 1, 2],
     steps: 4000,
     evalEvery: 4000,
     evalEpisodes: 50,
