@@ -3,7 +3,7 @@
  * Runs an evidence matrix (algorithms x datasets x seeds) through the real CLI and prints a
  * markdown table of final normalized scores (mean +- std over seeds), training time and steps/s.
  *
- *   node scripts/run-results.mjs --matrix maze2d-small --out runs/results [--parallel 2] [--root DIR] [--datasets A,B]
+ *   node scripts/run-results.mjs --matrix maze2d-small --out runs/results [--parallel 2] [--root DIR] [--datasets A,B] [--seeds 0,1]
  *
  * Finished runs (with eval.json) are skipped, so an interrupted matrix can be continued. --root
  * trains with another checkout's build (e.g. a frozen `git worktree` while this one changes).
@@ -69,7 +69,8 @@ const MATRICES = {
   // docs/results.md, issue 7: the poster's eight ablation columns on the coverage experiment's
   // keep100 data (same budget; four columns are the coverage runs, shared through --out)
   'ablation': {
-    datasets: [{ env: 'maze2d-umaze-v1', label: 'keep100', file: join(COVERAGE_DATA, 'keep100.hdf5') }],
+    // keep10 and keep1 (the rare levels) are selected with --datasets, e.g. --datasets keep10 --seeds 0
+    datasets: ['keep100', 'keep10', 'keep1'].map((label) => ({ env: 'maze2d-umaze-v1', label, file: join(COVERAGE_DATA, `${label}.hdf5`) })),
     heldOut: join(COVERAGE_DATA, 'heldout.hdf5'),
     algorithms: [
       ...['dt', 'dt-dup', 'rdt'].map((variant) => ({ algo: 'rdt', label: variant, preset: true, overrides: { ...QT_SMALL_TRUNK, variant } })),
@@ -101,6 +102,8 @@ if (only !== undefined) {
     return found;
   });
 }
+const seeds = argument('--seeds', undefined);
+if (seeds !== undefined) matrix.seeds = seeds.split(',').map(Number);
 const out = argument('--out', join('runs', 'results', matrixName));
 const parallel = Number(argument('--parallel', '2'));
 const cli = join('dist', 'src', 'cli', 'main.js');
@@ -143,7 +146,8 @@ async function runJob(job) {
   });
 }
 
-const queue = process.argv.includes('--report-only') ? [] : [...jobs];
+// seed by seed, so that an interrupted matrix has whole seeds rather than whole columns
+const queue = process.argv.includes('--report-only') ? [] : [...jobs].sort((a, b) => a.seed - b.seed);
 await Promise.all(Array.from({ length: parallel }, async () => {
   for (let job = queue.shift(); job !== undefined; job = queue.shift()) await runJob(job);
 }));
