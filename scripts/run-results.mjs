@@ -66,10 +66,10 @@ const MATRICES = {
     evalEvery: 4000,
     evalEpisodes: 50,
   },
-  // docs/results.md, issue 7: the poster's eight ablation columns on the coverage experiment's
-  // keep100 data (same budget; four columns are the coverage runs, shared through --out)
+  // docs/results.md, issue 7: the poster's eight ablation columns on the coverage experiment's data
+  // (same budget; four columns are the coverage runs, shared through --out). The whole matrix is
+  // about 12 hours on 2 cores: docs/results.md selects a level and seeds with --datasets and --seeds.
   'ablation': {
-    // keep10 and keep1 (the rare levels) are selected with --datasets, e.g. --datasets keep10 --seeds 0
     datasets: ['keep100', 'keep10', 'keep1'].map((label) => ({ env: 'maze2d-umaze-v1', label, file: join(COVERAGE_DATA, `${label}.hdf5`) })),
     heldOut: join(COVERAGE_DATA, 'heldout.hdf5'),
     algorithms: [
@@ -103,7 +103,13 @@ if (only !== undefined) {
   });
 }
 const seeds = argument('--seeds', undefined);
-if (seeds !== undefined) matrix.seeds = seeds.split(',').map(Number);
+if (seeds !== undefined) {
+  matrix.seeds = seeds.split(',').map((text) => {
+    const seed = Number(text);
+    if (text.trim() === '' || !Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seeds: ${JSON.stringify(text)} is not a seed (integers >= 0, comma-separated)`);
+    return seed;
+  });
+}
 const out = argument('--out', join('runs', 'results', matrixName));
 const parallel = Number(argument('--parallel', '2'));
 const cli = join('dist', 'src', 'cli', 'main.js');
