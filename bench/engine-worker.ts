@@ -7,7 +7,7 @@ import { DecisionTransformer } from '../src/algos/dt.js';
 import { backend, Rng } from '../src/engine/index.js';
 import { AdamW, linearWarmup } from '../src/nn/optim.js';
 import type { WindowBatch } from '../src/nn/transformer.js';
-import { gradientStep } from '../src/train/step.js';
+import { gradientStep } from '../src/nn/step.js';
 import { WORKLOADS } from './workloads.js';
 
 const [name = 'dt-step', stepsArg = '30'] = process.argv.slice(2);

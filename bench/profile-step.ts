@@ -7,7 +7,7 @@ import { DecisionTransformer } from '../src/algos/dt.js';
 import type { Backend } from '../src/engine/backend.js';
 import { backend, Rng, setBackend } from '../src/engine/index.js';
 import { AdamW } from '../src/nn/optim.js';
-import { gradientStep } from '../src/train/step.js';
+import { gradientStep } from '../src/nn/step.js';
 import { WORKLOADS } from './workloads.js';
 
 const [name = 'dt-step', stepsArg = '10'] = process.argv.slice(2);

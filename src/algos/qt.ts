@@ -30,7 +30,7 @@ import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { Adam, cosineAnnealing, type Schedule } from '../nn/optim.js';
 import type { WindowBatch } from '../nn/transformer.js';
-import { gradientStep } from '../train/step.js';
+import { gradientStep } from '../nn/step.js';
 import {
   ContextBuffer, normaliseState, predictWithoutGrad,
   type Algorithm, type CandidateChoice, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,

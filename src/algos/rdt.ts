@@ -28,7 +28,7 @@ import {
 } from '../engine/index.js';
 import type { Module } from '../nn/module.js';
 import { Adam, type Schedule } from '../nn/optim.js';
-import { gradientStep } from '../train/step.js';
+import { gradientStep } from '../nn/step.js';
 import {
   predictWithoutGrad,
   type Algorithm, type AlgorithmDefinition, type DatasetPreparation, type EvaluationCondition, type PolicyContext, type SequencePolicy,

@@ -40,7 +40,7 @@ import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { Adam, Lamb, linearWarmup } from '../nn/optim.js';
 import { TrajectoryTransformer, type TrajectoryTransformerConfig, type WindowBatch } from '../nn/transformer.js';
-import { gradientStep } from '../train/step.js';
+import { gradientStep } from '../nn/step.js';
 import {
   ContextBuffer, normaliseState, predictWithoutGrad,
   type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,

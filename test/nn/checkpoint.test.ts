@@ -7,7 +7,7 @@ import { Rng } from '../../src/engine/index.js';
 import { loadModule, loadOptimizer, saveModule, saveOptimizer } from '../../src/nn/checkpoint.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../../src/nn/safetensors.js';
-import { gradientStep } from '../../src/train/step.js';
+import { gradientStep } from '../../src/nn/step.js';
 import { newDt, randomBatch, smallDtConfig } from '../helpers/dt.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stitch-ckpt-'));

@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { bufferPool, Rng, tidy } from '../../src/engine/index.js';
 import { AdamW, linearWarmup } from '../../src/nn/optim.js';
-import { gradientStep } from '../../src/train/step.js';
+import { gradientStep } from '../../src/nn/step.js';
 import { newDt, randomBatch, smallDtConfig } from '../helpers/dt.js';
 
 describe('Decision Transformer model', () => {

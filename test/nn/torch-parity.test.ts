@@ -12,7 +12,7 @@ import { describeBackend, Rng, tidy } from '../../src/engine/index.js';
 import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
 import { AdamW } from '../../src/nn/optim.js';
 import type { StoredTensor } from '../../src/nn/safetensors.js';
-import { gradientStep } from '../../src/train/step.js';
+import { gradientStep } from '../../src/nn/step.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 
