@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { DecisionTransformer } from '../src/algos/dt.js';
 import { backend, Rng } from '../src/engine/index.js';
 import { AdamW, linearWarmup } from '../src/nn/optim.js';
-import type { WindowBatch } from '../src/nn/transformer.js';
+import type { TransformerInput } from '../src/nn/transformer.js';
 import { gradientStep } from '../src/nn/step.js';
 import { WORKLOADS } from './workloads.js';
 
@@ -19,7 +19,7 @@ const rng = new Rng(0);
 const model = new DecisionTransformer(config, rng);
 const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 1e-4 });
 const K = config.context;
-const batch: WindowBatch = {
+const batch: TransformerInput = {
   batchSize: B,
   states: Float32Array.from({ length: B * K * config.stateDim }, () => rng.normal()),
   actions: Float32Array.from({ length: B * K * config.actionDim }, () => Math.tanh(rng.normal())),

@@ -26,7 +26,7 @@ export interface PolicyContext {
 /** A policy acting in N environments at once (structurally the envs' VectorPolicy). */
 export interface SequencePolicy {
   beginEpisode(envIndex: number, episodeIndex: number, episodeSeed: number): void;
-  /** observations [n, obsDim] (raw, unnormalised); writes actions [n, actionDim] for active rows */
+  /** observations [n, obsDim] (raw, unnormalized); writes actions [n, actionDim] for active rows */
   act(observations: Float64Array, active: Uint8Array, actions: Float32Array): void;
   observeRewards?(rewards: Float64Array, active: Uint8Array): void;
   /** for policies that choose among candidate actions (QT, RVDT): how often each kind was executed */
@@ -53,9 +53,9 @@ export interface Algorithm {
   update(batch: WindowBatch, step: number): Record<string, number>;
   /** modules a checkpoint holds, by name (the policy's modules among them) */
   modules(): Record<string, Module>;
-  /** optimisers a checkpoint holds, with the parameter names in optimiser order */
+  /** optimizers a checkpoint holds, with the parameter names in optimizer order */
   optimizers(): Record<string, { optimizer: Optimizer; names: string[] }>;
-  /** JSON-safe scalars a checkpoint holds beyond modules and optimisers (none when omitted) */
+  /** JSON-safe scalars a checkpoint holds beyond modules and optimizers (none when omitted) */
   extraState?(): Record<string, number>;
   loadExtraState?(state: Record<string, number>): void;
   /** the modules of the deployed policy: the policy file holds exactly these */
@@ -116,7 +116,7 @@ export interface AlgorithmDefinition<Config extends { batchSize: number; steps: 
 export type AnyAlgorithmDefinition = AlgorithmDefinition<{ batchSize: number; steps: number; context: number }>;
 
 /**
- * Per-environment histories for a causal sequence policy: the last K steps of normalised states,
+ * Per-environment histories for a causal sequence policy: the last K steps of normalized states,
  * actions, returns-to-go and timesteps of every environment, and a batch view over them.
  * `layout: 'left'` left-pads short histories with zeros and a mask (DT, QT inference);
  * `layout: 'right'` starts at slot 0 and reads at the current step's slot (Reinformer inference).
@@ -166,15 +166,15 @@ export class ContextBuffer {
 
   /**
    * Start the current step: make room (shifting out the oldest step when the window is full) and
-   * write the normalised state, the timestep and a placeholder zero action.
+   * write the normalized state, the timestep and a placeholder zero action.
    */
-  pushState(env: number, normalisedState: ArrayLike<number>, returnToGo: number): void {
+  pushState(env: number, normalizedState: ArrayLike<number>, returnToGo: number): void {
     const K = this.context;
     const t = this.stepCount[env] as number;
     const full = this.layout === 'left' ? true : t >= K;
     if (full) this.shiftLeft(env);
     const slot = env * K + this.currentSlot(env);
-    for (let d = 0; d < this.obsDim; d++) this.states[slot * this.obsDim + d] = normalisedState[d] as number;
+    for (let d = 0; d < this.obsDim; d++) this.states[slot * this.obsDim + d] = normalizedState[d] as number;
     this.actions.fill(0, slot * this.actionDim, (slot + 1) * this.actionDim);
     this.returnsToGo[slot] = returnToGo;
     this.timesteps[slot] = Math.min(t, this.maxTimestep - 1);
@@ -214,7 +214,7 @@ export class ContextBuffer {
 }
 
 /** (s - mean) / std into out */
-export function normaliseState(context: PolicyContext, observation: ArrayLike<number>, offset: number, out: Float32Array): Float32Array {
+export function normalizeState(context: PolicyContext, observation: ArrayLike<number>, offset: number, out: Float32Array): Float32Array {
   for (let d = 0; d < context.obsDim; d++) {
     out[d] = ((observation[offset + d] as number) - (context.stateMean[d] as number)) / (context.stateStd[d] as number);
   }

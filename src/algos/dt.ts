@@ -10,15 +10,15 @@
  * keep the last K steps, left-padded, and execute the prediction at the newest state token.
  */
 import { z } from 'zod';
-import type { WindowBatch as SampledBatch } from '../data/sampler.js';
+import type { WindowBatch } from '../data/sampler.js';
 import { mseLoss, noGrad, reshape, tanh, tidy, Tensor, type Rng } from '../engine/index.js';
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { AdamW, linearWarmup } from '../nn/optim.js';
-import { TrajectoryTransformer, type TrajectoryTransformerConfig, type WindowBatch } from '../nn/transformer.js';
+import { TrajectoryTransformer, type TrajectoryTransformerConfig, type TransformerInput } from '../nn/transformer.js';
 import { gradientStep } from '../nn/step.js';
 import {
-  ContextBuffer, normaliseState, predictWithoutGrad,
+  ContextBuffer, normalizeState, predictWithoutGrad,
   type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
 } from './algorithm.js';
 
@@ -43,13 +43,13 @@ export class DecisionTransformer extends Module {
   }
 
   /** predicted actions [B, K, A], in [-1, 1] */
-  forward(batch: WindowBatch): Tensor {
+  forward(batch: TransformerInput): Tensor {
     const hidden = this.transformer.forward(batch);
     return tanh(this.predict_action.forward(this.transformer.token(hidden, 'state')));
   }
 
   /** MSE between predicted and dataset actions over valid positions */
-  loss(batch: WindowBatch): { loss: Tensor; actions: Tensor } {
+  loss(batch: TransformerInput): { loss: Tensor; actions: Tensor } {
     const actions = this.forward(batch);
     const { batchSize: B } = batch;
     const { context: K, actionDim: A } = this.config;
@@ -123,7 +123,7 @@ class DtAlgorithm implements Algorithm {
     this.schedule = linearWarmup(config.warmupSteps);
   }
 
-  update(batch: SampledBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): Record<string, number> {
     const result = gradientStep({
       optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
       loss: () => this.model.loss(batch).loss,
@@ -158,7 +158,7 @@ class DtAlgorithm implements Algorithm {
     this.model.train(training);
   }
 
-  predictActions(batch: SampledBatch): Float32Array {
+  predictActions(batch: WindowBatch): Float32Array {
     return predictWithoutGrad(() => this.model.forward(batch));
   }
 }
@@ -192,7 +192,7 @@ export class DtPolicy implements SequencePolicy {
     for (let i = 0; i < this.numEnvs; i++) {
       if (active[i] !== 1) continue;
       const returnToGo = buffer.stepCount[i] === 0 ? this.targetReturn / this.config.returnScale : (this.nextReturn[i] as number);
-      buffer.pushState(i, normaliseState(this.context, observations, i * obsDim, this.scratchState), returnToGo);
+      buffer.pushState(i, normalizeState(this.context, observations, i * obsDim, this.scratchState), returnToGo);
     }
     const K = this.config.context;
     tidy(() => {
@@ -224,7 +224,7 @@ export class DtPolicy implements SequencePolicy {
 
 export const decisionTransformer: AlgorithmDefinition<DtConfig> = {
   name: 'dt',
-  description: 'Decision Transformer (kzl / CORL): return-conditioned behaviour cloning with a causal GPT',
+  description: 'Decision Transformer (kzl / CORL): return-conditioned behavior cloning with a causal GPT',
   configSchema: DtConfigSchema,
   presets: DT_PRESETS,
   sampler: 'dt',

@@ -1,8 +1,8 @@
 /**
- * QT: the Q-value regularised transformer (Hu et al. 2024; charleshsc/QT cb9e1a4, spec section 4).
+ * QT: the Q-value regularized transformer (Hu et al. 2024; charleshsc/QT cb9e1a4, spec section 4).
  *
  * The actor is DT's network (tokens R, s, a; pre-LN GPT-2) plus a trained next-state head at the
- * action token. Twin Mish critics Q1, Q2 score (normalised state, action) pairs per timestep; they
+ * action token. Twin Mish critics Q1, Q2 score (normalized state, action) pairs per timestep; they
  * never see transformer features. One training step, in the reference's order:
  * 1. critic: n-step targets over each window, bootstrapped at the window's last step with the EMA
  *    actor's action and the target critics' minimum; MSE of both critics; Adam (no decay); clip; step.
@@ -22,17 +22,17 @@
  * whole update (critic step, EMA, Polyak, schedules) and the inference.
  */
 import { z } from 'zod';
-import type { WindowBatch as SampledBatch } from '../data/sampler.js';
+import type { WindowBatch } from '../data/sampler.js';
 import {
   abs, add, concat, maskedRowSumMean, minimum, mish, mseLoss, noGrad, reshape, scale, tanh, tidy, Tensor, type Rng,
 } from '../engine/index.js';
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { Adam, cosineAnnealing, type Schedule } from '../nn/optim.js';
-import type { WindowBatch } from '../nn/transformer.js';
+import type { TransformerInput } from '../nn/transformer.js';
 import { gradientStep } from '../nn/step.js';
 import {
-  ContextBuffer, normaliseState, predictWithoutGrad,
+  ContextBuffer, normalizeState, predictWithoutGrad,
   type Algorithm, type CandidateChoice, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
 } from './algorithm.js';
 import { DecisionTransformer, type DecisionTransformerConfig } from './dt.js';
@@ -61,7 +61,7 @@ export class QNetwork extends Module {
   }
 }
 
-/** Two independent critics on concat(normalised state, action), applied to every row (timestep) alone. */
+/** Two independent critics on concat(normalized state, action), applied to every row (timestep) alone. */
 export class TwinCritic extends Module {
   readonly q1_model: QNetwork;
   readonly q2_model: QNetwork;
@@ -162,7 +162,7 @@ export function twinCriticLoss(critic: TwinCritic, states: Tensor, actions: Tens
   return add(mseLoss(q1, y, { weights }), mseLoss(q2, y, { weights }));
 }
 
-/** which critic gives the Q-term its numerator; the other one normalises it */
+/** which critic gives the Q-term its numerator; the other one normalizes it */
 export type QNumerator = 'q1' | 'q2';
 
 /** The reference's coin: numerator Q1 when uniform() > 0.5, else Q2. */
@@ -181,9 +181,9 @@ export function qRegularizer(
 ): { loss: Tensor; meanQ: number } {
   const { q1, q2 } = critic.forward(states, actions);
   const [top, bottom] = numerator === 'q1' ? [q1, q2] : [q2, q1];
-  const normaliser = noGrad(() => maskedRowSumMean(abs(bottom), weights).item());
+  const normalizer = noGrad(() => maskedRowSumMean(abs(bottom), weights).item());
   const meanQ = maskedRowSumMean(top, weights);
-  return { loss: scale(meanQ, -1 / normaliser), meanQ: meanQ.item() };
+  return { loss: scale(meanQ, -1 / normalizer), meanQ: meanQ.item() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ export class QtActor extends DecisionTransformer {
   }
 
   /** actions [B, K, A] in [−1, 1] from the state tokens, next states [B, K, S] from the action tokens */
-  predict(batch: WindowBatch): { actions: Tensor; nextStates: Tensor } {
+  predict(batch: TransformerInput): { actions: Tensor; nextStates: Tensor } {
     const hidden = this.transformer.forward(batch);
     return {
       actions: tanh(this.predict_action.forward(this.transformer.token(hidden, 'state'))),
@@ -225,7 +225,7 @@ export interface ActorLosses {
  * Next-state targets: row (b, t) holds s_{b, t+1} for t < K − 1, weighted by mask[b, t]; the last
  * position has no successor in the window and weight 0.
  */
-export function nextStateTargets(batch: SampledBatch): { targets: Float32Array; weights: Float32Array } {
+export function nextStateTargets(batch: WindowBatch): { targets: Float32Array; weights: Float32Array } {
   const { batchSize: B, contextLength: K, obsDim: S } = batch;
   const targets = new Float32Array(B * K * S);
   const weights = new Float32Array(B * K);
@@ -241,7 +241,7 @@ export function nextStateTargets(batch: SampledBatch): { targets: Float32Array; 
 
 /** BC (action + next-state MSE) and the Q-term through the online critic, for one window batch. */
 export function actorLosses(
-  actor: QtActor, critic: TwinCritic, batch: SampledBatch, numerator: QNumerator, weights: { bc: number; eta: number },
+  actor: QtActor, critic: TwinCritic, batch: WindowBatch, numerator: QNumerator, weights: { bc: number; eta: number },
 ): ActorLosses {
   const { batchSize: B, contextLength: K, obsDim: S, actionDim: A } = batch;
   const { actions, nextStates } = actor.predict(batch);
@@ -258,7 +258,7 @@ export function actorLosses(
  * The bootstrap values min(Q1', Q2')(s_T, ã_T) [B]: ã from the EMA actor at each window's last real
  * step T, scored by the target critics. No gradient.
  */
-export function bootstrapValues(emaActor: DecisionTransformer, criticTarget: TwinCritic, batch: SampledBatch, lastIndices: Int32Array): Float32Array {
+export function bootstrapValues(emaActor: DecisionTransformer, criticTarget: TwinCritic, batch: WindowBatch, lastIndices: Int32Array): Float32Array {
   const { batchSize: B, contextLength: K, obsDim: S, actionDim: A } = batch;
   return tidy(() => noGrad(() => {
     const actions = emaActor.forward(batch).data;
@@ -457,7 +457,7 @@ export class QtAlgorithm implements Algorithm {
   }
 
   /** step: the 0-based index of this gradient step in the run */
-  update(batch: SampledBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): Record<string, number> {
     const { config } = this;
     const { batchSize: B, contextLength: K, obsDim: S, actionDim: A } = batch;
 
@@ -499,7 +499,7 @@ export class QtAlgorithm implements Algorithm {
   }
 
   /** QT's actor loss (BC + η·Q-term); RVDT overrides it with its rebalanced BC and policy head. */
-  protected actorObjective(batch: SampledBatch, numerator: QNumerator): ActorObjective {
+  protected actorObjective(batch: WindowBatch, numerator: QNumerator): ActorObjective {
     const losses = actorLosses(this.actor, this.critic, batch, numerator, { bc: this.config.bcWeight, eta: this.config.eta });
     const action = losses.actionLoss.item();
     const state = losses.stateLoss.item();
@@ -542,7 +542,7 @@ export class QtAlgorithm implements Algorithm {
   }
 
   /** the online actor's tanh mean (for RVDT's stochastic head, the Gaussian mean), as the BC term sees it */
-  predictActions(batch: SampledBatch): Float32Array {
+  predictActions(batch: WindowBatch): Float32Array {
     return predictWithoutGrad(() => this.actor.forward(batch));
   }
 }
@@ -662,7 +662,7 @@ export class QtPolicy implements SequencePolicy {
       if (active[i] !== 1) continue;
       envs.push(i);
       const first = this.buffer.stepCount[i] === 0;
-      this.buffer.pushState(i, normaliseState(this.context, observations, i * S, this.scratchState), 0);
+      this.buffer.pushState(i, normalizeState(this.context, observations, i * S, this.scratchState), 0);
       for (let m = 0; m < M; m++) {
         const row = this.targetRows.subarray((i * M + m) * K, (i * M + m + 1) * K);
         row.copyWithin(0, 1);
@@ -763,7 +763,7 @@ export class QtPolicy implements SequencePolicy {
 
 export const qtAlgorithm: AlgorithmDefinition<QtConfig> = {
   name: 'qt',
-  description: 'QT (charleshsc/QT): DT actor regularised by twin n-step critics; acts by critic-weighted choice among 50 candidates',
+  description: 'QT (charleshsc/QT): DT actor regularized by twin n-step critics; acts by critic-weighted choice among 50 candidates',
   configSchema: QtConfigSchema,
   presets: QT_PRESETS,
   sampler: 'qt',

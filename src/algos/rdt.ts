@@ -5,9 +5,9 @@
  *
  * Return-conditioned policies are poorly trained where high-return trajectories are rare. RDT adds
  * α·KL(π_θ ‖ π^e) on the expert subset D_E (the top trajectories by return); for a Gaussian policy
- * this is the NLL with expert positions weighted 1 + α (Proposition 1), which is what is optimised.
+ * this is the NLL with expert positions weighted 1 + α (Proposition 1), which is what is optimized.
  * Two explicit rebalancing forms, as in the poster's ablation:
- * - `kl`: the weighted NLL (MSE for the deterministic head), normalised `pooled` (one weighted mean
+ * - `kl`: the weighted NLL (MSE for the deterministic head), normalized `pooled` (one weighted mean
  *   over all real positions, eq. 2) or `split` (data mean + α · expert mean, eq. 1 read literally);
  * - `dup`: expert trajectories drawn 1 + α times as often by the sampler (the definition's `prepare`
  *   returns the sampler's episode weights), the loss unweighted.
@@ -21,7 +21,7 @@
  */
 import { z } from 'zod';
 import { selectExpertSubset } from '../data/preprocess.js';
-import type { WindowBatch as SampledBatch } from '../data/sampler.js';
+import type { WindowBatch } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import {
   add, clip, exp, gaussianLogProb, maskedRowSumMean, mseLoss, mul, reshape, scale, Tensor, type Parameter, type Rng,
@@ -51,7 +51,7 @@ export interface VariantComponents {
 
 type VariantTable = Readonly<Record<string, VariantComponents>>;
 
-/** The ablation's columns without Q-value regularisation: `--algo rdt --set variant=NAME`. */
+/** The ablation's columns without Q-value regularization: `--algo rdt --set variant=NAME`. */
 export const RDT_VARIANTS = {
   dt: { rebalance: 'none', policy: 'deterministic' },
   'dt-dup': { rebalance: 'dup', policy: 'stochastic' },
@@ -180,7 +180,7 @@ export function prepareRebalancing(store: TrajectoryStore, config: RebalancingCo
 }
 
 /** e [B·K]: 1 at every slot of a window drawn from an expert trajectory (the mask selects the real ones). */
-export function expertPositions(batch: SampledBatch, expertEpisodes: Uint8Array | undefined): Float32Array {
+export function expertPositions(batch: WindowBatch, expertEpisodes: Uint8Array | undefined): Float32Array {
   if (expertEpisodes === undefined) {
     throw new Error('RDT/RVDT training needs the expert subset: create the algorithm with the definition\'s prepare(store, config) result');
   }
@@ -258,7 +258,7 @@ export function weightedGaussianNll(actions: Tensor, means: Tensor, logStd: Tens
 }
 
 /** a = μ + σ ⊙ ε, differentiable in μ and log σ (ε [rows, A] standard normal, σ = exp(log σ) [A]) */
-export function reparameterisedActions(means: Tensor, logStd: Tensor, noise: Tensor): Tensor {
+export function reparameterizedActions(means: Tensor, logStd: Tensor, noise: Tensor): Tensor {
   return add(means, mul(noise, exp(logStd)));
 }
 
@@ -267,7 +267,7 @@ export function reparameterisedActions(means: Tensor, logStd: Tensor, noise: Ten
 
 /** QT's actor with a Gaussian head: mean tanh(W h) at the state token, σ one learned vector for every state. */
 export class GaussianQtActor extends QtActor {
-  /** log σ per action dimension (initialised at 0, as Reinformer's) */
+  /** log σ per action dimension (initialized at 0, as Reinformer's) */
   readonly action_log_std: Parameter;
 
   constructor(config: DecisionTransformerConfig, rng: Rng) {
@@ -286,9 +286,9 @@ export function actorFactory(policy: PolicyHead): ActorFactory {
   return policy === 'stochastic' ? (network, rng) => new GaussianQtActor(network, rng) : (network, rng) => new QtActor(network, rng);
 }
 
-/** The behaviour-cloning terms of one batch, as tensors, and the scalars they log. */
-export interface BehaviourLosses {
-  /** the action term as optimised: weighted MSE (deterministic) or weighted Gaussian NLL (stochastic) */
+/** The behavior-cloning terms of one batch, as tensors, and the scalars they log. */
+export interface BehaviorLosses {
+  /** the action term as optimized: weighted MSE (deterministic) or weighted Gaussian NLL (stochastic) */
   actionLoss: Tensor;
   /** QT's next-state MSE, unweighted */
   stateLoss: Tensor;
@@ -303,7 +303,7 @@ export interface BehaviourLosses {
   terms: Record<string, number>;
 }
 
-export function behaviourLosses(actor: QtActor, batch: SampledBatch, expert: Float32Array, weighting: readonly WeightedMean[]): BehaviourLosses {
+export function behaviorLosses(actor: QtActor, batch: WindowBatch, expert: Float32Array, weighting: readonly WeightedMean[]): BehaviorLosses {
   const { batchSize: B, contextLength: K, obsDim: S, actionDim: A } = batch;
   const { actions, nextStates } = actor.predict(batch);
   const means = reshape(actions, [B * K, A]);
@@ -355,14 +355,14 @@ export class RdtAlgorithm implements Algorithm {
     });
   }
 
-  update(batch: SampledBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): Record<string, number> {
     const expert = expertPositions(batch, this.preparation?.expertEpisodes);
     const weighting = actionLossWeighting(batch.mask, expert, this.config);
     let logged: Record<string, number> = {};
     const result = gradientStep({
       optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
       loss: () => {
-        const losses = behaviourLosses(this.actor, batch, expert, weighting);
+        const losses = behaviorLosses(this.actor, batch, expert, weighting);
         logged = { action_loss: losses.actionLoss.item(), state_loss: losses.stateLoss.item(), ...losses.terms };
         return add(losses.actionLoss, losses.stateLoss);
       },
@@ -400,7 +400,7 @@ export class RdtAlgorithm implements Algorithm {
   }
 
   /** the tanh mean (the stochastic head's Gaussian mean), the prediction action_mse scores */
-  predictActions(batch: SampledBatch): Float32Array {
+  predictActions(batch: WindowBatch): Float32Array {
     return predictWithoutGrad(() => this.actor.forward(batch));
   }
 }

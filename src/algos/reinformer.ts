@@ -31,7 +31,7 @@
  * - acting clips the mean to the action bounds before executing it (a no-op for D4RL's [−1, 1]).
  */
 import { z } from 'zod';
-import type { WindowBatch as SampledBatch } from '../data/sampler.js';
+import type { WindowBatch } from '../data/sampler.js';
 import {
   add, clip, exp, expectileLoss, gaussianEntropy, gaussianLogProb, maskedRowSumMean, neg, noGrad, reshape, scale, sub,
   sum, tanh, tidy, Tensor, type Parameter, type Rng,
@@ -39,10 +39,10 @@ import {
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { Adam, Lamb, linearWarmup } from '../nn/optim.js';
-import { TrajectoryTransformer, type TrajectoryTransformerConfig, type WindowBatch } from '../nn/transformer.js';
+import { TrajectoryTransformer, type TrajectoryTransformerConfig, type TransformerInput } from '../nn/transformer.js';
 import { gradientStep } from '../nn/step.js';
 import {
-  ContextBuffer, normaliseState, predictWithoutGrad,
+  ContextBuffer, normalizeState, predictWithoutGrad,
   type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
 } from './algorithm.js';
 
@@ -85,7 +85,7 @@ export class ReinformerNetwork extends Module {
   readonly transformer: TrajectoryTransformer;
   readonly predict_return: Linear;
   readonly predict_action_mean: Linear;
-  /** log σ per action dimension, shared by every state (the reference's `log_std`, initialised at 0) */
+  /** log σ per action dimension, shared by every state (the reference's `log_std`, initialized at 0) */
   readonly action_log_std: Parameter;
 
   constructor(readonly config: ReinformerNetworkConfig, rng: Rng) {
@@ -109,7 +109,7 @@ export class ReinformerNetwork extends Module {
   }
 
   /** The batch's mask is not used here: Reinformer attends causally without a padding mask. */
-  forward(batch: WindowBatch): ReinformerOutputs {
+  forward(batch: TransformerInput): ReinformerOutputs {
     const hidden = this.transformer.forward({
       batchSize: batch.batchSize, states: batch.states, actions: batch.actions,
       returnsToGo: batch.returnsToGo, timesteps: batch.timesteps, mask: null,
@@ -129,7 +129,7 @@ export class ReinformerNetwork extends Module {
    * L_R + NLL − λ·H̄ on a batch. `mask` (1 real, 0 padding) selects the positions of the return
    * loss and the likelihood; null means every position is real.
    */
-  losses(batch: WindowBatch, options: { expectile: number; temperature: number }): ReinformerLosses {
+  losses(batch: TransformerInput, options: { expectile: number; temperature: number }): ReinformerLosses {
     const outputs = this.forward(batch);
     const B = batch.batchSize;
     const { context: K, actionDim: A } = this.config;
@@ -138,7 +138,7 @@ export class ReinformerNetwork extends Module {
     // the residual is measured in units of the batch's mean |G| (a constant, as in the reference)
     const returnTargets = Tensor.borrow(batch.returnsToGo, [B * K, 1]);
     const returnLoss = expectileLoss(reshape(outputs.returns, [B * K, 1]), returnTargets, options.expectile, weights,
-      returnNormaliser(batch.returnsToGo, weights));
+      returnNormalizer(batch.returnsToGo, weights));
 
     const logStd = this.clippedLogStd();
     const logProb = gaussianLogProb(Tensor.borrow(batch.actions, [B * K, A]), reshape(outputs.actionMeans, [B * K, A]), logStd);
@@ -153,7 +153,7 @@ export class ReinformerNetwork extends Module {
  * mean |G| over unpadded positions, the reference's `norm`. A batch whose returns are all 0 would
  * make the reference divide by zero; 1 leaves the residual unscaled instead.
  */
-export function returnNormaliser(returnsToGo: Float32Array, weights: Float32Array): number {
+export function returnNormalizer(returnsToGo: Float32Array, weights: Float32Array): number {
   let total = 0;
   let count = 0;
   for (let i = 0; i < weights.length; i++) {
@@ -161,8 +161,8 @@ export function returnNormaliser(returnsToGo: Float32Array, weights: Float32Arra
     total += w * Math.abs(returnsToGo[i] as number);
     count += w;
   }
-  const normaliser = count > 0 ? total / count : 0;
-  return normaliser > 0 ? normaliser : 1;
+  const normalizer = count > 0 ? total / count : 0;
+  return normalizer > 0 ? normalizer : 1;
 }
 
 /** The entropy temperature λ = exp(log λ), a module of its own so checkpoints hold it with its Adam state. */
@@ -261,7 +261,7 @@ class ReinformerAlgorithm implements Algorithm {
     this.targetEntropy = config.targetEntropy ?? -context.actionDim;
   }
 
-  update(batch: SampledBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): Record<string, number> {
     const temperature = this.temperature.value();
     let terms = { returnLoss: 0, actionNll: 0, entropy: 0, actionLoss: 0 };
     const result = gradientStep({
@@ -324,7 +324,7 @@ class ReinformerAlgorithm implements Algorithm {
   }
 
   /** the Gaussian means at the return tokens, read from the dataset's returns-to-go (acting reads them at Ĝ) */
-  predictActions(batch: SampledBatch): Float32Array {
+  predictActions(batch: WindowBatch): Float32Array {
     return predictWithoutGrad(() => this.model.forward(batch).actionMeans);
   }
 }
@@ -360,9 +360,9 @@ export class ReinformerPolicy implements SequencePolicy {
     for (let i = 0; i < this.numEnvs; i++) {
       if (active[i] !== 1) continue;
       // R_t is unknown until pass 1 predicts it; the zero placeholder matches the reference's buffers
-      buffer.pushState(i, normaliseState(this.context, observations, i * obsDim, this.scratchState), 0);
+      buffer.pushState(i, normalizeState(this.context, observations, i * obsDim, this.scratchState), 0);
     }
-    const windows: WindowBatch = {
+    const windows: TransformerInput = {
       batchSize: this.numEnvs, states: buffer.states, actions: buffer.actions,
       returnsToGo: buffer.returnsToGo, timesteps: buffer.timesteps, mask: null,
     };

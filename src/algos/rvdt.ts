@@ -1,7 +1,7 @@
 /**
- * RVDT: the return-rebalanced, value-regularised Decision Transformer (Bai et al.; paper only, spec
+ * RVDT: the return-rebalanced, value-regularized Decision Transformer (Bai et al.; paper only, spec
  * section 5; docs/algorithms/rvdt.md). Eq. (3): the return-conditioned NLL, minus η·E_{a∼π_θ} Q(s, a),
- * plus α·KL towards the expert policy on D_E — RDT's rebalanced behaviour cloning (rdt.ts) on top of
+ * plus α·KL towards the expert policy on D_E — RDT's rebalanced behavior cloning (rdt.ts) on top of
  * QT's critic and Q-term ("implicit rebalancing").
  *
  * Everything but the actor's loss is QT's and is inherited, not copied (QtAlgorithm): twin critics
@@ -10,21 +10,21 @@
  * 50-candidate inference with the target critic (on the Gaussian means for the stochastic head).
  * The actor's loss replaces QT's BC term:
  *   L = bcWeight · (rebalanced action loss + next-state MSE) + η · Q-term
- * with the Q-term (QT's qRegularizer, unchanged) evaluated at a reparameterised sample
+ * with the Q-term (QT's qRegularizer, unchanged) evaluated at a reparameterized sample
  * a = μ + σ ⊙ ε of the stochastic head (eq. 3's a ∼ π_θ; `qAction: mean` evaluates it at μ), and at
  * the tanh mean for the deterministic head — where the `qt` variant reproduces QT's update exactly.
  */
 import { z } from 'zod';
-import type { WindowBatch as SampledBatch } from '../data/sampler.js';
+import type { WindowBatch } from '../data/sampler.js';
 import { add, scale, Tensor, type Rng } from '../engine/index.js';
 import type { AlgorithmDefinition, DatasetPreparation, PolicyContext } from './algorithm.js';
 import { QT_PRESETS, QtAlgorithm, QtConfigSchema, qRegularizer, type ActorObjective, type QNumerator } from './qt.js';
 import {
-  actionLossWeighting, actorFactory, behaviourLosses, checkVariant, expandVariant, expertPositions, nameVariant, prepareRebalancing,
-  REBALANCING_FIELDS, reparameterisedActions, type VariantComponents,
+  actionLossWeighting, actorFactory, behaviorLosses, checkVariant, expandVariant, expertPositions, nameVariant, prepareRebalancing,
+  REBALANCING_FIELDS, reparameterizedActions, type VariantComponents,
 } from './rdt.js';
 
-/** The ablation's columns with Q-value regularisation: `--algo rvdt --set variant=NAME`. */
+/** The ablation's columns with Q-value regularization: `--algo rvdt --set variant=NAME`. */
 export const RVDT_VARIANTS = {
   qt: { rebalance: 'none', policy: 'deterministic' },
   vdt: { rebalance: 'none', policy: 'stochastic' },
@@ -37,7 +37,7 @@ const RvdtFieldsSchema = QtConfigSchema.safeExtend({
   /** the ablation column trained (input: a shorthand for its components; output: the components' name) */
   variant: z.enum(['qt', 'vdt', 'rvdt-dup', 'rvdt-determ', 'rvdt']).nullable().default(null),
   ...REBALANCING_FIELDS,
-  /** where the stochastic head's Q-term is evaluated: a reparameterised sample (eq. 3) or the mean */
+  /** where the stochastic head's Q-term is evaluated: a reparameterized sample (eq. 3) or the mean */
   qAction: z.enum(['sample', 'mean']).default('sample'),
 });
 
@@ -56,16 +56,16 @@ export class RvdtAlgorithm extends QtAlgorithm {
   }
 
   /** rebalanced BC through the chosen head, and QT's Q-term through the critic QT's update just stepped */
-  protected override actorObjective(batch: SampledBatch, numerator: QNumerator): ActorObjective {
+  protected override actorObjective(batch: WindowBatch, numerator: QNumerator): ActorObjective {
     const { config } = this;
     const { batchSize: B, contextLength: K, obsDim: S, actionDim: A } = batch;
     const expert = expertPositions(batch, this.preparation?.expertEpisodes);
-    const bc = behaviourLosses(this.actor, batch, expert, actionLossWeighting(batch.mask, expert, config));
+    const bc = behaviorLosses(this.actor, batch, expert, actionLossWeighting(batch.mask, expert, config));
     let qActions = bc.means;
     if (bc.logStd !== null && config.qAction === 'sample') {
       const noise = Tensor.empty([B * K, A], bc.means.dtype);
       for (let i = 0; i < noise.size; i++) noise.data[i] = this.rng.normal();
-      qActions = reparameterisedActions(bc.means, bc.logStd, noise);
+      qActions = reparameterizedActions(bc.means, bc.logStd, noise);
     }
     const q = qRegularizer(this.critic, Tensor.borrow(batch.states, [B * K, S]), qActions, batch.mask, numerator);
     const total = add(scale(add(bc.actionLoss, bc.stateLoss), config.bcWeight), scale(q.loss, config.eta));

@@ -20,7 +20,7 @@ export interface SamplingRules {
   padding: 'left' | 'right';
   /** timestep of a padded slot: 0 (kzl, QT), or the count continued past the episode end (CORL, Reinformer) */
   paddedTimesteps: 'zero' | 'continue';
-  /** pad states with 0 before normalisation, so padded slots hold −mean/std (kzl, QT), or with 0 after it (CORL, Reinformer) */
+  /** pad states with 0 before normalization, so padded slots hold −mean/std (kzl, QT), or with 0 after it (CORL, Reinformer) */
   statePadding: 'raw-zero' | 'zero';
   /** kzl DT pads actions with −10, everyone else with 0 */
   actionPadValue: number;
@@ -60,7 +60,7 @@ export interface WindowSamplerOptions extends SamplingRules {
   returnsToGo: Float32Array;
   /** rewards written into the batch (default: the stored rewards); pass transformed rewards here */
   rewards?: Float32Array;
-  /** states are normalised with these when given */
+  /** states are normalized with these when given */
   stateStatistics?: StateStatistics;
   /**
    * Per-episode factor on the draw probability, length-weighted sampling only: P(i) ∝ w_i·L_i

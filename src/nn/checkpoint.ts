@@ -1,5 +1,5 @@
 /**
- * Saving and loading parameters (and optimiser state) as safetensors. Weights files hold exactly
+ * Saving and loading parameters (and optimizer state) as safetensors. Weights files hold exactly
  * the module's state_dict names, so `model.load_state_dict(load_file(path))` works in PyTorch for
  * a model built with the same names.
  */
@@ -51,11 +51,11 @@ export function loadModule(module: Module, path: string): Record<string, string>
 }
 
 /**
- * Optimiser state as tensors `state.<parameter name>.exp_avg|exp_avg_sq` plus metadata with the
- * step count and learning rate; `names` are the parameter names in the optimiser's order.
+ * Optimizer state as tensors `state.<parameter name>.exp_avg|exp_avg_sq` plus metadata with the
+ * step count and learning rate; `names` are the parameter names in the optimizer's order.
  */
 export function optimizerTensors(optimizer: Optimizer, names: readonly string[]): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
-  if (names.length !== optimizer.params.length) throw new Error('optimizerTensors: one name per optimised parameter is needed');
+  if (names.length !== optimizer.params.length) throw new Error('optimizerTensors: one name per optimized parameter is needed');
   const tensors = new Map<string, StoredTensor>();
   optimizer.state.forEach((s: AdamState, i) => {
     const p = optimizer.params[i];
@@ -68,16 +68,16 @@ export function optimizerTensors(optimizer: Optimizer, names: readonly string[])
 
 export function loadOptimizerTensors(optimizer: Optimizer, names: readonly string[], file: SafetensorsFile, source: string): void {
   if (file.metadata.optimizer !== undefined && file.metadata.optimizer !== optimizer.constructor.name) {
-    throw new SafetensorsError(`${source}: optimiser state is for ${file.metadata.optimizer}, this run uses ${optimizer.constructor.name}`);
+    throw new SafetensorsError(`${source}: optimizer state is for ${file.metadata.optimizer}, this run uses ${optimizer.constructor.name}`);
   }
   const step = Number(file.metadata.step);
   const lr = Number(file.metadata.lr);
-  if (!Number.isSafeInteger(step) || step < 0 || !Number.isFinite(lr)) throw new SafetensorsError(`${source}: optimiser metadata lacks a valid step and lr`);
+  if (!Number.isSafeInteger(step) || step < 0 || !Number.isFinite(lr)) throw new SafetensorsError(`${source}: optimizer metadata lacks a valid step and lr`);
   optimizer.state.forEach((s, i) => {
     for (const key of ['exp_avg', 'exp_avg_sq'] as const) {
       const stored = file.tensors.get(`state.${names[i]}.${key}`);
       if (stored === undefined || stored.data.length !== s[key].length) {
-        throw new SafetensorsError(`${source}: optimiser state ${key} of ${names[i]} is missing or of another size`);
+        throw new SafetensorsError(`${source}: optimizer state ${key} of ${names[i]} is missing or of another size`);
       }
       s[key].set(stored.data);
     }

@@ -5,7 +5,7 @@
  */
 import { backend, type Parameter } from '../engine/index.js';
 
-/** A loss or gradient that is not finite (thrown before the optimiser step it would have fed), or weights an update made non-finite. */
+/** A loss or gradient that is not finite (thrown before the optimizer step it would have fed), or weights an update made non-finite. */
 export class NonFiniteError extends Error {
   constructor(
     /** the logged name of the loss (e.g. `critic_loss`) */

@@ -1,5 +1,5 @@
 /**
- * Optimisers of the references, global-norm clipping and learning-rate schedules.
+ * Optimizers of the references, global-norm clipping and learning-rate schedules.
  * Every update is one fused kernel call per parameter tensor; state is allocated once.
  */
 import { backend, type FloatArray, type Parameter } from '../engine/index.js';
@@ -76,7 +76,7 @@ export class AdamW extends AdamFamily {
   }
 }
 
-/** Adam with L2 regularisation added to the gradient, as torch.optim.Adam(weight_decay=...) (QT's actor). */
+/** Adam with L2 regularization added to the gradient, as torch.optim.Adam(weight_decay=...) (QT's actor). */
 export class Adam extends AdamFamily {
   step(): void {
     this.adamStep(false);

@@ -5,7 +5,7 @@
  *
  * Windows are drawn exactly as training draws them (the algorithm's sampling rules on the policy's
  * dataset id, its context length, return scale and reward transform), from a sampler seeded by
- * `seed`, with the states normalised by the TRAINING data's statistics stored in the policy file
+ * `seed`, with the states normalized by the TRAINING data's statistics stored in the policy file
  * (not the held-out trajectories' own). Training-only sampler weights (RDT/RVDT `dup`) are not
  * applied: every held-out trajectory is drawn by its length alone. The score is the squared error
  * of `Algorithm.predictActions` (the tanh / Gaussian mean the action loss compares) against the

@@ -56,7 +56,7 @@ describe('safetensors', () => {
 });
 
 describe('checkpoints', () => {
-  it('a saved and reloaded model and optimiser continue exactly like the original', () => {
+  it('a saved and reloaded model and optimizer continue exactly like the original', () => {
     const config = smallDtConfig();
     const batches = Array.from({ length: 6 }, (_, i) => randomBatch(config, 3, new Rng(100 + i)));
     const original = newDt(config, 5);

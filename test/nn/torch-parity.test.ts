@@ -32,7 +32,7 @@ function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, s
 for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
   describe(`PyTorch parity: ${file} on ${describeBackend().split(',')[0]}`, () => {
     const fixture = readSafetensors(join(fixtures, file));
-    // the fixture's config uses Stitch's own field names; initialisation does not matter (weights are loaded)
+    // the fixture's config uses Stitch's own field names; initialization does not matter (weights are loaded)
     const stored = JSON.parse(fixture.metadata.config ?? '{}') as Omit<DecisionTransformerConfig, 'blockInit' | 'embeddingInit'>;
     const config: DecisionTransformerConfig = { ...stored, blockInit: 'gpt2', embeddingInit: 'torch' };
     const B = Number(fixture.metadata.batch_size);
