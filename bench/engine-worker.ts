@@ -3,7 +3,7 @@
  * RSS belongs to that workload alone. Usage: node dist/bench/engine-worker.js NAME STEPS
  */
 import { performance } from 'node:perf_hooks';
-import { DecisionTransformer } from '../src/algos/dt.js';
+import { DecisionTransformer, dtLoss } from '../src/algos/dt.js';
 import { backend, Rng } from '../src/engine/index.js';
 import { AdamW, linearWarmup } from '../src/nn/optim.js';
 import type { TransformerInput } from '../src/nn/transformer.js';
@@ -29,7 +29,7 @@ const batch: TransformerInput = {
 };
 const schedule = linearWarmup(10_000);
 const step = (): void => {
-  gradientStep({ optimizer, clipNorm: 0.25, schedule, loss: () => model.loss(batch).loss });
+  gradientStep({ optimizer, clipNorm: 0.25, schedule, loss: () => dtLoss(model, batch).loss });
 };
 for (let i = 0; i < 5; i++) step();
 const times: number[] = [];

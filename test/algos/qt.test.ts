@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PolicyContext } from '../../src/algos/algorithm.js';
 import { AdamW, Adam } from '../../src/nn/optim.js';
-import {
-  bootstrapIndices, candidateKind, candidateReturns, chooseCandidate, nextStateTargets, nStepTargets, qRegularizer,
-  QT_PRESETS, QtActor, QtAlgorithm, QtConfigSchema, QtPolicy, qtAlgorithm, softUpdate, TwinCritic, type QtConfig,
-} from '../../src/algos/qt.js';
+import { QT_PRESETS, QtAlgorithm, QtConfigSchema, qtAlgorithm, type QtConfig } from '../../src/algos/qt.js';
+import { nextStateTargets, QtActor } from '../../src/algos/parts/actors.js';
+import { candidateKind, candidateReturns, CandidatePolicy as QtPolicy, chooseCandidate } from '../../src/algos/parts/candidate-acting.js';
+import { bootstrapIndices, nStepTargets, qRegularizer, softUpdate, TwinCritic } from '../../src/algos/parts/critic.js';
 import type { DecisionTransformerConfig } from '../../src/algos/dt.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
 import type { TransformerInput } from '../../src/nn/transformer.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Algorithm, PolicyContext } from '../../src/algos/algorithm.js';
 import {
-  reinformer, ReinformerNetwork, returnNormalizer, type ReinformerConfig, type ReinformerNetworkConfig,
+  reinformer, ReinformerNetwork, reinformerLosses, returnNormalizer, type ReinformerConfig, type ReinformerNetworkConfig,
 } from '../../src/algos/reinformer.js';
 import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
 import { Rng, tidy } from '../../src/engine/index.js';
@@ -149,7 +149,7 @@ describe('Reinformer training', () => {
     const run = (b: SampledBatch): { terms: number[]; grads: Float32Array[] } => {
       model.zeroGrad();
       const terms = tidy(() => {
-        const losses = model.losses(b, { expectile: 0.99, temperature: 0.1 });
+        const losses = reinformerLosses(model, b, { expectile: 0.99, temperature: 0.1 });
         losses.total.backward();
         return [losses.returnLoss.item(), losses.actionNll.item(), losses.entropy.item()];
       });

@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AnyAlgorithmDefinition, PolicyContext } from '../../src/algos/algorithm.js';
-import { QtAlgorithm, QtConfigSchema, qRegularizer, TwinCritic, type QNumerator } from '../../src/algos/qt.js';
-import {
-  actionLossWeighting, GaussianQtActor, RdtAlgorithm, RdtConfigSchema, rdtAlgorithm, reparameterizedActions, weightedGaussianNll, weightedMse,
-} from '../../src/algos/rdt.js';
+import { QtAlgorithm, QtConfigSchema } from '../../src/algos/qt.js';
+import { qRegularizer, TwinCritic, type QNumerator } from '../../src/algos/parts/critic.js';
+import { GaussianQtActor } from '../../src/algos/parts/actors.js';
+import { actionLossWeighting, reparameterizedActions, weightedGaussianNll, weightedMse } from '../../src/algos/parts/rebalancing.js';
+import { RdtAlgorithm, RdtConfigSchema, rdtAlgorithm } from '../../src/algos/rdt.js';
 import { RvdtAlgorithm, RvdtConfigSchema, rvdtAlgorithm, type RvdtConfig } from '../../src/algos/rvdt.js';
 import { returnsToGo, stateStatistics } from '../../src/data/preprocess.js';
 import { samplingRulesFor, WindowSampler, type WindowBatch } from '../../src/data/sampler.js';
@@ -217,7 +218,7 @@ describe('ablation columns', () => {
     'target_q_mean', 'critic_grad_norm', 'actor_grad_norm', 'lr_actor', 'lr_critic',
   ];
   const columns: Array<[AnyAlgorithmDefinition, string, boolean]> = [
-    [rdtAlgorithm, 'dt', false], [rdtAlgorithm, 'dt-dup', true], [rdtAlgorithm, 'rdt', true],
+    [rdtAlgorithm, 'qt-bc', false], [rdtAlgorithm, 'dt-dup', true], [rdtAlgorithm, 'rdt', true],
     [rvdtAlgorithm, 'qt', false], [rvdtAlgorithm, 'vdt', true], [rvdtAlgorithm, 'rvdt-dup', true],
     [rvdtAlgorithm, 'rvdt-determ', false], [rvdtAlgorithm, 'rvdt', true],
   ];
