@@ -1,47 +1,33 @@
 /**
  * Saving and loading parameters (and optimizer state) as safetensors. Weights files hold exactly
  * the module's state_dict names, so `model.load_state_dict(load_file(path))` works in PyTorch for
- * a model built with the same names.
+ * a model built with the same names. The file functions here use Node's fs; module-tensors.ts is
+ * the part without it (policy loading in a browser uses that one).
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Module } from './module.js';
 import type { AdamState, Optimizer } from './optim.js';
+import { loadModuleTensors, moduleTensors } from './module-tensors.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, storedFromFloat, type SafetensorsFile, type StoredTensor } from './safetensors.js';
 
-export function moduleTensors(module: Module, prefix = ''): Map<string, StoredTensor> {
-  const out = new Map<string, StoredTensor>();
-  for (const [name, p] of module.namedParameters()) out.set(`${prefix}${name}`, storedFromFloat(p.data, p.shape));
-  return out;
-}
-
-/** Copy values from stored tensors into the module; every parameter must be present with its shape. */
-export function loadModuleTensors(module: Module, tensors: ReadonlyMap<string, StoredTensor>, source: string, prefix = ''): void {
-  const expected = module.namedParameters();
-  const missing = expected.filter(([name]) => !tensors.has(`${prefix}${name}`)).map(([name]) => name);
-  if (missing.length > 0) throw new SafetensorsError(`${source}: missing parameters ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
-  for (const [name, p] of expected) {
-    const stored = tensors.get(`${prefix}${name}`) as StoredTensor;
-    if (stored.dtype === 'I32') throw new SafetensorsError(`${source}: parameter ${name} is stored as integers`);
-    if (stored.shape.length !== p.shape.length || stored.shape.some((d, i) => d !== p.shape[i])) {
-      throw new SafetensorsError(`${source}: parameter ${name} has shape [${stored.shape}], the model expects [${p.shape}]`);
-    }
-    for (let i = 0; i < p.size; i++) p.data[i] = stored.data[i] as number;
-  }
-}
+export { loadModuleTensors, moduleTensors } from './module-tensors.js';
 
 export function saveModule(module: Module, path: string, metadata: Record<string, string> = {}): void {
   writeFileAtomic(path, encodeSafetensors(moduleTensors(module), metadata));
 }
 
-export function readSafetensors(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
+/** A file's bytes; a file that cannot be read is a SafetensorsError naming it. */
+export function readBytes(path: string): Uint8Array {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (error) {
     throw new SafetensorsError(`${path}: cannot read (${error instanceof Error ? error.message : String(error)})`);
   }
-  return decodeSafetensors(bytes, path);
+}
+
+export function readSafetensors(path: string): SafetensorsFile {
+  return decodeSafetensors(readBytes(path), path);
 }
 
 export function loadModule(module: Module, path: string): Record<string, string> {

@@ -16,7 +16,7 @@ import { DataFileError } from '../data/errors.js';
 import { WindowSampler, type WindowBatch } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
-import { restorePolicy } from './policy-file.js';
+import { restorePolicy } from '../deploy/node.js';
 import { algorithmSamplerOptions } from './sampling.js';
 
 export const DEFAULT_HELD_OUT_BATCHES = 50;
@@ -89,7 +89,7 @@ export function heldOutActionError(policyPath: string, store: TrajectoryStore, o
   const batches = positiveInteger('batches', options.batches ?? DEFAULT_HELD_OUT_BATCHES);
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`heldOutActionError: seed must be an integer >= 0 (got ${seed})`);
-  const { header, definition, config, algorithm } = restorePolicy(policyPath);
+  const { header, definition, config, model: algorithm } = restorePolicy(policyPath);
   const { obsDim, actionDim, stateMean, stateStd } = header.context;
   if (store.obsDim !== obsDim || store.actionDim !== actionDim) {
     throw new DataFileError(name, `observations ${store.obsDim}-d and actions ${store.actionDim}-d, but the policy ${policyPath} reads ${obsDim}-d observations and ${actionDim}-d actions`);
