@@ -28,15 +28,13 @@ export interface SamplingRules {
   maxEpisodeLength?: number;
 }
 
-export type SamplerMethod = 'dt' | 'dt-corl' | 'qt' | 'reinformer';
+export type SamplerMethod = 'dt' | 'qt' | 'reinformer';
 
 /** The rules each reference implementation uses; QT switches its start rule on the dataset name. */
 export function samplingRulesFor(method: SamplerMethod, datasetName = ''): SamplingRules {
   switch (method) {
     case 'dt':
       return { trajectorySampling: 'length-weighted', startRule: 'any', padding: 'left', paddedTimesteps: 'zero', statePadding: 'raw-zero', actionPadValue: -10, maxEpisodeLength: 1000 };
-    case 'dt-corl':
-      return { trajectorySampling: 'length-weighted', startRule: 'any', padding: 'right', paddedTimesteps: 'continue', statePadding: 'zero', actionPadValue: 0 };
     case 'qt':
       return {
         trajectorySampling: 'length-weighted',
