@@ -108,10 +108,23 @@ export interface DatasetPreparation {
   metadata: Record<string, number | string>;
 }
 
-export interface AlgorithmDefinition<Config extends { batchSize: number; steps: number; context: number }> {
+/**
+ * What loading a policy file needs of an algorithm: its name, its config schema and how to build
+ * only what acting needs. Kept apart from the training definition (it refers to no training class)
+ * so that code which only acts (src/deploy) carries no optimizer or update code into a bundle.
+ */
+export interface PolicyDefinition<Config extends { batchSize: number; steps: number; context: number }> {
   readonly name: string;
-  readonly description: string;
   readonly configSchema: z.ZodType<Config>;
+  /** only what acting needs, for a policy file's weights to be loaded into (QT: the actor and its target critic) */
+  createPolicyModel(config: Config, context: PolicyContext, rng: Rng): PolicyModel;
+}
+
+/** A policy definition with its config type erased, for registries. */
+export type AnyPolicyDefinition = PolicyDefinition<{ batchSize: number; steps: number; context: number }>;
+
+export interface AlgorithmDefinition<Config extends { batchSize: number; steps: number; context: number }> extends PolicyDefinition<Config> {
+  readonly description: string;
   /** per-dataset hyperparameters of the reference, by dataset id (partial configs over the defaults) */
   readonly presets: Readonly<Record<string, Partial<Config>>>;
   /** which reference sampling rules training uses */
@@ -124,8 +137,17 @@ export interface AlgorithmDefinition<Config extends { batchSize: number; steps: 
   prepare?(store: TrajectoryStore, config: Config): DatasetPreparation;
   /** `preparation`: what `prepare` returned (absent: the algorithm cannot train on windows that need it) */
   create(config: Config, context: PolicyContext, rng: Rng, preparation?: DatasetPreparation): Algorithm;
-  /** only what acting needs, for a policy file's weights to be loaded into (QT: the actor and its target critic) */
-  createPolicyModel(config: Config, context: PolicyContext, rng: Rng): PolicyModel;
+}
+
+/**
+ * An algorithm's training definition on top of its policy definition. Call it as
+ * `/* @__PURE__ *\/ withTraining(policy, {...})` so that bundlers drop the training half (and with
+ * it the optimizers and update code) from code that only loads policies.
+ */
+export function withTraining<Config extends { batchSize: number; steps: number; context: number }>(
+  policy: PolicyDefinition<Config>, training: Omit<AlgorithmDefinition<Config>, keyof PolicyDefinition<Config>>,
+): AlgorithmDefinition<Config> {
+  return { ...policy, ...training };
 }
 
 /** An algorithm definition with its config type erased, for registries. */

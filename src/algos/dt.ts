@@ -18,8 +18,8 @@ import { AdamW, linearWarmup } from '../nn/optim.js';
 import { gradientStep } from '../nn/step.js';
 import type { TransformerInput } from '../nn/transformer.js';
 import {
-  predictWithoutGrad,
-  type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy,
+  predictWithoutGrad, withTraining,
+  type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy,
 } from './algorithm.js';
 import { DecisionTransformer, type DecisionTransformerConfig } from './parts/actors.js';
 import { ReturnConditionedPolicy } from './parts/return-conditioned-policy.js';
@@ -166,13 +166,17 @@ class DtAlgorithm extends DtPolicyModel implements Algorithm {
   }
 }
 
-export const decisionTransformer: AlgorithmDefinition<DtConfig> = {
+/** What loading a dt policy file needs (src/deploy): no training class is referenced from here. */
+export const dtPolicyDefinition: PolicyDefinition<DtConfig> = {
   name: 'dt',
-  description: 'Decision Transformer (kzl / CORL): return-conditioned behavior cloning with a causal GPT',
   configSchema: DtConfigSchema,
+  createPolicyModel: (config, context, rng) => new DtPolicyModel(new DecisionTransformer(networkConfig(config, context), rng), config, context),
+};
+
+export const decisionTransformer: AlgorithmDefinition<DtConfig> = /* @__PURE__ */ withTraining(dtPolicyDefinition, {
+  description: 'Decision Transformer (kzl / CORL): return-conditioned behavior cloning with a causal GPT',
   presets: DT_PRESETS,
   sampler: 'dt',
   returnScale: (config) => config.returnScale,
   create: (config, context, rng) => new DtAlgorithm(config, context, rng),
-  createPolicyModel: (config, context, rng) => new DtPolicyModel(new DecisionTransformer(networkConfig(config, context), rng), config, context),
-};
+});

@@ -25,7 +25,7 @@
 import { z } from 'zod';
 import type { WindowBatch } from '../data/sampler.js';
 import { add, mseLoss, reshape, scale, Tensor, type Rng } from '../engine/index.js';
-import type { AlgorithmDefinition, PolicyContext } from './algorithm.js';
+import { withTraining, type AlgorithmDefinition, type PolicyDefinition, type PolicyContext } from './algorithm.js';
 import { QT_PRESETS } from './qt-presets.js';
 import { nextStateTargets, QtActor } from './parts/actors.js';
 import { CandidateActingModel } from './parts/candidate-acting.js';
@@ -103,18 +103,22 @@ export class QtAlgorithm extends CriticRegularizedAlgorithm {
   }
 }
 
-export const qtAlgorithm: AlgorithmDefinition<QtConfig> = {
+/** What loading a qt policy file needs (src/deploy): no training class is referenced from here. */
+export const qtPolicyDefinition: PolicyDefinition<QtConfig> = {
   name: 'qt',
-  description: 'QT (charleshsc/QT): DT actor regularized by twin n-step critics; acts by critic-weighted choice among 50 candidates',
   configSchema: QtConfigSchema,
-  presets: QT_PRESETS,
-  sampler: 'qt',
-  returnScale: (config) => config.returnScale,
-  rewardTransform: (config) => config.rewardTransform,
-  create: (config, context, rng) => new QtAlgorithm(config, context, rng),
   createPolicyModel: (config, context, rng) => {
     const actor = new QtActor(actorConfig(config, context), rng);
     const criticTarget = new TwinCritic(context.obsDim, context.actionDim, config.criticWidth, rng);
     return new CandidateActingModel(actor, criticTarget, config, context);
   },
 };
+
+export const qtAlgorithm: AlgorithmDefinition<QtConfig> = /* @__PURE__ */ withTraining(qtPolicyDefinition, {
+  description: 'QT (charleshsc/QT): DT actor regularized by twin n-step critics; acts by critic-weighted choice among 50 candidates',
+  presets: QT_PRESETS,
+  sampler: 'qt',
+  returnScale: (config) => config.returnScale,
+  rewardTransform: (config) => config.rewardTransform,
+  create: (config, context, rng) => new QtAlgorithm(config, context, rng),
+});

@@ -30,8 +30,8 @@ import { Adam, type Schedule } from '../nn/optim.js';
 import { gradientStep } from '../nn/step.js';
 import type { TransformerInput } from '../nn/transformer.js';
 import {
-  predictWithoutGrad,
-  type Algorithm, type AlgorithmDefinition, type DatasetPreparation, type EvaluationCondition, type PolicyContext, type PolicyModel,
+  predictWithoutGrad, withTraining,
+  type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type DatasetPreparation, type EvaluationCondition, type PolicyContext, type PolicyModel,
   type SequencePolicy,
 } from './algorithm.js';
 import { QT_PRESETS } from './qt-presets.js';
@@ -149,15 +149,19 @@ export class RdtAlgorithm extends RdtPolicyModel implements Algorithm {
   }
 }
 
-export const rdtAlgorithm: AlgorithmDefinition<RdtConfig> = {
+/** What loading a rdt policy file needs (src/deploy): no training class is referenced from here. */
+export const rdtPolicyDefinition: PolicyDefinition<RdtConfig> = {
   name: 'rdt',
-  description: 'RDT (return-rebalanced DT; ablation columns qt-bc, dt-dup, rdt): expert trajectories up-weighted by 1 + α in the NLL or duplicated in sampling',
   configSchema: RdtConfigSchema,
+  createPolicyModel: (config, context, rng) => new RdtPolicyModel(actorFactory(config.policy)(actorConfig(config, context), rng), config, context),
+};
+
+export const rdtAlgorithm: AlgorithmDefinition<RdtConfig> = /* @__PURE__ */ withTraining(rdtPolicyDefinition, {
+  description: 'RDT (return-rebalanced DT; ablation columns qt-bc, dt-dup, rdt): expert trajectories up-weighted by 1 + α in the NLL or duplicated in sampling',
   presets: RDT_PRESETS,
   sampler: 'qt',
   returnScale: (config) => config.returnScale,
   rewardTransform: (config) => config.rewardTransform,
   prepare: (store, config) => prepareRebalancing(store, config),
   create: (config, context, rng, preparation) => new RdtAlgorithm(config, context, rng, preparation),
-  createPolicyModel: (config, context, rng) => new RdtPolicyModel(actorFactory(config.policy)(actorConfig(config, context), rng), config, context),
-};
+});

@@ -22,15 +22,3 @@ export function algorithmNames(): string[] {
 export function findAlgorithm(name: string): AnyAlgorithmDefinition | undefined {
   return definitions.find((definition) => definition.name === name);
 }
-
-const positiveInteger = (value: unknown): number => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : 0);
-
-/**
- * A lower bound on the parameters an algorithm config builds: the timestep embedding
- * (maxTimestep x width) and, per layer, a width x width attention projection and the width x mlpWidth
- * MLP matrix, which every registered network has (fields an algorithm lacks count 0).
- */
-export function impliedParameters(config: Record<string, unknown>): number {
-  const width = positiveInteger(config.width);
-  return positiveInteger(config.maxTimestep) * width + positiveInteger(config.layers) * (width * width + width * positiveInteger(config.mlpWidth));
-}

@@ -42,8 +42,8 @@ import { Adam, Lamb, linearWarmup } from '../nn/optim.js';
 import { gradientStep } from '../nn/step.js';
 import { TrajectoryTransformer, type TrajectoryTransformerConfig, type TransformerInput } from '../nn/transformer.js';
 import {
-  predictWithoutGrad,
-  type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy,
+  predictWithoutGrad, withTraining,
+  type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy,
 } from './algorithm.js';
 import { clampAction, ContextBuffer, normalizeState } from './parts/context-buffer.js';
 import { clippedLogStd, initialLogStd } from './parts/gaussian-head.js';
@@ -429,13 +429,17 @@ export class ReinformerPolicy implements SequencePolicy {
   }
 }
 
-export const reinformer: AlgorithmDefinition<ReinformerConfig> = {
+/** What loading a reinformer policy file needs (src/deploy): no training class is referenced from here. */
+export const reinformerPolicyDefinition: PolicyDefinition<ReinformerConfig> = {
   name: 'reinformer',
-  description: 'Reinformer: max-return sequence modelling with an expectile return head and a Gaussian action head',
   configSchema: ReinformerConfigSchema,
+  createPolicyModel: (config, context, rng) => new ReinformerPolicyModel(new ReinformerNetwork(networkConfig(config, context), rng), config, context),
+};
+
+export const reinformer: AlgorithmDefinition<ReinformerConfig> = /* @__PURE__ */ withTraining(reinformerPolicyDefinition, {
+  description: 'Reinformer: max-return sequence modelling with an expectile return head and a Gaussian action head',
   presets: REINFORMER_PRESETS,
   sampler: 'reinformer',
   returnScale: (config) => config.returnScale,
   create: (config, context, rng) => new ReinformerAlgorithm(config, context, rng),
-  createPolicyModel: (config, context, rng) => new ReinformerPolicyModel(new ReinformerNetwork(networkConfig(config, context), rng), config, context),
-};
+});

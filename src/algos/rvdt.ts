@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import type { WindowBatch } from '../data/sampler.js';
 import { add, scale, Tensor, type Rng } from '../engine/index.js';
-import type { AlgorithmDefinition, DatasetPreparation, PolicyContext } from './algorithm.js';
+import { withTraining, type AlgorithmDefinition, type PolicyDefinition, type DatasetPreparation, type PolicyContext } from './algorithm.js';
 import { QT_PRESETS } from './qt-presets.js';
 import { actorFactory } from './parts/actors.js';
 import { CandidateActingModel } from './parts/candidate-acting.js';
@@ -98,19 +98,23 @@ export class RvdtAlgorithm extends CriticRegularizedAlgorithm {
   }
 }
 
-export const rvdtAlgorithm: AlgorithmDefinition<RvdtConfig> = {
+/** What loading a rvdt policy file needs (src/deploy): no training class is referenced from here. */
+export const rvdtPolicyDefinition: PolicyDefinition<RvdtConfig> = {
   name: 'rvdt',
-  description: 'RVDT (ablation columns qt, vdt, rvdt-dup, rvdt-determ, rvdt): QT\'s critic and Q-term with expert rebalancing and a Gaussian policy; QT\'s candidate inference',
   configSchema: RvdtConfigSchema,
-  presets: QT_PRESETS,
-  sampler: 'qt',
-  returnScale: (config) => config.returnScale,
-  rewardTransform: (config) => config.rewardTransform,
-  prepare: (store, config) => prepareRebalancing(store, config),
-  create: (config, context, rng, preparation) => new RvdtAlgorithm(config, context, rng, preparation),
   createPolicyModel: (config, context, rng) => {
     const actor = actorFactory(config.policy)(actorConfig(config, context), rng);
     const criticTarget = new TwinCritic(context.obsDim, context.actionDim, config.criticWidth, rng);
     return new CandidateActingModel(actor, criticTarget, config, context);
   },
 };
+
+export const rvdtAlgorithm: AlgorithmDefinition<RvdtConfig> = /* @__PURE__ */ withTraining(rvdtPolicyDefinition, {
+  description: 'RVDT (ablation columns qt, vdt, rvdt-dup, rvdt-determ, rvdt): QT\'s critic and Q-term with expert rebalancing and a Gaussian policy; QT\'s candidate inference',
+  presets: QT_PRESETS,
+  sampler: 'qt',
+  returnScale: (config) => config.returnScale,
+  rewardTransform: (config) => config.rewardTransform,
+  prepare: (store, config) => prepareRebalancing(store, config),
+  create: (config, context, rng, preparation) => new RvdtAlgorithm(config, context, rng, preparation),
+});

@@ -7,8 +7,8 @@
  * training side (src/train/policy-file.ts) writes the file.
  */
 import { z } from 'zod';
-import type { AnyAlgorithmDefinition, PolicyContext, PolicyModel } from '../algos/algorithm.js';
-import { algorithmNames, findAlgorithm, impliedParameters } from '../algos/registry.js';
+import type { AnyPolicyDefinition, PolicyContext, PolicyModel } from '../algos/algorithm.js';
+import { findPolicyDefinition, impliedParameters, policyAlgorithmNames } from '../algos/policy-registry.js';
 import { Rng } from '../engine/rng.js';
 import { loadModuleTensors } from '../nn/module-tensors.js';
 import { decodeSafetensors, SafetensorsError, type StoredTensor } from '../nn/safetensors.js';
@@ -79,9 +79,9 @@ function checkHeaderAgainstFile(header: PolicyHeader, tensors: ReadonlyMap<strin
   if (implied > stored) throw new SafetensorsError(`${source}: invalid policy header: its config builds at least ${implied} parameters but the file holds ${stored}`);
 }
 
-function algorithmOf(header: PolicyHeader, source: string): { definition: AnyAlgorithmDefinition; config: AlgorithmConfig } {
-  const definition = findAlgorithm(header.algo);
-  if (definition === undefined) throw new SafetensorsError(`${source}: unknown algorithm '${header.algo}'; known: ${algorithmNames().join(', ')}`);
+function algorithmOf(header: PolicyHeader, source: string): { definition: AnyPolicyDefinition; config: AlgorithmConfig } {
+  const definition = findPolicyDefinition(header.algo);
+  if (definition === undefined) throw new SafetensorsError(`${source}: unknown algorithm '${header.algo}'; known: ${policyAlgorithmNames().join(', ')}`);
   const parsed = definition.configSchema.safeParse(header.config);
   if (!parsed.success) throw new SafetensorsError(`${source}: invalid ${definition.name} config: ${describeIssues(parsed.error.issues)}`);
   return { definition, config: parsed.data as AlgorithmConfig };
@@ -90,7 +90,7 @@ function algorithmOf(header: PolicyHeader, source: string): { definition: AnyAlg
 /** A policy file's acting model, rebuilt from its header with the stored weights loaded, in eval mode. */
 export interface RestoredPolicy {
   header: PolicyHeader;
-  definition: AnyAlgorithmDefinition;
+  definition: AnyPolicyDefinition;
   config: AlgorithmConfig;
   context: PolicyContext;
   model: PolicyModel;

@@ -6,7 +6,7 @@ import { backend, type FloatArray, type Parameter } from '../engine/index.js';
 import { allocate } from '../engine/tensor.js';
 import { JsBackend } from '../engine/backends/js.js';
 
-const reference = new JsBackend();
+const reference = /* @__PURE__ */ new JsBackend();
 const kernelsFor = (p: Parameter) => (p.dtype === 'float64' ? reference : backend());
 
 export interface AdamOptions {

@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { AnyAlgorithmDefinition } from '../algos/algorithm.js';
-import { algorithmNames, findAlgorithm, impliedParameters } from '../algos/registry.js';
+import { impliedParameters } from '../algos/policy-registry.js';
+import { algorithmNames, findAlgorithm } from '../algos/registry.js';
 import { envIds, envSpec, type EnvSpec } from '../envs/registry.js';
 import { NON_FINITE_POLICIES, type NonFinitePolicy } from './nonfinite.js';
 import { describeIssues } from '../util/zod-issues.js';
@@ -110,7 +111,7 @@ export function parseAlgorithmConfig(definition: AnyAlgorithmDefinition, raw: un
   return parsed.data as { batchSize: number; steps: number; context: number } & Record<string, unknown>;
 }
 
-export { impliedParameters } from '../algos/registry.js';
+export { impliedParameters } from '../algos/policy-registry.js';
 
 /** 2^28 parameters: 1 GiB of float32 weights, 3 GiB with Adam's moments; far beyond any CPU-trainable model */
 export const MAX_PARAMETERS = 2 ** 28;

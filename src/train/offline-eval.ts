@@ -16,6 +16,7 @@ import { DataFileError } from '../data/errors.js';
 import { WindowSampler, type WindowBatch } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
+import { findAlgorithm } from '../algos/registry.js';
 import { restorePolicy } from '../deploy/node.js';
 import { algorithmSamplerOptions } from './sampling.js';
 
@@ -89,7 +90,10 @@ export function heldOutActionError(policyPath: string, store: TrajectoryStore, o
   const batches = positiveInteger('batches', options.batches ?? DEFAULT_HELD_OUT_BATCHES);
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`heldOutActionError: seed must be an integer >= 0 (got ${seed})`);
-  const { header, definition, config, model: algorithm } = restorePolicy(policyPath);
+  const { header, config, model: algorithm } = restorePolicy(policyPath);
+  // the training definition (its sampling rules); restorePolicy already refused unknown algorithms
+  const definition = findAlgorithm(header.algo);
+  if (definition === undefined) throw new Error(`${policyPath}: unknown algorithm '${header.algo}'`);
   const { obsDim, actionDim, stateMean, stateStd } = header.context;
   if (store.obsDim !== obsDim || store.actionDim !== actionDim) {
     throw new DataFileError(name, `observations ${store.obsDim}-d and actions ${store.actionDim}-d, but the policy ${policyPath} reads ${obsDim}-d observations and ${actionDim}-d actions`);
