@@ -3,11 +3,11 @@
  * RSS belongs to that workload alone. Usage: node dist/bench/engine-worker.js NAME STEPS
  */
 import { performance } from 'node:perf_hooks';
-import { DecisionTransformer } from '../src/algos/dt.js';
+import { DecisionTransformer, dtLoss } from '../src/algos/dt.js';
 import { backend, Rng } from '../src/engine/index.js';
 import { AdamW, linearWarmup } from '../src/nn/optim.js';
-import type { WindowBatch } from '../src/nn/transformer.js';
-import { gradientStep } from '../src/train/step.js';
+import type { TransformerInput } from '../src/nn/transformer.js';
+import { gradientStep } from '../src/nn/step.js';
 import { WORKLOADS } from './workloads.js';
 
 const [name = 'dt-step', stepsArg = '30'] = process.argv.slice(2);
@@ -19,7 +19,7 @@ const rng = new Rng(0);
 const model = new DecisionTransformer(config, rng);
 const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 1e-4 });
 const K = config.context;
-const batch: WindowBatch = {
+const batch: TransformerInput = {
   batchSize: B,
   states: Float32Array.from({ length: B * K * config.stateDim }, () => rng.normal()),
   actions: Float32Array.from({ length: B * K * config.actionDim }, () => Math.tanh(rng.normal())),
@@ -29,7 +29,7 @@ const batch: WindowBatch = {
 };
 const schedule = linearWarmup(10_000);
 const step = (): void => {
-  gradientStep({ optimizer, clipNorm: 0.25, schedule, loss: () => model.loss(batch).loss });
+  gradientStep({ optimizer, clipNorm: 0.25, schedule, loss: () => dtLoss(model, batch).loss });
 };
 for (let i = 0; i < 5; i++) step();
 const times: number[] = [];

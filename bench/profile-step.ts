@@ -3,11 +3,11 @@
  * TypeScript (graph building, copies, small ops). Usage: node dist/bench/profile-step.js [dt-step|qt-step] [steps]
  */
 import { performance } from 'node:perf_hooks';
-import { DecisionTransformer } from '../src/algos/dt.js';
+import { DecisionTransformer, dtLoss } from '../src/algos/dt.js';
 import type { Backend } from '../src/engine/backend.js';
 import { backend, Rng, setBackend } from '../src/engine/index.js';
 import { AdamW } from '../src/nn/optim.js';
-import { gradientStep } from '../src/train/step.js';
+import { gradientStep } from '../src/nn/step.js';
 import { WORKLOADS } from './workloads.js';
 
 const [name = 'dt-step', stepsArg = '10'] = process.argv.slice(2);
@@ -51,7 +51,7 @@ const batch = {
 };
 const step = (): number => {
   const start = performance.now();
-  gradientStep({ optimizer, clipNorm: 0.25, loss: () => model.loss(batch).loss });
+  gradientStep({ optimizer, clipNorm: 0.25, loss: () => dtLoss(model, batch).loss });
   return performance.now() - start;
 };
 for (let i = 0; i < 3; i++) step();

@@ -2,7 +2,8 @@
  * The Stitch package API for Node: load a trained policy file and act with it, evaluate policies
  * in the registered tasks, and run training from code.
  */
-export { loadPolicy, Policy, type LoadPolicyOptions, type PolicyHeader } from './train/policy-file.js';
+export { loadPolicy, type PolicySource } from './deploy/node.js';
+export { Policy, policyFromBytes, type LoadPolicyOptions, type PolicyHeader } from './deploy/index.js';
 export { heldOutActionError, type HeldOutActionError, type HeldOutOptions } from './train/offline-eval.js';
 export { evaluateConditions, type ConditionResult, type EvaluationRecord } from './train/evaluate.js';
 export { resolveRunConfig, type RunConfig, type RunRequest } from './train/config.js';

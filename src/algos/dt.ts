@@ -6,58 +6,31 @@
  * s_t, so it sees R_0..R_t, s_0..s_t and a_0..a_{t-1}. Loss: mean squared error to the dataset
  * actions over unpadded positions. AdamW with a linear warm-up, global-norm clipping.
  *
- * Acting: start from a target return R_0 = target / scale; after each step R_{t+1} = R_t - r_t / scale;
- * keep the last K steps, left-padded, and execute the prediction at the newest state token.
+ * Acting (parts/return-conditioned-policy.ts): start from a target return R_0 = target / scale;
+ * after each step R_{t+1} = R_t - r_t / scale; keep the last K steps, left-padded, and execute the
+ * prediction at the newest state token.
  */
 import { z } from 'zod';
-import type { WindowBatch as SampledBatch } from '../data/sampler.js';
-import { mseLoss, noGrad, reshape, tanh, tidy, Tensor, type Rng } from '../engine/index.js';
-import { Linear } from '../nn/layers.js';
-import { Module } from '../nn/module.js';
+import type { WindowBatch } from '../data/sampler.js';
+import { mseLoss, reshape, Tensor, type Rng } from '../engine/index.js';
+import type { Module } from '../nn/module.js';
 import { AdamW, linearWarmup } from '../nn/optim.js';
-import { TrajectoryTransformer, type TrajectoryTransformerConfig, type WindowBatch } from '../nn/transformer.js';
-import { gradientStep } from '../train/step.js';
+import { gradientStep } from '../nn/step.js';
+import type { TransformerInput } from '../nn/transformer.js';
 import {
-  ContextBuffer, normaliseState, predictWithoutGrad,
-  type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
+  predictWithoutGrad, withTraining,
+  type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy,
 } from './algorithm.js';
+import { DecisionTransformer, type DecisionTransformerConfig } from './parts/actors.js';
+import { ReturnConditionedPolicy } from './parts/return-conditioned-policy.js';
 
-export type DecisionTransformerConfig = Omit<TrajectoryTransformerConfig, 'tokenOrder' | 'blockStyle' | 'fusedQkv' | 'finalLayerNorm' | 'outputDropout'>;
+// ---------------------------------------------------------------------------------------------
+// Network: DecisionTransformer (parts/actors.ts, where QT, RDT and RVDT build their actors on it)
 
-/** The network: trajectory transformer trunk and a tanh action head at the state tokens. */
-export class DecisionTransformer extends Module {
-  readonly transformer: TrajectoryTransformer;
-  readonly predict_action: Linear;
+export { DecisionTransformer, type DecisionTransformerConfig };
 
-  constructor(readonly config: DecisionTransformerConfig, rng: Rng) {
-    super();
-    this.transformer = this.addModule('transformer', new TrajectoryTransformer({
-      ...config,
-      tokenOrder: ['return', 'state', 'action'],
-      blockStyle: 'pre-ln',
-      fusedQkv: true,
-      finalLayerNorm: true,
-      outputDropout: 0,
-    }, rng));
-    this.predict_action = this.addModule('predict_action', new Linear(config.width, config.actionDim, rng, { init: config.embeddingInit }));
-  }
-
-  /** predicted actions [B, K, A], in [-1, 1] */
-  forward(batch: WindowBatch): Tensor {
-    const hidden = this.transformer.forward(batch);
-    return tanh(this.predict_action.forward(this.transformer.token(hidden, 'state')));
-  }
-
-  /** MSE between predicted and dataset actions over valid positions */
-  loss(batch: WindowBatch): { loss: Tensor; actions: Tensor } {
-    const actions = this.forward(batch);
-    const { batchSize: B } = batch;
-    const { context: K, actionDim: A } = this.config;
-    const target = Tensor.borrow(batch.actions, [B * K, A]);
-    const loss = mseLoss(reshape(actions, [B * K, A]), target, batch.mask === null ? {} : { weights: batch.mask });
-    return { loss, actions };
-  }
-}
+// ---------------------------------------------------------------------------------------------
+// Configuration and presets
 
 export const DtConfigSchema = z.object({
   context: z.number().int().min(1).max(341).default(20),
@@ -85,12 +58,16 @@ export const DtConfigSchema = z.object({
 
 export type DtConfig = z.infer<typeof DtConfigSchema>;
 
-/** CORL's Maze2D settings (batch 4096, lr 8e-4, returns unscaled, targets 280/140) and kzl's locomotion settings. */
-const corlMaze2d: Partial<DtConfig> = { init: 'corl', activation: 'gelu_erf', batchSize: 4096, lr: 8e-4, returnScale: 1, targetReturns: [280, 140] };
+/**
+ * Maze2D: CORL's hyperparameters (init, GELU, batch 4096, lr 8e-4, returns unscaled, targets 280/140),
+ * with the window sampling every DT run uses, kzl's (left padding, actions padded with −10): CORL
+ * right-pads its windows, which these presets do not reproduce. Locomotion: kzl's settings.
+ */
+const corlMaze2dHyperparameters: Partial<DtConfig> = { init: 'corl', activation: 'gelu_erf', batchSize: 4096, lr: 8e-4, returnScale: 1, targetReturns: [280, 140] };
 export const DT_PRESETS: Record<string, Partial<DtConfig>> = {
-  'maze2d-umaze-v1': corlMaze2d,
-  'maze2d-medium-v1': corlMaze2d,
-  'maze2d-large-v1': corlMaze2d,
+  'maze2d-umaze-v1': corlMaze2dHyperparameters,
+  'maze2d-medium-v1': corlMaze2dHyperparameters,
+  'maze2d-large-v1': corlMaze2dHyperparameters,
   'hopper-medium-v2': { targetReturns: [3600, 1800] },
   'hopper-medium-replay-v2': { targetReturns: [3600, 1800] },
   'hopper-medium-expert-v2': { targetReturns: [3600, 1800] },
@@ -112,21 +89,69 @@ function networkConfig(config: DtConfig, context: PolicyContext): DecisionTransf
   };
 }
 
-class DtAlgorithm implements Algorithm {
-  readonly model: DecisionTransformer;
+// ---------------------------------------------------------------------------------------------
+// Loss and update
+
+/**
+ * L = Σ_{b,t} m_{b,t} ‖â_{b,t} − a_{b,t}‖² / (A · Σ_{b,t} m_{b,t}), â = tanh(W h_{s_t}):
+ * the squared error of the predicted actions averaged over the A action dimensions of the unpadded
+ * positions (mask m), kzl's `F.mse_loss(action_preds[attention_mask > 0], ...)`. (CORL's dt.py
+ * masks the same terms but divides by every position, padding included.)
+ */
+export function dtLoss(model: DecisionTransformer, batch: TransformerInput): { loss: Tensor; actions: Tensor } {
+  const { batchSize: B } = batch;
+  const { context: K, actionDim: A } = model.config;
+  const actions = model.forward(batch);
+  const predicted = reshape(actions, [B * K, A]);
+  const target = Tensor.borrow(batch.actions, [B * K, A]);
+  if (batch.mask === null) return { loss: mseLoss(predicted, target, { normalizer: A * B * K }), actions };
+  const mask = batch.mask;
+  let unpadded = 0;
+  for (const m of mask) unpadded += m;
+  return { loss: mseLoss(predicted, target, { weights: mask, normalizer: A * unpadded }), actions };
+}
+
+/** What acting needs: the network (eval mode) and the target returns. */
+class DtPolicyModel implements PolicyModel {
+  constructor(readonly model: DecisionTransformer, readonly config: DtConfig, readonly context: PolicyContext) {}
+
+  policyModules(): Record<string, Module> {
+    return { model: this.model };
+  }
+
+  evaluationConditions(): EvaluationCondition[] {
+    return this.config.targetReturns.map((target) => ({ label: `target ${target}`, targetReturn: target }));
+  }
+
+  createPolicy(numEnvs: number, condition: EvaluationCondition): SequencePolicy {
+    if (condition.targetReturn === undefined) throw new Error('DT acts towards a target return; the condition has none');
+    return new ReturnConditionedPolicy(this.model, this.config, this.context, numEnvs, condition.targetReturn);
+  }
+
+  setTraining(training: boolean): void {
+    this.model.train(training);
+  }
+
+  predictActions(batch: TransformerInput): Float32Array {
+    return predictWithoutGrad(() => this.model.forward(batch));
+  }
+}
+
+/** One AdamW step on L per batch, the learning rate warmed up linearly, the gradient clipped. */
+class DtAlgorithm extends DtPolicyModel implements Algorithm {
   private readonly optimizer: AdamW;
   private readonly schedule: (step: number) => number;
 
-  constructor(readonly config: DtConfig, readonly context: PolicyContext, rng: Rng) {
-    this.model = new DecisionTransformer(networkConfig(config, context), rng);
+  constructor(config: DtConfig, context: PolicyContext, rng: Rng) {
+    super(new DecisionTransformer(networkConfig(config, context), rng), config, context);
     this.optimizer = new AdamW(this.model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
     this.schedule = linearWarmup(config.warmupSteps);
   }
 
-  update(batch: SampledBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): Record<string, number> {
     const result = gradientStep({
       optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
-      loss: () => this.model.loss(batch).loss,
+      loss: () => dtLoss(this.model, batch).loss,
       term: 'action_loss',
     });
     return { action_loss: result.loss, grad_norm: result.gradNorm, lr: result.lr };
@@ -139,95 +164,19 @@ class DtAlgorithm implements Algorithm {
   optimizers() {
     return { optimizer: { optimizer: this.optimizer, names: this.model.namedParameters().map(([n]) => n) } };
   }
-
-
-  policyModules(): Record<string, Module> {
-    return { model: this.model };
-  }
-
-  evaluationConditions(): EvaluationCondition[] {
-    return this.config.targetReturns.map((target) => ({ label: `target ${target}`, targetReturn: target }));
-  }
-
-  createPolicy(numEnvs: number, condition: EvaluationCondition): SequencePolicy {
-    if (condition.targetReturn === undefined) throw new Error('DT acts towards a target return; the condition has none');
-    return new DtPolicy(this.model, this.config, this.context, numEnvs, condition.targetReturn);
-  }
-
-  setTraining(training: boolean): void {
-    this.model.train(training);
-  }
-
-  predictActions(batch: SampledBatch): Float32Array {
-    return predictWithoutGrad(() => this.model.forward(batch));
-  }
 }
 
-/** DT acting in N environments: one batched forward per step over every active environment's window. */
-export class DtPolicy implements SequencePolicy {
-  private readonly buffer: ContextBuffer;
-  private readonly scratchState: Float32Array;
-  /** R_{t+1} = R_t - r_t / scale, waiting for the next state */
-  private readonly nextReturn: Float64Array;
-
-  constructor(
-    private readonly model: DecisionTransformer,
-    private readonly config: DtConfig,
-    private readonly context: PolicyContext,
-    readonly numEnvs: number,
-    private readonly targetReturn: number,
-  ) {
-    this.buffer = new ContextBuffer(numEnvs, config.context, context.obsDim, context.actionDim, 'left', config.maxTimestep);
-    this.scratchState = new Float32Array(context.obsDim);
-    this.nextReturn = new Float64Array(numEnvs);
-  }
-
-  beginEpisode(envIndex: number): void {
-    this.buffer.reset(envIndex);
-  }
-
-  act(observations: Float64Array, active: Uint8Array, actions: Float32Array): void {
-    const { obsDim, actionDim } = this.context;
-    const buffer = this.buffer;
-    for (let i = 0; i < this.numEnvs; i++) {
-      if (active[i] !== 1) continue;
-      const returnToGo = buffer.stepCount[i] === 0 ? this.targetReturn / this.config.returnScale : (this.nextReturn[i] as number);
-      buffer.pushState(i, normaliseState(this.context, observations, i * obsDim, this.scratchState), returnToGo);
-    }
-    const K = this.config.context;
-    tidy(() => {
-      const predicted = noGrad(() => this.model.forward({
-        batchSize: this.numEnvs, states: buffer.states, actions: buffer.actions,
-        returnsToGo: buffer.returnsToGo, timesteps: buffer.timesteps, mask: buffer.mask,
-      }));
-      for (let i = 0; i < this.numEnvs; i++) {
-        if (active[i] !== 1) continue;
-        const row = predicted.data.subarray((i * K + K - 1) * actionDim, (i * K + K) * actionDim);
-        for (let d = 0; d < actionDim; d++) {
-          const low = this.context.actionLow[d] as number;
-          const high = this.context.actionHigh[d] as number;
-          actions[i * actionDim + d] = Math.min(high, Math.max(low, row[d] as number));
-        }
-        buffer.setCurrentAction(i, row);
-      }
-    });
-  }
-
-  observeRewards(rewards: Float64Array, active: Uint8Array): void {
-    for (let i = 0; i < this.numEnvs; i++) {
-      if (active[i] !== 1) continue;
-      this.nextReturn[i] = this.buffer.currentReturn(i) - (rewards[i] as number) / this.config.returnScale;
-      this.buffer.advance(i);
-    }
-  }
-}
-
-export const decisionTransformer: AlgorithmDefinition<DtConfig> = {
+/** What loading a dt policy file needs (src/deploy): no training class is referenced from here. */
+export const dtPolicyDefinition: PolicyDefinition<DtConfig> = {
   name: 'dt',
-  description: 'Decision Transformer (kzl / CORL): return-conditioned behaviour cloning with a causal GPT',
   configSchema: DtConfigSchema,
+  createPolicyModel: (config, context, rng) => new DtPolicyModel(new DecisionTransformer(networkConfig(config, context), rng), config, context),
+};
+
+export const decisionTransformer: AlgorithmDefinition<DtConfig> = /* @__PURE__ */ withTraining(dtPolicyDefinition, {
+  description: 'Decision Transformer (kzl / CORL): return-conditioned behavior cloning with a causal GPT',
   presets: DT_PRESETS,
   sampler: 'dt',
   returnScale: (config) => config.returnScale,
   create: (config, context, rng) => new DtAlgorithm(config, context, rng),
-};
+});

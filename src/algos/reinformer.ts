@@ -12,7 +12,7 @@
  * step (5000-step linear warm-up); then one Adam step on log λ for λ·(H̄ − H̄*) using the entropy
  * of this step's forward pass (before the LAMB update).
  *
- * Acting needs no target return: at every step pass 1 predicts Ĝ_t at the new state token and
+ * Acting needs no target return (ReinformerPolicy, at the end of this file): at every step pass 1 predicts Ĝ_t at the new state token and
  * writes it into the context as R_t; pass 2 reads the Gaussian mean at the R_t token. The context's
  * returns are the model's own earlier predictions, never decremented by rewards.
  *
@@ -31,24 +31,25 @@
  * - acting clips the mean to the action bounds before executing it (a no-op for D4RL's [−1, 1]).
  */
 import { z } from 'zod';
-import type { WindowBatch as SampledBatch } from '../data/sampler.js';
+import type { WindowBatch } from '../data/sampler.js';
 import {
-  add, clip, exp, expectileLoss, gaussianEntropy, gaussianLogProb, maskedRowSumMean, neg, noGrad, reshape, scale, sub,
+  add, exp, expectileLoss, gaussianEntropy, gaussianLogProb, maskedRowSumMean, neg, noGrad, reshape, scale, sub,
   sum, tanh, tidy, Tensor, type Parameter, type Rng,
 } from '../engine/index.js';
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { Adam, Lamb, linearWarmup } from '../nn/optim.js';
-import { TrajectoryTransformer, type TrajectoryTransformerConfig, type WindowBatch } from '../nn/transformer.js';
-import { gradientStep } from '../train/step.js';
+import { gradientStep } from '../nn/step.js';
+import { TrajectoryTransformer, type TrajectoryTransformerConfig, type TransformerInput } from '../nn/transformer.js';
 import {
-  ContextBuffer, normaliseState, predictWithoutGrad,
-  type Algorithm, type AlgorithmDefinition, type EvaluationCondition, type PolicyContext, type SequencePolicy,
+  predictWithoutGrad, withTraining,
+  type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy,
 } from './algorithm.js';
+import { clampAction, ContextBuffer, normalizeState } from './parts/context-buffer.js';
+import { clippedLogStd, initialLogStd } from './parts/gaussian-head.js';
 
-/** The reference clamps the learned log-std to this range before exponentiating. */
-export const LOG_STD_MIN = -20;
-export const LOG_STD_MAX = 2;
+// ---------------------------------------------------------------------------------------------
+// Network
 
 /**
  * The trunk's shape fields (maxTimestep: the reference's table has 4096 rows) and one dropout p
@@ -85,7 +86,7 @@ export class ReinformerNetwork extends Module {
   readonly transformer: TrajectoryTransformer;
   readonly predict_return: Linear;
   readonly predict_action_mean: Linear;
-  /** log σ per action dimension, shared by every state (the reference's `log_std`, initialised at 0) */
+  /** log σ per action dimension, shared by every state (the reference's `log_std`, initialized at 0) */
   readonly action_log_std: Parameter;
 
   constructor(readonly config: ReinformerNetworkConfig, rng: Rng) {
@@ -104,12 +105,11 @@ export class ReinformerNetwork extends Module {
     }, rng));
     this.predict_return = this.addModule('predict_return', new Linear(c.width, 1, rng));
     this.predict_action_mean = this.addModule('predict_action_mean', new Linear(c.width, c.actionDim, rng));
-    this.action_log_std = this.addParameter('action_log_std', [c.actionDim]);
-    this.action_log_std.data.fill(0);
+    this.action_log_std = initialLogStd(this.addParameter('action_log_std', [c.actionDim]));
   }
 
   /** The batch's mask is not used here: Reinformer attends causally without a padding mask. */
-  forward(batch: WindowBatch): ReinformerOutputs {
+  forward(batch: TransformerInput): ReinformerOutputs {
     const hidden = this.transformer.forward({
       batchSize: batch.batchSize, states: batch.states, actions: batch.actions,
       returnsToGo: batch.returnsToGo, timesteps: batch.timesteps, mask: null,
@@ -122,68 +122,14 @@ export class ReinformerNetwork extends Module {
 
   /** log σ as the distribution uses it, [A] */
   clippedLogStd(): Tensor {
-    return clip(this.action_log_std, LOG_STD_MIN, LOG_STD_MAX);
+    return clippedLogStd(this.action_log_std);
   }
 
-  /**
-   * L_R + NLL − λ·H̄ on a batch. `mask` (1 real, 0 padding) selects the positions of the return
-   * loss and the likelihood; null means every position is real.
-   */
-  losses(batch: WindowBatch, options: { expectile: number; temperature: number }): ReinformerLosses {
-    const outputs = this.forward(batch);
-    const B = batch.batchSize;
-    const { context: K, actionDim: A } = this.config;
-    const weights = batch.mask ?? new Float32Array(B * K).fill(1);
 
-    // the residual is measured in units of the batch's mean |G| (a constant, as in the reference)
-    const returnTargets = Tensor.borrow(batch.returnsToGo, [B * K, 1]);
-    const returnLoss = expectileLoss(reshape(outputs.returns, [B * K, 1]), returnTargets, options.expectile, weights,
-      returnNormaliser(batch.returnsToGo, weights));
-
-    const logStd = this.clippedLogStd();
-    const logProb = gaussianLogProb(Tensor.borrow(batch.actions, [B * K, A]), reshape(outputs.actionMeans, [B * K, A]), logStd);
-    const actionNll = neg(maskedRowSumMean(logProb, weights));
-    const entropy = sum(gaussianEntropy(logStd));
-    const actionLoss = sub(actionNll, scale(entropy, options.temperature));
-    return { ...outputs, returnLoss, actionNll, entropy, actionLoss, total: add(returnLoss, actionLoss) };
-  }
 }
 
-/**
- * mean |G| over unpadded positions, the reference's `norm`. A batch whose returns are all 0 would
- * make the reference divide by zero; 1 leaves the residual unscaled instead.
- */
-export function returnNormaliser(returnsToGo: Float32Array, weights: Float32Array): number {
-  let total = 0;
-  let count = 0;
-  for (let i = 0; i < weights.length; i++) {
-    const w = weights[i] as number;
-    total += w * Math.abs(returnsToGo[i] as number);
-    count += w;
-  }
-  const normaliser = count > 0 ? total / count : 0;
-  return normaliser > 0 ? normaliser : 1;
-}
-
-/** The entropy temperature λ = exp(log λ), a module of its own so checkpoints hold it with its Adam state. */
-export class EntropyTemperature extends Module {
-  readonly log_temperature: Parameter;
-
-  constructor(initialTemperature: number) {
-    super();
-    this.log_temperature = this.addParameter('log_temperature', [1]);
-    this.log_temperature.data[0] = Math.log(initialTemperature);
-  }
-
-  value(): number {
-    return Math.exp(this.log_temperature.data[0] as number);
-  }
-
-  /** λ·(H̄ − H̄*), differentiable in log λ only */
-  loss(entropy: number, targetEntropy: number): Tensor {
-    return scale(exp(this.log_temperature), entropy - targetEntropy);
-  }
-}
+// ---------------------------------------------------------------------------------------------
+// Configuration and presets
 
 export const ReinformerConfigSchema = z.object({
   context: z.number().int().min(1).default(5),
@@ -244,16 +190,112 @@ function networkConfig(config: ReinformerConfig, context: PolicyContext): Reinfo
   };
 }
 
-class ReinformerAlgorithm implements Algorithm {
-  readonly model: ReinformerNetwork;
+// ---------------------------------------------------------------------------------------------
+// Losses and update
+
+/**
+ * L = L_R + NLL − λ·H̄ on a batch, λ a constant here:
+ *   L_R = Σ m · |m_e − 1(G − Ĝ < 0)| · ((G − Ĝ) / Ḡ)² / Σ m,  Ḡ = mean |G| over unpadded positions,
+ *   NLL = −Σ m Σ_d log N(a_d; tanh(W h)_d, σ_d²) / Σ m,  H̄ = Σ_d entropy of N(·, σ_d²).
+ * `mask` m (1 real, 0 padding) selects the positions of the return loss and the likelihood; null
+ * means every position is real.
+ */
+export function reinformerLosses(
+  model: ReinformerNetwork, batch: TransformerInput, options: { expectile: number; temperature: number },
+): ReinformerLosses {
+  const outputs = model.forward(batch);
+  const B = batch.batchSize;
+  const { context: K, actionDim: A } = model.config;
+  const weights = batch.mask ?? new Float32Array(B * K).fill(1);
+
+  // the residual is measured in units of the batch's mean |G| (a constant, as in the reference)
+  const returnTargets = Tensor.borrow(batch.returnsToGo, [B * K, 1]);
+  const returnLoss = expectileLoss(reshape(outputs.returns, [B * K, 1]), returnTargets, options.expectile, weights,
+    returnNormalizer(batch.returnsToGo, weights));
+
+  const logStd = model.clippedLogStd();
+  const logProb = gaussianLogProb(Tensor.borrow(batch.actions, [B * K, A]), reshape(outputs.actionMeans, [B * K, A]), logStd);
+  const actionNll = neg(maskedRowSumMean(logProb, weights));
+  const entropy = sum(gaussianEntropy(logStd));
+  const actionLoss = sub(actionNll, scale(entropy, options.temperature));
+  return { ...outputs, returnLoss, actionNll, entropy, actionLoss, total: add(returnLoss, actionLoss) };
+}
+
+/**
+ * mean |G| over unpadded positions, the reference's `norm`. A batch whose returns are all 0 would
+ * make the reference divide by zero; 1 leaves the residual unscaled instead.
+ */
+export function returnNormalizer(returnsToGo: Float32Array, weights: Float32Array): number {
+  let total = 0;
+  let count = 0;
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i] as number;
+    total += w * Math.abs(returnsToGo[i] as number);
+    count += w;
+  }
+  const normalizer = count > 0 ? total / count : 0;
+  return normalizer > 0 ? normalizer : 1;
+}
+
+/** The entropy temperature λ = exp(log λ), a module of its own so checkpoints hold it with its Adam state. */
+export class EntropyTemperature extends Module {
+  readonly log_temperature: Parameter;
+
+  constructor(initialTemperature: number) {
+    super();
+    this.log_temperature = this.addParameter('log_temperature', [1]);
+    this.log_temperature.data[0] = Math.log(initialTemperature);
+  }
+
+  value(): number {
+    return Math.exp(this.log_temperature.data[0] as number);
+  }
+
+  /** λ·(H̄ − H̄*), differentiable in log λ only */
+  loss(entropy: number, targetEntropy: number): Tensor {
+    return scale(exp(this.log_temperature), entropy - targetEntropy);
+  }
+}
+
+/** What acting needs: the network (eval mode), and the return scale to report its predictions in reward units. */
+class ReinformerPolicyModel implements PolicyModel {
+  constructor(readonly model: ReinformerNetwork, readonly config: ReinformerConfig, readonly context: PolicyContext) {}
+
+  policyModules(): Record<string, Module> {
+    return { model: this.model };
+  }
+
+  evaluationConditions(): EvaluationCondition[] {
+    return [{ label: 'max-return' }];
+  }
+
+  createPolicy(numEnvs: number): SequencePolicy {
+    return new ReinformerPolicy(this.model, this.context, numEnvs, this.config.returnScale);
+  }
+
+  setTraining(training: boolean): void {
+    this.model.train(training);
+  }
+
+  /** the Gaussian means at the return tokens, read from the dataset's returns-to-go (acting reads them at Ĝ) */
+  predictActions(batch: TransformerInput): Float32Array {
+    return predictWithoutGrad(() => this.model.forward(batch).actionMeans);
+  }
+}
+
+/**
+ * One step: L on the network (clip, LAMB with warm-up), then one Adam step on log λ for
+ * λ·(H̄ − H̄*) with this step's entropy.
+ */
+class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
   readonly temperature: EntropyTemperature;
   private readonly optimizer: Lamb;
   private readonly temperatureOptimizer: Adam;
   private readonly schedule: (step: number) => number;
   private readonly targetEntropy: number;
 
-  constructor(readonly config: ReinformerConfig, readonly context: PolicyContext, rng: Rng) {
-    this.model = new ReinformerNetwork(networkConfig(config, context), rng);
+  constructor(config: ReinformerConfig, context: PolicyContext, rng: Rng) {
+    super(new ReinformerNetwork(networkConfig(config, context), rng), config, context);
     this.temperature = new EntropyTemperature(config.initTemperature);
     this.optimizer = new Lamb(this.model.parameters(), { lr: config.lr, weightDecay: config.weightDecay, maxGradNorm: config.lambMaxGradNorm });
     this.temperatureOptimizer = new Adam(this.temperature.parameters(), { lr: config.temperatureLr });
@@ -261,13 +303,13 @@ class ReinformerAlgorithm implements Algorithm {
     this.targetEntropy = config.targetEntropy ?? -context.actionDim;
   }
 
-  update(batch: SampledBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): Record<string, number> {
     const temperature = this.temperature.value();
     let terms = { returnLoss: 0, actionNll: 0, entropy: 0, actionLoss: 0 };
     const result = gradientStep({
       optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
       loss: () => {
-        const losses = this.model.losses(batch, { expectile: this.config.expectile, temperature });
+        const losses = reinformerLosses(this.model, batch, { expectile: this.config.expectile, temperature });
         terms = {
           returnLoss: losses.returnLoss.item(), actionNll: losses.actionNll.item(),
           entropy: losses.entropy.item(), actionLoss: losses.actionLoss.item(),
@@ -306,28 +348,10 @@ class ReinformerAlgorithm implements Algorithm {
     };
   }
 
-
-  policyModules(): Record<string, Module> {
-    return { model: this.model };
-  }
-
-  evaluationConditions(): EvaluationCondition[] {
-    return [{ label: 'max-return' }];
-  }
-
-  createPolicy(numEnvs: number): SequencePolicy {
-    return new ReinformerPolicy(this.model, this.context, numEnvs);
-  }
-
-  setTraining(training: boolean): void {
-    this.model.train(training);
-  }
-
-  /** the Gaussian means at the return tokens, read from the dataset's returns-to-go (acting reads them at Ĝ) */
-  predictActions(batch: SampledBatch): Float32Array {
-    return predictWithoutGrad(() => this.model.forward(batch).actionMeans);
-  }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Acting
 
 /**
  * Reinformer acting in N environments, two batched forwards per step over every environment's
@@ -339,18 +363,31 @@ export class ReinformerPolicy implements SequencePolicy {
   readonly buffer: ContextBuffer;
   private readonly scratchState: Float32Array;
 
+  /** pass 1's prediction at each environment's first step, in reward units (NaN before it) */
+  private readonly firstPrediction: Float64Array;
+
   constructor(
     private readonly model: ReinformerNetwork,
     private readonly context: PolicyContext,
     readonly numEnvs: number,
+    /** network returns × returnScale = reward units; only reports read it (firstPredictedReturn) */
+    private readonly returnScale = 1,
   ) {
     const c = model.config;
     this.buffer = new ContextBuffer(numEnvs, c.context, context.obsDim, context.actionDim, 'right', c.maxTimestep);
     this.scratchState = new Float32Array(context.obsDim);
+    this.firstPrediction = new Float64Array(numEnvs).fill(Number.NaN);
   }
 
   beginEpisode(envIndex: number): void {
     this.buffer.reset(envIndex);
+    this.firstPrediction[envIndex] = Number.NaN;
+  }
+
+  /** the in-distribution maximal return pass 1 predicted at the episode's first state, in reward units */
+  firstPredictedReturn(envIndex: number): number | undefined {
+    const predicted = this.firstPrediction[envIndex] as number;
+    return Number.isNaN(predicted) ? undefined : predicted;
   }
 
   act(observations: Float64Array, active: Uint8Array, actions: Float32Array): void {
@@ -360,9 +397,9 @@ export class ReinformerPolicy implements SequencePolicy {
     for (let i = 0; i < this.numEnvs; i++) {
       if (active[i] !== 1) continue;
       // R_t is unknown until pass 1 predicts it; the zero placeholder matches the reference's buffers
-      buffer.pushState(i, normaliseState(this.context, observations, i * obsDim, this.scratchState), 0);
+      buffer.pushState(i, normalizeState(this.context, observations, i * obsDim, this.scratchState), 0);
     }
-    const windows: WindowBatch = {
+    const windows: TransformerInput = {
       batchSize: this.numEnvs, states: buffer.states, actions: buffer.actions,
       returnsToGo: buffer.returnsToGo, timesteps: buffer.timesteps, mask: null,
     };
@@ -370,7 +407,10 @@ export class ReinformerPolicy implements SequencePolicy {
     tidy(() => {
       const { returns } = noGrad(() => this.model.forward(windows));
       for (let i = 0; i < this.numEnvs; i++) {
-        if (active[i] === 1) buffer.setCurrentReturn(i, returns.data[i * K + buffer.currentSlot(i)] as number);
+        if (active[i] !== 1) continue;
+        const predicted = returns.data[i * K + buffer.currentSlot(i)] as number;
+        buffer.setCurrentReturn(i, predicted);
+        if (buffer.stepCount[i] === 0) this.firstPrediction[i] = predicted * this.returnScale;
       }
     });
     // pass 2: the Gaussian mean at R_t is the action
@@ -380,11 +420,7 @@ export class ReinformerPolicy implements SequencePolicy {
         if (active[i] !== 1) continue;
         const slot = i * K + buffer.currentSlot(i);
         const mean = actionMeans.data.subarray(slot * actionDim, (slot + 1) * actionDim);
-        for (let d = 0; d < actionDim; d++) {
-          const low = this.context.actionLow[d] as number;
-          const high = this.context.actionHigh[d] as number;
-          actions[i * actionDim + d] = Math.min(high, Math.max(low, mean[d] as number));
-        }
+        clampAction(this.context, mean, actions, i * actionDim);
         buffer.setCurrentAction(i, mean);
         // the step's state, return and action are all in place; rewards are never needed
         buffer.advance(i);
@@ -393,12 +429,17 @@ export class ReinformerPolicy implements SequencePolicy {
   }
 }
 
-export const reinformer: AlgorithmDefinition<ReinformerConfig> = {
+/** What loading a reinformer policy file needs (src/deploy): no training class is referenced from here. */
+export const reinformerPolicyDefinition: PolicyDefinition<ReinformerConfig> = {
   name: 'reinformer',
-  description: 'Reinformer: max-return sequence modelling with an expectile return head and a Gaussian action head',
   configSchema: ReinformerConfigSchema,
+  createPolicyModel: (config, context, rng) => new ReinformerPolicyModel(new ReinformerNetwork(networkConfig(config, context), rng), config, context),
+};
+
+export const reinformer: AlgorithmDefinition<ReinformerConfig> = /* @__PURE__ */ withTraining(reinformerPolicyDefinition, {
+  description: 'Reinformer: max-return sequence modelling with an expectile return head and a Gaussian action head',
   presets: REINFORMER_PRESETS,
   sampler: 'reinformer',
   returnScale: (config) => config.returnScale,
   create: (config, context, rng) => new ReinformerAlgorithm(config, context, rng),
-};
+});

@@ -17,7 +17,7 @@ import { ensureGeneratedDataset } from '../train/datasets.js';
 import { evaluateConditions, type EvaluationRecord } from '../train/evaluate.js';
 import { NON_FINITE_POLICIES, type NonFinitePolicy } from '../train/nonfinite.js';
 import { DEFAULT_HELD_OUT_BATCHES, heldOutActionError, type HeldOutActionError } from '../train/offline-eval.js';
-import { loadPolicy } from '../train/policy-file.js';
+import { loadPolicy } from '../deploy/node.js';
 import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainOutcome } from '../train/trainer.js';
 import { UserError } from './errors.js';
 

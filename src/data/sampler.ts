@@ -20,7 +20,7 @@ export interface SamplingRules {
   padding: 'left' | 'right';
   /** timestep of a padded slot: 0 (kzl, QT), or the count continued past the episode end (CORL, Reinformer) */
   paddedTimesteps: 'zero' | 'continue';
-  /** pad states with 0 before normalisation, so padded slots hold −mean/std (kzl, QT), or with 0 after it (CORL, Reinformer) */
+  /** pad states with 0 before normalization, so padded slots hold −mean/std (kzl, QT), or with 0 after it (CORL, Reinformer) */
   statePadding: 'raw-zero' | 'zero';
   /** kzl DT pads actions with −10, everyone else with 0 */
   actionPadValue: number;
@@ -28,15 +28,13 @@ export interface SamplingRules {
   maxEpisodeLength?: number;
 }
 
-export type SamplerMethod = 'dt' | 'dt-corl' | 'qt' | 'reinformer';
+export type SamplerMethod = 'dt' | 'qt' | 'reinformer';
 
 /** The rules each reference implementation uses; QT switches its start rule on the dataset name. */
 export function samplingRulesFor(method: SamplerMethod, datasetName = ''): SamplingRules {
   switch (method) {
     case 'dt':
       return { trajectorySampling: 'length-weighted', startRule: 'any', padding: 'left', paddedTimesteps: 'zero', statePadding: 'raw-zero', actionPadValue: -10, maxEpisodeLength: 1000 };
-    case 'dt-corl':
-      return { trajectorySampling: 'length-weighted', startRule: 'any', padding: 'right', paddedTimesteps: 'continue', statePadding: 'zero', actionPadValue: 0 };
     case 'qt':
       return {
         trajectorySampling: 'length-weighted',
@@ -60,7 +58,7 @@ export interface WindowSamplerOptions extends SamplingRules {
   returnsToGo: Float32Array;
   /** rewards written into the batch (default: the stored rewards); pass transformed rewards here */
   rewards?: Float32Array;
-  /** states are normalised with these when given */
+  /** states are normalized with these when given */
   stateStatistics?: StateStatistics;
   /**
    * Per-episode factor on the draw probability, length-weighted sampling only: P(i) ∝ w_i·L_i

@@ -1,47 +1,33 @@
 /**
- * Saving and loading parameters (and optimiser state) as safetensors. Weights files hold exactly
+ * Saving and loading parameters (and optimizer state) as safetensors. Weights files hold exactly
  * the module's state_dict names, so `model.load_state_dict(load_file(path))` works in PyTorch for
- * a model built with the same names.
+ * a model built with the same names. The file functions here use Node's fs; module-tensors.ts is
+ * the part without it (policy loading in a browser uses that one).
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Module } from './module.js';
 import type { AdamState, Optimizer } from './optim.js';
+import { loadModuleTensors, moduleTensors } from './module-tensors.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, storedFromFloat, type SafetensorsFile, type StoredTensor } from './safetensors.js';
 
-export function moduleTensors(module: Module, prefix = ''): Map<string, StoredTensor> {
-  const out = new Map<string, StoredTensor>();
-  for (const [name, p] of module.namedParameters()) out.set(`${prefix}${name}`, storedFromFloat(p.data, p.shape));
-  return out;
-}
-
-/** Copy values from stored tensors into the module; every parameter must be present with its shape. */
-export function loadModuleTensors(module: Module, tensors: ReadonlyMap<string, StoredTensor>, source: string, prefix = ''): void {
-  const expected = module.namedParameters();
-  const missing = expected.filter(([name]) => !tensors.has(`${prefix}${name}`)).map(([name]) => name);
-  if (missing.length > 0) throw new SafetensorsError(`${source}: missing parameters ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
-  for (const [name, p] of expected) {
-    const stored = tensors.get(`${prefix}${name}`) as StoredTensor;
-    if (stored.dtype === 'I32') throw new SafetensorsError(`${source}: parameter ${name} is stored as integers`);
-    if (stored.shape.length !== p.shape.length || stored.shape.some((d, i) => d !== p.shape[i])) {
-      throw new SafetensorsError(`${source}: parameter ${name} has shape [${stored.shape}], the model expects [${p.shape}]`);
-    }
-    for (let i = 0; i < p.size; i++) p.data[i] = stored.data[i] as number;
-  }
-}
+export { loadModuleTensors, moduleTensors } from './module-tensors.js';
 
 export function saveModule(module: Module, path: string, metadata: Record<string, string> = {}): void {
   writeFileAtomic(path, encodeSafetensors(moduleTensors(module), metadata));
 }
 
-export function readSafetensors(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
+/** A file's bytes; a file that cannot be read is a SafetensorsError naming it. */
+export function readBytes(path: string): Uint8Array {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (error) {
     throw new SafetensorsError(`${path}: cannot read (${error instanceof Error ? error.message : String(error)})`);
   }
-  return decodeSafetensors(bytes, path);
+}
+
+export function readSafetensors(path: string): SafetensorsFile {
+  return decodeSafetensors(readBytes(path), path);
 }
 
 export function loadModule(module: Module, path: string): Record<string, string> {
@@ -51,11 +37,11 @@ export function loadModule(module: Module, path: string): Record<string, string>
 }
 
 /**
- * Optimiser state as tensors `state.<parameter name>.exp_avg|exp_avg_sq` plus metadata with the
- * step count and learning rate; `names` are the parameter names in the optimiser's order.
+ * Optimizer state as tensors `state.<parameter name>.exp_avg|exp_avg_sq` plus metadata with the
+ * step count and learning rate; `names` are the parameter names in the optimizer's order.
  */
 export function optimizerTensors(optimizer: Optimizer, names: readonly string[]): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
-  if (names.length !== optimizer.params.length) throw new Error('optimizerTensors: one name per optimised parameter is needed');
+  if (names.length !== optimizer.params.length) throw new Error('optimizerTensors: one name per optimized parameter is needed');
   const tensors = new Map<string, StoredTensor>();
   optimizer.state.forEach((s: AdamState, i) => {
     const p = optimizer.params[i];
@@ -68,16 +54,16 @@ export function optimizerTensors(optimizer: Optimizer, names: readonly string[])
 
 export function loadOptimizerTensors(optimizer: Optimizer, names: readonly string[], file: SafetensorsFile, source: string): void {
   if (file.metadata.optimizer !== undefined && file.metadata.optimizer !== optimizer.constructor.name) {
-    throw new SafetensorsError(`${source}: optimiser state is for ${file.metadata.optimizer}, this run uses ${optimizer.constructor.name}`);
+    throw new SafetensorsError(`${source}: optimizer state is for ${file.metadata.optimizer}, this run uses ${optimizer.constructor.name}`);
   }
   const step = Number(file.metadata.step);
   const lr = Number(file.metadata.lr);
-  if (!Number.isSafeInteger(step) || step < 0 || !Number.isFinite(lr)) throw new SafetensorsError(`${source}: optimiser metadata lacks a valid step and lr`);
+  if (!Number.isSafeInteger(step) || step < 0 || !Number.isFinite(lr)) throw new SafetensorsError(`${source}: optimizer metadata lacks a valid step and lr`);
   optimizer.state.forEach((s, i) => {
     for (const key of ['exp_avg', 'exp_avg_sq'] as const) {
       const stored = file.tensors.get(`state.${names[i]}.${key}`);
       if (stored === undefined || stored.data.length !== s[key].length) {
-        throw new SafetensorsError(`${source}: optimiser state ${key} of ${names[i]} is missing or of another size`);
+        throw new SafetensorsError(`${source}: optimizer state ${key} of ${names[i]} is missing or of another size`);
       }
       s[key].set(stored.data);
     }

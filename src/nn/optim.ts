@@ -1,12 +1,12 @@
 /**
- * Optimisers of the references, global-norm clipping and learning-rate schedules.
+ * Optimizers of the references, global-norm clipping and learning-rate schedules.
  * Every update is one fused kernel call per parameter tensor; state is allocated once.
  */
 import { backend, type FloatArray, type Parameter } from '../engine/index.js';
 import { allocate } from '../engine/tensor.js';
 import { JsBackend } from '../engine/backends/js.js';
 
-const reference = new JsBackend();
+const reference = /* @__PURE__ */ new JsBackend();
 const kernelsFor = (p: Parameter) => (p.dtype === 'float64' ? reference : backend());
 
 export interface AdamOptions {
@@ -76,7 +76,7 @@ export class AdamW extends AdamFamily {
   }
 }
 
-/** Adam with L2 regularisation added to the gradient, as torch.optim.Adam(weight_decay=...) (QT's actor). */
+/** Adam with L2 regularization added to the gradient, as torch.optim.Adam(weight_decay=...) (QT's actor). */
 export class Adam extends AdamFamily {
   step(): void {
     this.adamStep(false);

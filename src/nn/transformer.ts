@@ -128,10 +128,13 @@ export interface TrajectoryTransformerConfig {
   embeddingInit: InitScheme;
 }
 
-/** One batch of windows, row-major, as the data sampler fills it. */
-export interface WindowBatch {
+/**
+ * The network's input: B windows of K timesteps, row-major. The data sampler's `WindowBatch` is one
+ * (it adds rewards, episodes and other training fields); acting builds them from its context buffers.
+ */
+export interface TransformerInput {
   batchSize: number;
-  /** [B, K, S] normalised states */
+  /** [B, K, S] normalized states */
   states: Float32Array;
   /** [B, K, A] */
   actions: Float32Array;
@@ -177,7 +180,7 @@ export class TrajectoryTransformer extends Module {
     this.ln_f = c.finalLayerNorm ? this.addModule('ln_f', new LayerNorm(c.width)) : null;
   }
 
-  forward(batch: WindowBatch): Tensor {
+  forward(batch: TransformerInput): Tensor {
     const { batchSize: B } = batch;
     const { context: K, stateDim, actionDim, width } = this.config;
     if (batch.timesteps.length !== B * K) throw new RangeError(`timesteps: ${batch.timesteps.length} entries for B=${B}, K=${K}`);

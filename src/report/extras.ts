@@ -7,21 +7,20 @@
  *   the policy file with the run's evaluation seed. Episode k of an evaluation has fixed reset and
  *   policy seeds, so these are the same episodes (same returns) as in evaluations.jsonl. Maze2D
  *   keeps each episode's positions, for drawing over the maze;
- * - Reinformer's predicted max return: pass 1's return-to-go prediction at t = 0 of those
- *   episodes, set against the distribution of the dataset's episode returns and the return the
- *   episode then achieved.
+ * - the predicted return of policies that predict one (Reinformer's pass 1 at t = 0 of those
+ *   episodes, SequencePolicy.firstPredictedReturn), set against the distribution of the dataset's
+ *   episode returns and the return the episode then achieved.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SequencePolicy } from '../algos/algorithm.js';
-import { ReinformerPolicy } from '../algos/reinformer.js';
 import { loadDataset } from '../data/load.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
 import { evaluatePolicy } from '../envs/evaluate.js';
 import { positionsOf, renderMazeSvg } from '../envs/maze2d/render.js';
 import { envSpec } from '../envs/registry.js';
-import { loadPolicy } from '../train/policy-file.js';
+import { loadPolicy } from '../deploy/node.js';
 import { POLICY_FILE, readRunConfig } from '../train/trainer.js';
 import { mean, quantileOfSorted, sampleStd } from './stats.js';
 
@@ -56,7 +55,7 @@ export interface RolloutEpisode {
   length: number;
   /** Maze2D: positions [x0, y0, x1, y1, ...] in qpos coordinates, rounded to 1e-3 */
   points?: number[];
-  /** Reinformer: pass 1's predicted return-to-go at t = 0, in reward units */
+  /** policies that predict their return (Reinformer: pass 1 at t = 0), in reward units */
   predictedReturn?: number;
 }
 
@@ -113,32 +112,33 @@ async function summarizeDataset(path: string, format: string): Promise<DatasetSu
   };
 }
 
-/**
- * Records pass 1's prediction at the first step of every episode. Reinformer writes it into the
- * window's slot 0 (in network units, return / returnScale) before the window advances.
- */
+/** Records the policy's predicted return at the first step of every episode (firstPredictedReturn). */
 class FirstPredictionRecorder implements SequencePolicy {
   readonly predicted = new Map<number, number>();
   private readonly pendingEpisode: Int32Array;
 
-  constructor(private readonly inner: ReinformerPolicy, private readonly returnScale: number) {
-    this.pendingEpisode = new Int32Array(inner.numEnvs).fill(-1);
+  constructor(private readonly inner: SequencePolicy, numEnvs: number) {
+    this.pendingEpisode = new Int32Array(numEnvs).fill(-1);
   }
 
-  beginEpisode(envIndex: number, episodeIndex: number): void {
-    this.inner.beginEpisode(envIndex);
+  beginEpisode(envIndex: number, episodeIndex: number, episodeSeed: number): void {
+    this.inner.beginEpisode(envIndex, episodeIndex, episodeSeed);
     this.pendingEpisode[envIndex] = episodeIndex;
   }
 
   act(observations: Float64Array, active: Uint8Array, actions: Float32Array): void {
     this.inner.act(observations, active, actions);
-    const { buffer } = this.inner;
-    for (let i = 0; i < this.inner.numEnvs; i++) {
+    for (let i = 0; i < this.pendingEpisode.length; i++) {
       const episode = this.pendingEpisode[i] as number;
-      if (active[i] !== 1 || episode < 0) continue;
-      this.predicted.set(episode, (buffer.returnsToGo[i * buffer.context] as number) * this.returnScale);
+      const predicted = this.inner.firstPredictedReturn?.(i);
+      if (active[i] !== 1 || episode < 0 || predicted === undefined) continue;
+      this.predicted.set(episode, predicted);
       this.pendingEpisode[i] = -1;
     }
+  }
+
+  observeRewards(rewards: Float64Array, active: Uint8Array): void {
+    this.inner.observeRewards?.(rewards, active);
   }
 }
 
@@ -166,19 +166,21 @@ export async function computeReportExtras(runDir: string): Promise<ReportExtras>
   let rollouts: ReportExtras['rollouts'] = null;
   let maze: MazeView | null = null;
   let policyStep: number | null = null;
-  const wantsRollouts = spec.maze !== undefined || config.algo === 'reinformer';
   if (!existsSync(policyPath)) {
     notes.push(`no ${POLICY_FILE} yet (written when training finishes): no rollouts`);
-  } else if (wantsRollouts) {
-    const policy = loadPolicy(policyPath);
+  }
+  const policy = existsSync(policyPath) ? loadPolicy(policyPath) : null;
+  const condition = policy?.conditions[0];
+  if (policy !== null && condition === undefined) throw new Error(`${policyPath}: the policy has no evaluation condition`);
+  const episodes = Math.min(ROLLOUT_EPISODES, config.evalEpisodes);
+  const numEnvs = Math.min(episodes, config.evalEnvs);
+  // the evaluation's own construction (src/train/evaluate.ts): the policy generator is seeded by the evaluation seed
+  const vectorPolicy = policy === null || condition === undefined ? null : policy.createVectorPolicy(numEnvs, condition, new Rng(config.evalSeed));
+  // rollouts are drawn over a maze, or re-run for the returns a policy predicts (Reinformer)
+  const predictsReturns = vectorPolicy?.firstPredictedReturn !== undefined;
+  if (policy !== null && condition !== undefined && vectorPolicy !== null && (spec.maze !== undefined || predictsReturns)) {
     policyStep = policy.header.step;
-    const condition = policy.conditions[0];
-    if (condition === undefined) throw new Error(`${policyPath}: the policy has no evaluation condition`);
-    const episodes = Math.min(ROLLOUT_EPISODES, config.evalEpisodes);
-    const numEnvs = Math.min(episodes, config.evalEnvs);
-    // the evaluation's own construction (src/train/evaluate.ts): the policy generator is seeded by the evaluation seed
-    const vectorPolicy = policy.createVectorPolicy(numEnvs, condition, new Rng(config.evalSeed));
-    const recorder = vectorPolicy instanceof ReinformerPolicy ? new FirstPredictionRecorder(vectorPolicy, policy.header.returnScale) : null;
+    const recorder = predictsReturns ? new FirstPredictionRecorder(vectorPolicy, numEnvs) : null;
     const result = await evaluatePolicy(config.env, recorder ?? vectorPolicy, {
       episodes, seed: config.evalSeed, numEnvs, recordObservations: spec.maze !== undefined,
     });

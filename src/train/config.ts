@@ -6,9 +6,11 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { AnyAlgorithmDefinition } from '../algos/algorithm.js';
+import { impliedParameters } from '../algos/policy-registry.js';
 import { algorithmNames, findAlgorithm } from '../algos/registry.js';
 import { envIds, envSpec, type EnvSpec } from '../envs/registry.js';
 import { NON_FINITE_POLICIES, type NonFinitePolicy } from './nonfinite.js';
+import { describeIssues } from '../util/zod-issues.js';
 
 export const RUN_FORMAT_VERSION = 1;
 
@@ -86,12 +88,7 @@ export interface RunRequest {
 export const RUN_DEFAULTS = { seed: 0, evalEpisodes: 10, evalEnvs: 32, logEvery: 100 } as const;
 
 /** one line naming every failing field */
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((issue) => {
-    const field = issue.path.map(String).join('.');
-    return field === '' ? issue.message : `${field}: ${issue.message}`;
-  }).join('; ');
-}
+export { describeIssues } from '../util/zod-issues.js';
 
 export function requireAlgorithm(name: string): AnyAlgorithmDefinition {
   const definition = findAlgorithm(name);
@@ -114,17 +111,7 @@ export function parseAlgorithmConfig(definition: AnyAlgorithmDefinition, raw: un
   return parsed.data as { batchSize: number; steps: number; context: number } & Record<string, unknown>;
 }
 
-const positiveInteger = (value: unknown): number => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : 0);
-
-/**
- * A lower bound on the parameters an algorithm config builds: the timestep embedding
- * (maxTimestep x width) and, per layer, a width x width attention projection and the width x mlpWidth
- * MLP matrix, which every registered network has (fields an algorithm lacks count 0).
- */
-export function impliedParameters(config: Record<string, unknown>): number {
-  const width = positiveInteger(config.width);
-  return positiveInteger(config.maxTimestep) * width + positiveInteger(config.layers) * (width * width + width * positiveInteger(config.mlpWidth));
-}
+export { impliedParameters } from '../algos/policy-registry.js';
 
 /** 2^28 parameters: 1 GiB of float32 weights, 3 GiB with Adam's moments; far beyond any CPU-trainable model */
 export const MAX_PARAMETERS = 2 ** 28;

@@ -5,7 +5,7 @@
  *
  * Windows are drawn exactly as training draws them (the algorithm's sampling rules on the policy's
  * dataset id, its context length, return scale and reward transform), from a sampler seeded by
- * `seed`, with the states normalised by the TRAINING data's statistics stored in the policy file
+ * `seed`, with the states normalized by the TRAINING data's statistics stored in the policy file
  * (not the held-out trajectories' own). Training-only sampler weights (RDT/RVDT `dup`) are not
  * applied: every held-out trajectory is drawn by its length alone. The score is the squared error
  * of `Algorithm.predictActions` (the tanh / Gaussian mean the action loss compares) against the
@@ -16,7 +16,8 @@ import { DataFileError } from '../data/errors.js';
 import { WindowSampler, type WindowBatch } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
-import { restorePolicy } from './policy-file.js';
+import { findAlgorithm } from '../algos/registry.js';
+import { restorePolicy } from '../deploy/node.js';
 import { algorithmSamplerOptions } from './sampling.js';
 
 export const DEFAULT_HELD_OUT_BATCHES = 50;
@@ -89,7 +90,10 @@ export function heldOutActionError(policyPath: string, store: TrajectoryStore, o
   const batches = positiveInteger('batches', options.batches ?? DEFAULT_HELD_OUT_BATCHES);
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`heldOutActionError: seed must be an integer >= 0 (got ${seed})`);
-  const { header, definition, config, algorithm } = restorePolicy(policyPath);
+  const { header, config, model: algorithm } = restorePolicy(policyPath);
+  // the training definition (its sampling rules); restorePolicy already refused unknown algorithms
+  const definition = findAlgorithm(header.algo);
+  if (definition === undefined) throw new Error(`${policyPath}: unknown algorithm '${header.algo}'`);
   const { obsDim, actionDim, stateMean, stateStd } = header.context;
   if (store.obsDim !== obsDim || store.actionDim !== actionDim) {
     throw new DataFileError(name, `observations ${store.obsDim}-d and actions ${store.actionDim}-d, but the policy ${policyPath} reads ${obsDim}-d observations and ${actionDim}-d actions`);

@@ -10,7 +10,7 @@ import { samplingRulesFor, type WindowSamplerOptions } from '../data/sampler.js'
 import type { TrajectoryStore } from '../data/store.js';
 
 /**
- * `statistics`: the states' normalisation (training: the store's own; offline evaluation: the
+ * `statistics`: the states' normalization (training: the store's own; offline evaluation: the
  * training data's, from the policy file). Throws RangeError for an invalid return scale.
  */
 export function algorithmSamplerOptions(

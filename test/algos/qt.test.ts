@@ -1,19 +1,19 @@
 /**
  * QT (src/algos/qt.ts): n-step targets, the critic-to-actor gradient path, the update order with
- * its EMA/Polyak schedule, optimisers and cosine, the 50-candidate inference, presets, and a short
+ * its EMA/Polyak schedule, optimizers and cosine, the 50-candidate inference, presets, and a short
  * fit. Tiny widths throughout so the suite stays fast.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PolicyContext } from '../../src/algos/algorithm.js';
 import { AdamW, Adam } from '../../src/nn/optim.js';
-import {
-  bootstrapIndices, candidateKind, candidateReturns, chooseCandidate, nextStateTargets, nStepTargets, qRegularizer,
-  QT_PRESETS, QtActor, QtAlgorithm, QtConfigSchema, QtPolicy, qtAlgorithm, softUpdate, TwinCritic, type QtConfig,
-} from '../../src/algos/qt.js';
+import { QT_PRESETS, QtAlgorithm, QtConfigSchema, qtAlgorithm, type QtConfig } from '../../src/algos/qt.js';
+import { nextStateTargets, QtActor } from '../../src/algos/parts/actors.js';
+import { candidateKind, candidateReturns, CandidatePolicy as QtPolicy, chooseCandidate } from '../../src/algos/parts/candidate-acting.js';
+import { bootstrapIndices, nStepTargets, qRegularizer, softUpdate, TwinCritic } from '../../src/algos/parts/critic.js';
 import type { DecisionTransformerConfig } from '../../src/algos/dt.js';
-import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
-import type { WindowBatch } from '../../src/nn/transformer.js';
+import type { WindowBatch } from '../../src/data/sampler.js';
+import type { TransformerInput } from '../../src/nn/transformer.js';
 import { reshape, Rng, Tensor, tidy, withDefaultDType } from '../../src/engine/index.js';
 
 const S = 3;
@@ -33,7 +33,7 @@ function tinyConfig(overrides: Partial<QtConfig> = {}): QtConfig {
 }
 
 /** Windows whose states follow simple dynamics and whose actions and rewards follow the states, so there is something to learn; window 0 is left-padded. */
-function syntheticBatch(rng: Rng, batchSize: number, K: number): SampledBatch {
+function syntheticBatch(rng: Rng, batchSize: number, K: number): WindowBatch {
   // a linear rotation plus a little noise: the next state is predictable from the current one
   const states = new Float32Array(batchSize * K * S);
   for (let b = 0; b < batchSize; b++) {
@@ -116,7 +116,7 @@ describe('QT Q-term and its gradient path', () => {
       assert.ok(actions.grad !== null, 'the actions receive a gradient');
       const analytic = Array.from(actions.grad);
       // the denominator is detached: hold it at its value for the base actions
-      const normaliser = tidy(() => {
+      const normalizer = tidy(() => {
         const { q1 } = critic.forward(states, actions);
         let total = 0;
         for (let r = 0; r < rows; r++) total += (weights[r] as number) * Math.abs(q1.data[r] as number);
@@ -126,7 +126,7 @@ describe('QT Q-term and its gradient path', () => {
         const { q2 } = critic.forward(states, Tensor.from(values, [rows, A]));
         let total = 0;
         for (let r = 0; r < rows; r++) total += (weights[r] as number) * (q2.data[r] as number);
-        return -total / 4 / normaliser;
+        return -total / 4 / normalizer;
       });
       const eps = 1e-6;
       actionValues.forEach((_, i) => {
@@ -160,7 +160,7 @@ describe('QT Q-term and its gradient path', () => {
       return total / validRows;
     };
     // the denominator is detached: hold it at its value for the base weights
-    const normaliser = tidy(() => maskedMean(critic.forward(rowStates, reshape(actor.predict(batch).actions, [rows, A])).q1, Math.abs));
+    const normalizer = tidy(() => maskedMean(critic.forward(rowStates, reshape(actor.predict(batch).actions, [rows, A])).q1, Math.abs));
     const base = snapshot(actor);
     const direction = new Rng(6);
     const directions = actor.parameters().map((p) => Float64Array.from({ length: p.size }, () => direction.normal()));
@@ -169,7 +169,7 @@ describe('QT Q-term and its gradient path', () => {
         for (let j = 0; j < p.size; j++) p.data[j] = (base[i]?.[j] as number) + eps * (directions[i]?.[j] as number);
       });
       const { q2 } = critic.forward(rowStates, reshape(actor.predict(batch).actions, [rows, A]));
-      return -maskedMean(q2, (v) => v) / normaliser;
+      return -maskedMean(q2, (v) => v) / normalizer;
     });
     const eps = 1e-2;
     const numeric = (numeratorAt(eps) - numeratorAt(-eps)) / (2 * eps);
@@ -303,7 +303,7 @@ describe('QT update', () => {
     const data = new Rng(12);
     const batches = Array.from({ length: 4 }, () => syntheticBatch(data, config.batchSize, config.context));
     const history: Array<Record<string, number>> = [];
-    for (let step = 0; step < 120; step++) history.push(algorithm.update(batches[step % batches.length] as SampledBatch, step));
+    for (let step = 0; step < 120; step++) history.push(algorithm.update(batches[step % batches.length] as WindowBatch, step));
     const mean = (name: string, from: number, to: number): number => history.slice(from, to).reduce((n, s) => n + (s[name] as number), 0) / (to - from);
     for (const name of ['critic_loss', 'bc_loss', 'action_loss', 'state_loss']) {
       const early = mean(name, 0, 8);
@@ -356,8 +356,8 @@ describe('QT inference', () => {
 
   /** an actor that records the batches it is asked to act on */
   class RecordingActor extends QtActor {
-    readonly seen: WindowBatch[] = [];
-    override forward(batch: WindowBatch): Tensor {
+    readonly seen: TransformerInput[] = [];
+    override forward(batch: TransformerInput): Tensor {
       this.seen.push({ ...batch, returnsToGo: Float32Array.from(batch.returnsToGo), mask: batch.mask === null ? null : Float32Array.from(batch.mask) });
       return super.forward(batch);
     }
@@ -392,7 +392,7 @@ describe('QT inference', () => {
       const { config, algorithm, actor } = policySetup({ criticReturn, candidates: 6 });
       const policy = new QtPolicy(actor, algorithm.criticTarget, config, tinyContext(), 1, new Rng(5));
       rollout(policy, 1, 2);
-      const second = actor.seen[1] as WindowBatch;
+      const second = actor.seen[1] as TransformerInput;
       const K = config.context;
       // rows 0-2 target 30, rows 3-5 target 20 (scale 10), reward 1 after the first step
       assert.deepEqual([...second.returnsToGo.subarray(0, K)].map((v) => Number(v.toFixed(5))), [0, 0, 3, 2.9]);
@@ -471,7 +471,7 @@ describe('QT definition and presets', () => {
     assert.equal(QtConfigSchema.safeParse({ context: 1 }).success, false);
   });
 
-  it('is a complete algorithm definition: one joint evaluation condition, policy modules, checkpointed optimisers', () => {
+  it('is a complete algorithm definition: one joint evaluation condition, policy modules, checkpointed optimizers', () => {
     assert.equal(qtAlgorithm.name, 'qt');
     assert.equal(qtAlgorithm.sampler, 'qt');
     const algorithm = qtAlgorithm.create(tinyConfig({ returnScale: 10 }), tinyContext(), new Rng(1));

@@ -1,13 +1,13 @@
 /**
  * Reinformer training: parameter names, the logged terms and how they combine, the warm-up, the
  * temperature update, right padding without an attention mask, exact resume from checkpointed
- * modules and optimisers, and the expectile head settling above the mean return.
+ * modules and optimizers, and the expectile head settling above the mean return.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Algorithm, PolicyContext } from '../../src/algos/algorithm.js';
 import {
-  reinformer, ReinformerNetwork, returnNormaliser, type ReinformerConfig, type ReinformerNetworkConfig,
+  reinformer, ReinformerNetwork, reinformerLosses, returnNormalizer, type ReinformerConfig, type ReinformerNetworkConfig,
 } from '../../src/algos/reinformer.js';
 import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
 import { Rng, tidy } from '../../src/engine/index.js';
@@ -149,7 +149,7 @@ describe('Reinformer training', () => {
     const run = (b: SampledBatch): { terms: number[]; grads: Float32Array[] } => {
       model.zeroGrad();
       const terms = tidy(() => {
-        const losses = model.losses(b, { expectile: 0.99, temperature: 0.1 });
+        const losses = reinformerLosses(model, b, { expectile: 0.99, temperature: 0.1 });
         losses.total.backward();
         return [losses.returnLoss.item(), losses.actionNll.item(), losses.entropy.item()];
       });
@@ -166,11 +166,11 @@ describe('Reinformer training', () => {
   });
 
   it('measures the return residual in units of the mean |G| over real positions', () => {
-    assert.equal(returnNormaliser(Float32Array.of(2, -4, 100), Float32Array.of(1, 1, 0)), 3);
-    assert.equal(returnNormaliser(Float32Array.of(0, 0, 5), Float32Array.of(1, 1, 0)), 1, 'all-zero returns fall back to 1');
+    assert.equal(returnNormalizer(Float32Array.of(2, -4, 100), Float32Array.of(1, 1, 0)), 3);
+    assert.equal(returnNormalizer(Float32Array.of(0, 0, 5), Float32Array.of(1, 1, 0)), 1, 'all-zero returns fall back to 1');
   });
 
-  it('resumes exactly from its modules and optimisers (network, LAMB, temperature and its Adam)', () => {
+  it('resumes exactly from its modules and optimizers (network, LAMB, temperature and its Adam)', () => {
     const config = smallConfig({ dropout: 0, warmupSteps: 10 });
     const rng = new Rng(8);
     const batches = Array.from({ length: 5 }, () => randomBatch(4, rng));
@@ -186,10 +186,10 @@ describe('Reinformer training', () => {
     assert.deepEqual(Object.keys(original.optimizers()).sort(), ['optimizer', 'temperature_optimizer']);
     for (const [name, { optimizer, names }] of Object.entries(original.optimizers())) {
       const target = resumed.optimizers()[name as keyof ReturnType<Algorithm['optimizers']>];
-      assert.ok(target !== undefined, `optimiser ${name}`);
+      assert.ok(target !== undefined, `optimizer ${name}`);
       loadOptimizerTensors(target.optimizer, target.names, optimizerTensors(optimizer, names), name);
     }
-    assert.equal(original.extraState, undefined, 'the temperature is a module, so nothing lives outside modules and optimisers');
+    assert.equal(original.extraState, undefined, 'the temperature is a module, so nothing lives outside modules and optimizers');
     for (let step = 3; step < 5; step++) {
       assert.deepEqual(resumed.update(batches[step] as SampledBatch, step), original.update(batches[step] as SampledBatch, step));
     }

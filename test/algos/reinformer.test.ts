@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { PolicyContext } from '../../src/algos/algorithm.js';
-import { reinformer, ReinformerNetwork, type ReinformerNetworkConfig } from '../../src/algos/reinformer.js';
+import { reinformer, ReinformerNetwork, reinformerLosses, type ReinformerNetworkConfig } from '../../src/algos/reinformer.js';
 import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
 import { describeBackend, Rng, tidy } from '../../src/engine/index.js';
 import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
@@ -88,7 +88,7 @@ describe(`PyTorch parity: reinformer_step.safetensors on ${describeBackend().spl
     loadModuleTensors(model, prefixed('param.'), fixturePath);
     model.eval();
     tidy(() => {
-      const losses = model.losses(batch, { expectile, temperature: Math.exp(initialLogTemperature) });
+      const losses = reinformerLosses(model, batch, { expectile, temperature: Math.exp(initialLogTemperature) });
       // no attention mask: outputs at padded positions are defined too and must agree
       worst.outputs = Math.max(
         assertClose('return predictions', losses.returns.data, tensor('output.return_preds').data),
@@ -105,7 +105,7 @@ describe(`PyTorch parity: reinformer_step.safetensors on ${describeBackend().spl
     const model = new ReinformerNetwork(network, new Rng(0));
     loadModuleTensors(model, prefixed('param.'), fixturePath);
     model.zeroGrad();
-    tidy(() => model.losses(batch, { expectile, temperature: Math.exp(initialLogTemperature) }).total.backward());
+    tidy(() => reinformerLosses(model, batch, { expectile, temperature: Math.exp(initialLogTemperature) }).total.backward());
     const gradientScale = Math.max(...model.namedParameters().map(([name]) => Math.max(...[...tensor(`grad.${name}`).data].map(Math.abs))));
     for (const [name, p] of model.namedParameters()) {
       if (zeroGradient(name)) {

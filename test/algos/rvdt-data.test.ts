@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RDT_PRESETS, RdtConfigSchema, prepareRebalancing, rdtAlgorithm } from '../../src/algos/rdt.js';
+import { RDT_PRESETS, RdtConfigSchema, rdtAlgorithm } from '../../src/algos/rdt.js';
+import { prepareRebalancing } from '../../src/algos/parts/rebalancing.js';
 import { RvdtConfigSchema, rvdtAlgorithm } from '../../src/algos/rvdt.js';
 import { QT_PRESETS } from '../../src/algos/qt.js';
 import { returnsToGo, selectExpertSubset } from '../../src/data/preprocess.js';
@@ -114,7 +115,7 @@ describe('variant configs', () => {
     const rdt = RdtConfigSchema.parse({});
     assert.deepEqual([rdt.variant, rdt.rebalance, rdt.policy, rdt.alpha, rdt.klNormalization, rdt.expertFraction, rdt.expertThreshold], ['rdt', 'kl', 'stochastic', 1, 'pooled', 0.1, null]);
     const columns: Array<[typeof RdtConfigSchema | typeof RvdtConfigSchema, string, string, string]> = [
-      [RdtConfigSchema, 'dt', 'none', 'deterministic'],
+      [RdtConfigSchema, 'qt-bc', 'none', 'deterministic'],
       [RdtConfigSchema, 'dt-dup', 'dup', 'stochastic'],
       [RdtConfigSchema, 'rdt', 'kl', 'stochastic'],
       [RvdtConfigSchema, 'qt', 'none', 'deterministic'],
@@ -130,6 +131,10 @@ describe('variant configs', () => {
       // a saved config parses to itself (resume and policy files re-parse config.json)
       assert.deepEqual(schema.parse(byName), byName);
     }
+    // the qt-bc column was called `dt` (not what --algo dt trains); saved configs with that name still read
+    const former = RdtConfigSchema.parse({ variant: 'dt' });
+    assert.deepEqual([former.variant, former.rebalance, former.policy], ['qt-bc', 'none', 'deterministic']);
+    assert.throws(() => RdtConfigSchema.parse({ variant: 'dt', policy: 'stochastic' }), /variant qt-bc means policy=deterministic/);
     const unnamed = RvdtConfigSchema.parse({ rebalance: 'dup', policy: 'deterministic' });
     assert.equal(unnamed.variant, null);
     assert.deepEqual(RvdtConfigSchema.parse(unnamed), unnamed);

@@ -1,16 +1,17 @@
 /**
- * RDT and RVDT (src/algos/rdt.ts, rvdt.ts): Proposition 1's weighted losses in both normalisations
+ * RDT and RVDT (src/algos/rdt.ts, rvdt.ts): Proposition 1's weighted losses in both normalizations
  * (hand-computed), the Gaussian head's gradients, the Q-term's path through QT's critic (and the
- * reparameterised sample), the `qt` column reproducing QT's update, and every ablation column
+ * reparameterized sample), the `qt` column reproducing QT's update, and every ablation column
  * training a few steps on a tiny dataset through prepare → sampler → update, then acting.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AnyAlgorithmDefinition, PolicyContext } from '../../src/algos/algorithm.js';
-import { QtAlgorithm, QtConfigSchema, qRegularizer, TwinCritic, type QNumerator } from '../../src/algos/qt.js';
-import {
-  actionLossWeighting, GaussianQtActor, RdtAlgorithm, RdtConfigSchema, rdtAlgorithm, reparameterisedActions, weightedGaussianNll, weightedMse,
-} from '../../src/algos/rdt.js';
+import { QtAlgorithm, QtConfigSchema } from '../../src/algos/qt.js';
+import { qRegularizer, TwinCritic, type QNumerator } from '../../src/algos/parts/critic.js';
+import { GaussianQtActor } from '../../src/algos/parts/actors.js';
+import { actionLossWeighting, reparameterizedActions, weightedGaussianNll, weightedMse } from '../../src/algos/parts/rebalancing.js';
+import { RdtAlgorithm, RdtConfigSchema, rdtAlgorithm } from '../../src/algos/rdt.js';
 import { RvdtAlgorithm, RvdtConfigSchema, rvdtAlgorithm, type RvdtConfig } from '../../src/algos/rvdt.js';
 import { returnsToGo, stateStatistics } from '../../src/data/preprocess.js';
 import { samplingRulesFor, WindowSampler, type WindowBatch } from '../../src/data/sampler.js';
@@ -65,7 +66,7 @@ const HAND = {
   predicted: [1, 2, 7, 3],
 };
 
-describe('explicit rebalancing: Proposition 1 in both normalisations', () => {
+describe('explicit rebalancing: Proposition 1 in both normalizations', () => {
   const weighting = (rebalance: 'none' | 'kl' | 'dup', klNormalization: 'pooled' | 'split') =>
     actionLossWeighting(HAND.mask, HAND.expert, { rebalance, alpha: 2, klNormalization });
   const mse = (rebalance: 'none' | 'kl' | 'dup', klNormalization: 'pooled' | 'split'): number => tidy(() =>
@@ -119,14 +120,14 @@ describe('policy heads: gradients', () => {
     }
   });
 
-  it('a reparameterised sample carries the critic\'s gradient to the mean and to log σ (finite differences, float64)', () => {
+  it('a reparameterized sample carries the critic\'s gradient to the mean and to log σ (finite differences, float64)', () => {
     withDefaultDType('float64', () => {
       const critic = new TwinCritic(S, A, 8, new Rng(2));
       const rng = new Rng(3);
       const states = Tensor.from(Array.from({ length: 5 * S }, () => rng.normal()), [5, S]);
       const noise = Tensor.from(Array.from({ length: 5 * A }, () => rng.normal()), [5, A]);
       const weights = Float32Array.of(1, 1, 0, 1, 1);
-      checkGradients(([means, logStd]) => maskedRowSumMean(critic.forward(states, reparameterisedActions(means as Tensor, logStd as Tensor, noise)).q1, weights), [
+      checkGradients(([means, logStd]) => maskedRowSumMean(critic.forward(states, reparameterizedActions(means as Tensor, logStd as Tensor, noise)).q1, weights), [
         { shape: [5, A], init: (r) => Math.tanh(r.normal()) },
         { shape: [A], init: (r) => -1 + 0.3 * r.normal() },
       ], { tolerance: 1e-6 });
@@ -188,7 +189,7 @@ describe('RVDT: implicit rebalancing through QT\'s critic', () => {
     assert.equal(gradientMagnitude(silent.rvdt.actor.parameters()), 0, 'η = 0 and no BC: nothing reaches the actor');
   });
 
-  it('the stochastic head\'s Q-term reaches log σ through a reparameterised sample, and not when taken at the mean', () => {
+  it('the stochastic head\'s Q-term reaches log σ through a reparameterized sample, and not when taken at the mean', () => {
     assert.ok(objectiveGradients({ variant: 'rvdt', bcWeight: 0, eta: 1 }).logStdGradient > 0);
     assert.equal(objectiveGradients({ variant: 'rvdt', bcWeight: 0, eta: 1, qAction: 'mean' }).logStdGradient, 0);
     // with BC on, the NLL trains log σ too
@@ -217,7 +218,7 @@ describe('ablation columns', () => {
     'target_q_mean', 'critic_grad_norm', 'actor_grad_norm', 'lr_actor', 'lr_critic',
   ];
   const columns: Array<[AnyAlgorithmDefinition, string, boolean]> = [
-    [rdtAlgorithm, 'dt', false], [rdtAlgorithm, 'dt-dup', true], [rdtAlgorithm, 'rdt', true],
+    [rdtAlgorithm, 'qt-bc', false], [rdtAlgorithm, 'dt-dup', true], [rdtAlgorithm, 'rdt', true],
     [rvdtAlgorithm, 'qt', false], [rvdtAlgorithm, 'vdt', true], [rvdtAlgorithm, 'rvdt-dup', true],
     [rvdtAlgorithm, 'rvdt-determ', false], [rvdtAlgorithm, 'rvdt', true],
   ];

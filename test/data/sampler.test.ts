@@ -72,7 +72,7 @@ test('length-weighted sampling picks trajectories in proportion to length; unifo
 
 test('same seed, same batches; the batch object is reused; a 256x20 batch costs well under 1 ms', () => {
   const store = storeOf(Array.from({ length: 200 }, (_, i) => 50 + (i % 13) * 20));
-  const options = { ...samplingRulesFor('dt-corl'), batchSize: 256, contextLength: 20, returnsToGo: returnsToGo(store) };
+  const options = { ...samplingRulesFor('dt'), batchSize: 256, contextLength: 20, returnsToGo: returnsToGo(store) };
   const a = new WindowSampler(store, options, new Rng(42));
   const b = new WindowSampler(store, options, new Rng(42));
   const first = a.sample();

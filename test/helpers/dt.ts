@@ -1,7 +1,7 @@
 /** Small Decision Transformer setups shared by tests. */
 import { Rng } from '../../src/engine/index.js';
 import { DecisionTransformer, type DecisionTransformerConfig } from '../../src/algos/dt.js';
-import type { WindowBatch } from '../../src/nn/transformer.js';
+import type { TransformerInput } from '../../src/nn/transformer.js';
 
 export function smallDtConfig(overrides: Partial<DecisionTransformerConfig> = {}): DecisionTransformerConfig {
   return {
@@ -13,7 +13,7 @@ export function smallDtConfig(overrides: Partial<DecisionTransformerConfig> = {}
 }
 
 /** a random batch with a couple of left-padded windows */
-export function randomBatch(config: DecisionTransformerConfig, batchSize: number, rng: Rng): WindowBatch {
+export function randomBatch(config: DecisionTransformerConfig, batchSize: number, rng: Rng): TransformerInput {
   const { context: K, stateDim: S, actionDim: A } = config;
   const states = Float32Array.from({ length: batchSize * K * S }, () => rng.normal());
   const actions = Float32Array.from({ length: batchSize * K * A }, () => Math.tanh(rng.normal()));

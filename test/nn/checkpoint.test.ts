@@ -7,8 +7,9 @@ import { Rng } from '../../src/engine/index.js';
 import { loadModule, loadOptimizer, saveModule, saveOptimizer } from '../../src/nn/checkpoint.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../../src/nn/safetensors.js';
-import { gradientStep } from '../../src/train/step.js';
+import { gradientStep } from '../../src/nn/step.js';
 import { newDt, randomBatch, smallDtConfig } from '../helpers/dt.js';
+import { dtLoss } from '../../src/algos/dt.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stitch-ckpt-'));
 
@@ -56,14 +57,14 @@ describe('safetensors', () => {
 });
 
 describe('checkpoints', () => {
-  it('a saved and reloaded model and optimiser continue exactly like the original', () => {
+  it('a saved and reloaded model and optimizer continue exactly like the original', () => {
     const config = smallDtConfig();
     const batches = Array.from({ length: 6 }, (_, i) => randomBatch(config, 3, new Rng(100 + i)));
     const original = newDt(config, 5);
     const optimizer = new AdamW(original.model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
     const names = original.model.namedParameters().map(([n]) => n);
     const train = (m: typeof original, o: AdamW, from: number, to: number): number[] =>
-      batches.slice(from, to).map((b) => gradientStep({ optimizer: o, clipNorm: 0.25, loss: () => m.model.loss(b).loss }).loss);
+      batches.slice(from, to).map((b) => gradientStep({ optimizer: o, clipNorm: 0.25, loss: () => dtLoss(m.model, b).loss }).loss);
     train(original, optimizer, 0, 3);
     saveModule(original.model, join(dir, 'model.safetensors'), { note: 'test' });
     saveOptimizer(optimizer, names, join(dir, 'optimizer.safetensors'));

@@ -4,8 +4,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { bufferPool, Rng, tidy } from '../../src/engine/index.js';
 import { AdamW, linearWarmup } from '../../src/nn/optim.js';
-import { gradientStep } from '../../src/train/step.js';
+import { gradientStep } from '../../src/nn/step.js';
 import { newDt, randomBatch, smallDtConfig } from '../helpers/dt.js';
+import { dtLoss } from '../../src/algos/dt.js';
 
 describe('Decision Transformer model', () => {
   it('names its parameters as the PyTorch reference does', () => {
@@ -41,10 +42,10 @@ describe('Decision Transformer model', () => {
         const d = directions[i] as Float64Array;
         for (let j = 0; j < p.size; j++) p.data[j] = (base.parameters()[i]?.data[j] as number) + eps * (d[j] as number);
       });
-      return model.loss(batch).loss.item();
+      return dtLoss(model, batch).loss.item();
     });
     const { model } = newDt(config, 3);
-    tidy(() => model.loss(batch).loss.backward());
+    tidy(() => dtLoss(model, batch).loss.backward());
     let analytic = 0;
     model.parameters().forEach((p, i) => {
       const g = p.gradOrZeros();
@@ -64,7 +65,7 @@ describe('Decision Transformer model', () => {
       const losses: number[] = [];
       for (let step = 0; step < 100; step++) {
         const batch = randomBatch(config, 4, rng);
-        losses.push(gradientStep({ optimizer, clipNorm: 0.25, schedule: linearWarmup(10), loss: () => model.loss(batch).loss }).loss);
+        losses.push(gradientStep({ optimizer, clipNorm: 0.25, schedule: linearWarmup(10), loss: () => dtLoss(model, batch).loss }).loss);
       }
       return losses;
     };
@@ -72,7 +73,7 @@ describe('Decision Transformer model', () => {
     assert.deepEqual(run(), first);
     assert.ok((first[99] as number) < (first[0] as number), 'training should reduce the loss');
     const { model, rng } = newDt(config, 12);
-    const other = gradientStep({ optimizer: new AdamW(model.parameters(), { lr: 1e-3 }), clipNorm: 0.25, loss: () => model.loss(randomBatch(config, 4, rng)).loss });
+    const other = gradientStep({ optimizer: new AdamW(model.parameters(), { lr: 1e-3 }), clipNorm: 0.25, loss: () => dtLoss(model, randomBatch(config, 4, rng)).loss });
     assert.notEqual(other.loss, first[0], 'another seed gives another loss');
   });
 
@@ -84,7 +85,7 @@ describe('Decision Transformer model', () => {
     const optimizer = new AdamW(model.parameters(), { lr: 1e-3 });
     const batch = randomBatch(config, 2, rng);
     const step = (): void => {
-      gradientStep({ optimizer, clipNorm: 0.25, loss: () => model.loss(batch).loss });
+      gradientStep({ optimizer, clipNorm: 0.25, loss: () => dtLoss(model, batch).loss });
     };
     for (let i = 0; i < 200; i++) step();
     gc();

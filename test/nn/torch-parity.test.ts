@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DecisionTransformer, type DecisionTransformerConfig } from '../../src/algos/dt.js';
+import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../../src/algos/dt.js';
 import { describeBackend, Rng, tidy } from '../../src/engine/index.js';
 import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
 import { AdamW } from '../../src/nn/optim.js';
 import type { StoredTensor } from '../../src/nn/safetensors.js';
-import { gradientStep } from '../../src/train/step.js';
+import { gradientStep } from '../../src/nn/step.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 
@@ -32,7 +32,7 @@ function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, s
 for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
   describe(`PyTorch parity: ${file} on ${describeBackend().split(',')[0]}`, () => {
     const fixture = readSafetensors(join(fixtures, file));
-    // the fixture's config uses Stitch's own field names; initialisation does not matter (weights are loaded)
+    // the fixture's config uses Stitch's own field names; initialization does not matter (weights are loaded)
     const stored = JSON.parse(fixture.metadata.config ?? '{}') as Omit<DecisionTransformerConfig, 'blockInit' | 'embeddingInit'>;
     const config: DecisionTransformerConfig = { ...stored, blockInit: 'gpt2', embeddingInit: 'torch' };
     const B = Number(fixture.metadata.batch_size);
@@ -60,7 +60,7 @@ for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
 
     it('predicts the same actions at every unpadded position and the same loss', () => {
       tidy(() => {
-        const { loss, actions } = model.loss(batch);
+        const { loss, actions } = dtLoss(model, batch);
         const valid = (i: number): boolean => (mask[Math.floor(i / A)] as number) === 1;
         const actionError = relativeError(actions.data, tensor('output.action_preds').data, valid);
         assert.ok(actionError <= 1e-4, `action predictions: relative error ${actionError}`);
@@ -75,13 +75,13 @@ for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
       const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 1e-4 });
       // capture gradients between backward and the update by running the step's parts by hand
       optimizer.zeroGrad();
-      tidy(() => model.loss(batch).loss.backward());
+      tidy(() => dtLoss(model, batch).loss.backward());
       for (const [name, p] of model.namedParameters()) {
         const error = relativeError(p.gradOrZeros(), tensor(`grad.${name}`).data);
         assert.ok(error <= 1e-4, `gradient of ${name}: relative error ${error}`);
       }
       loadModuleTensors(model, prefixed('param.'), file);
-      const result = gradientStep({ optimizer, clipNorm: 0.25, loss: () => model.loss(batch).loss });
+      const result = gradientStep({ optimizer, clipNorm: 0.25, loss: () => dtLoss(model, batch).loss });
       const normError = relativeError([result.gradNorm], tensor('output.grad_norm').data);
       assert.ok(normError <= 1e-4, `gradient norm ${result.gradNorm}: relative error ${normError}`);
       for (const name of names) {

@@ -12,7 +12,7 @@ import { add, mean, Parameter, Tensor } from '../../src/engine/index.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { listCheckpoints, readCheckpoint } from '../../src/train/checkpoint.js';
 import { assertFiniteGradient, NonFiniteError } from '../../src/train/nonfinite.js';
-import { gradientStep } from '../../src/train/step.js';
+import { gradientStep } from '../../src/nn/step.js';
 import { resumeRun, RunStoppedError, startRun } from '../../src/train/trainer.js';
 import { captureIO, ENV, tempDir, TINY_DT, TINY_QT, tinyConfig } from '../train/fixture.js';
 import { assertSameRun, overflowingMazeDataset } from './helpers.js';

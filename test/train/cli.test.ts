@@ -6,7 +6,7 @@ import { before, describe, it } from 'node:test';
 import { loadDataset } from '../../src/data/load.js';
 import { readSafetensors } from '../../src/nn/checkpoint.js';
 import { heldOutActionError } from '../../src/train/offline-eval.js';
-import { POLICY_METADATA_KEY } from '../../src/train/policy-file.js';
+import { POLICY_METADATA_KEY } from '../../src/deploy/policy-file.js';
 import { ENV, smallMazeDataset, tempDir, TINY_DT } from './fixture.js';
 
 interface Result { status: number | null; stdout: string; stderr: string }

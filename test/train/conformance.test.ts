@@ -19,7 +19,7 @@ import { envSpec } from '../../src/envs/registry.js';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
 import { parseAlgorithmConfig } from '../../src/train/config.js';
 import { evaluateConditions, type EvaluationRecord } from '../../src/train/evaluate.js';
-import { loadPolicy } from '../../src/train/policy-file.js';
+import { loadPolicy } from '../../src/deploy/node.js';
 import { algorithmSamplerOptions } from '../../src/train/sampling.js';
 import { resumeRun, startRun } from '../../src/train/trainer.js';
 import { captureIO, ENV, smallMazeDataset, tempDir, tinyConfig } from './fixture.js';

@@ -172,7 +172,7 @@ export function clip(x: Tensor, min: number, max: number): Tensor {
   }, x);
 }
 
-function normaliseAxes(op: string, rank: number, axes: number | readonly number[] | undefined): number[] {
+function normalizeAxes(op: string, rank: number, axes: number | readonly number[] | undefined): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : [...axes];
   return list.map((axis) => {
@@ -185,7 +185,7 @@ function normaliseAxes(op: string, rank: number, axes: number | readonly number[
 /** sum over the given axes (all when omitted) */
 export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   x.assertLive('sum');
-  const reduced = new Set(normaliseAxes('sum', x.rank, axes));
+  const reduced = new Set(normalizeAxes('sum', x.rank, axes));
   const keptShape = x.shape.map((d, i) => (reduced.has(i) ? 1 : d));
   const outShape = keepDims ? keptShape : x.shape.filter((_, i) => !reduced.has(i));
   const out = Tensor.zeros(outShape, x.dtype);
@@ -208,7 +208,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
-  const reduced = normaliseAxes('mean', x.rank, axes);
+  const reduced = normalizeAxes('mean', x.rank, axes);
   const count = reduced.reduce((n, a) => n * (x.shape[a] as number), 1);
   return scale(sum(x, axes, keepDims), 1 / count);
 }

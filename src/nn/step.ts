@@ -1,11 +1,11 @@
 /**
  * One gradient step, shared by every algorithm: forward and backward inside a pooled scope,
- * global-norm clipping, then the optimiser update at the scheduled learning rate. A non-finite
- * loss or gradient throws NonFiniteError before the optimiser touches the weights; an update that
+ * global-norm clipping, then the optimizer update at the scheduled learning rate. A non-finite
+ * loss or gradient throws NonFiniteError before the optimizer touches the weights; an update that
  * overflowed the weights throws it right after.
  */
 import { tidy, type Parameter, type Tensor } from '../engine/index.js';
-import { clipGradNorm, gradNorm, type Optimizer, type Schedule } from '../nn/optim.js';
+import { clipGradNorm, gradNorm, type Optimizer, type Schedule } from './optim.js';
 import { assertFiniteGradient, assertFiniteLoss, assertFiniteWeights } from './nonfinite.js';
 
 export interface StepResult {
@@ -20,7 +20,7 @@ export interface GradientStepOptions {
   /** null: no clipping */
   clipNorm: number | null;
   schedule?: Schedule;
-  /** the optimiser's step index the schedule is evaluated at (defaults to its step count) */
+  /** the optimizer's step index the schedule is evaluated at (defaults to its step count) */
   scheduleStep?: number;
   /** the loss, built from scratch each step; every tensor it creates is pooled */
   loss: () => Tensor;

@@ -1,0 +1,177 @@
+/**
+ * QT's critic (Hu et al. 2024; charleshsc/QT cb9e1a4, spec section 4), shared by QT and RVDT: twin
+ * Mish MLPs Q1, Q2 on (normalized state, action) per timestep, their soft updates, the discounted
+ * n-step targets over each window, the twin TD loss and the Q-term of the actor's loss.
+ */
+import type { WindowBatch } from '../../data/sampler.js';
+import {
+  abs, add, concat, maskedRowSumMean, minimum, mish, mseLoss, noGrad, scale, tidy, Tensor, type Rng,
+} from '../../engine/index.js';
+import { Linear } from '../../nn/layers.js';
+import { Module } from '../../nn/module.js';
+import type { TransformerInput } from '../../nn/transformer.js';
+
+/** Linear → Mish → Linear → Mish → Linear → Mish → Linear(1), named like the reference's nn.Sequential (0, 2, 4, 6). */
+export class QNetwork extends Module {
+  private readonly layers: Linear[];
+
+  constructor(inputDim: number, hidden: number, rng: Rng) {
+    super();
+    const widths = [inputDim, hidden, hidden, hidden, 1];
+    this.layers = widths.slice(1).map((width, i) => this.addModule(String(2 * i), new Linear(widths[i] as number, width, rng)));
+  }
+
+  /** x [N, S + A] → Q [N, 1] */
+  forward(x: Tensor): Tensor {
+    let h = x;
+    this.layers.forEach((layer, i) => {
+      h = layer.forward(h);
+      if (i < this.layers.length - 1) h = mish(h);
+    });
+    return h;
+  }
+}
+
+/** Two independent critics on concat(normalized state, action), applied to every row (timestep) alone. */
+export class TwinCritic extends Module {
+  readonly q1_model: QNetwork;
+  readonly q2_model: QNetwork;
+
+  constructor(readonly stateDim: number, readonly actionDim: number, readonly hidden: number, rng: Rng) {
+    super();
+    this.q1_model = this.addModule('q1_model', new QNetwork(stateDim + actionDim, hidden, rng));
+    this.q2_model = this.addModule('q2_model', new QNetwork(stateDim + actionDim, hidden, rng));
+  }
+
+  /** states [N, S], actions [N, A] → Q1, Q2 each [N, 1] */
+  forward(states: Tensor, actions: Tensor): { q1: Tensor; q2: Tensor } {
+    const x = concat([states, actions], 1);
+    return { q1: this.q1_model.forward(x), q2: this.q2_model.forward(x) };
+  }
+
+  /** min(Q1, Q2) [N, 1]: the pessimistic value of bootstraps and of acting */
+  qMin(states: Tensor, actions: Tensor): Tensor {
+    const { q1, q2 } = this.forward(states, actions);
+    return minimum(q1, q2);
+  }
+}
+
+/** target ← (1 − weight) · target + weight · source, parameter by parameter (Polyak: weight τ; EMA: weight 1 − decay). */
+export function softUpdate(target: Module, source: Module, weight: number): void {
+  const sources = source.parameters();
+  target.parameters().forEach((p, i) => {
+    const q = sources[i];
+    if (q === undefined || q.size !== p.size) throw new Error(`softUpdate: ${p.name} has no counterpart of the same size`);
+    for (let j = 0; j < p.size; j++) p.data[j] = (1 - weight) * (p.data[j] as number) + weight * (q.data[j] as number);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// n-step targets
+
+/** The parts of a sampled window batch the n-step targets read, all [B * K] row-major. */
+export interface RewardWindows {
+  batchSize: number;
+  context: number;
+  /** raw rewards (after any reward transform), not divided by the return scale */
+  rewards: ArrayLike<number>;
+  /** 1 where the step ended its episode in a true terminal state */
+  terminated: ArrayLike<number>;
+  /** 1 real, 0 padding */
+  mask: ArrayLike<number>;
+}
+
+/**
+ * The index of each window's last real step (the bootstrap step). With QT's left padding (the
+ * sampler RDT and RVDT use too) this is always K − 1; a right-padded window would end earlier.
+ */
+export function bootstrapIndices(windows: Pick<RewardWindows, 'batchSize' | 'context' | 'mask'>): Int32Array {
+  const { batchSize: B, context: K, mask } = windows;
+  const indices = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    let last = K - 1;
+    while (last > 0 && (mask[b * K + last] as number) === 0) last--;
+    indices[b] = last;
+  }
+  return indices;
+}
+
+/**
+ * QT's discounted n-step targets (reference `k_rewards` + `use_discount`). With T the window's last
+ * real index, d_T its terminal flag and Q_b the bootstrap value min(Q1', Q2')(s_T, ã_T):
+ *   y_t = Σ_{j=t}^{T−1} γ^{j−t} r_j + γ^{T−t} (1 − d_T) Q_b   for real t < T.
+ * r_T is never used (the reference zeroes it), so a window ending on a terminal step loses its
+ * final reward. Returns targets [B * K] and the critic-loss row weights [B * K] (mask[t] for t < T,
+ * 0 at T and beyond and at padding).
+ */
+export function nStepTargets(
+  windows: RewardWindows, bootstrapValues: ArrayLike<number>, discount: number, lastIndices = bootstrapIndices(windows),
+): { targets: Float32Array; weights: Float32Array } {
+  const { batchSize: B, context: K, rewards, terminated, mask } = windows;
+  if (bootstrapValues.length !== B) throw new RangeError(`nStepTargets: ${bootstrapValues.length} bootstrap values for ${B} windows`);
+  const targets = new Float32Array(B * K);
+  const weights = new Float32Array(B * K);
+  for (let b = 0; b < B; b++) {
+    const last = lastIndices[b] as number;
+    let future = (1 - (terminated[b * K + last] as number)) * (bootstrapValues[b] as number);
+    for (let t = last - 1; t >= 0; t--) {
+      future = (rewards[b * K + t] as number) + discount * future;
+      targets[b * K + t] = future;
+      weights[b * K + t] = mask[b * K + t] as number;
+    }
+  }
+  return { targets, weights };
+}
+
+/**
+ * The bootstrap values min(Q1', Q2')(s_T, ã_T) [B]: ã from the EMA actor at each window's last real
+ * step T, scored by the target critics. No gradient.
+ */
+export function bootstrapValues(emaActor: { forward(batch: TransformerInput): Tensor }, criticTarget: TwinCritic, batch: WindowBatch, lastIndices: Int32Array): Float32Array {
+  const { batchSize: B, contextLength: K, obsDim: S, actionDim: A } = batch;
+  return tidy(() => noGrad(() => {
+    const actions = emaActor.forward(batch).data;
+    const lastStates = new Float32Array(B * S);
+    const lastActions = new Float32Array(B * A);
+    for (let b = 0; b < B; b++) {
+      const row = b * K + (lastIndices[b] as number);
+      lastStates.set(batch.states.subarray(row * S, (row + 1) * S), b * S);
+      lastActions.set(actions.subarray(row * A, (row + 1) * A), b * A);
+    }
+    return Float32Array.from(criticTarget.qMin(Tensor.borrow(lastStates, [B, S]), Tensor.borrow(lastActions, [B, A])).data);
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses
+
+/** Mean over the weighted rows of MSE(Q1, y) + MSE(Q2, y): the twin critics' TD loss. */
+export function twinCriticLoss(critic: TwinCritic, states: Tensor, actions: Tensor, targets: Float32Array, weights: Float32Array): Tensor {
+  const { q1, q2 } = critic.forward(states, actions);
+  const y = Tensor.borrow(targets, [targets.length, 1]);
+  return add(mseLoss(q1, y, { weights }), mseLoss(q2, y, { weights }));
+}
+
+/** which critic gives the Q-term its numerator; the other one normalizes it */
+export type QNumerator = 'q1' | 'q2';
+
+/** The reference's coin: numerator Q1 when uniform() > 0.5, else Q2. */
+export function drawQNumerator(rng: Rng): QNumerator {
+  return rng.uniform() > 0.5 ? 'q1' : 'q2';
+}
+
+/**
+ * QT's Q-term (TD3+BC / Diffusion-QL style): −mean_w Q_i(s, â) / mean_w |Q_j(s, â)|, the denominator
+ * detached, means over rows with weight 1 (valid positions). Gradients flow through the critic into
+ * the actions â, and also into the critic's own parameters, which the caller's next critic step clears.
+ * Returns the loss and the numerator's mean Q for logging.
+ */
+export function qRegularizer(
+  critic: TwinCritic, states: Tensor, actions: Tensor, weights: Float32Array, numerator: QNumerator,
+): { loss: Tensor; meanQ: number } {
+  const { q1, q2 } = critic.forward(states, actions);
+  const [top, bottom] = numerator === 'q1' ? [q1, q2] : [q2, q1];
+  const normalizer = noGrad(() => maskedRowSumMean(abs(bottom), weights).item());
+  const meanQ = maskedRowSumMean(top, weights);
+  return { loss: scale(meanQ, -1 / normalizer), meanQ: meanQ.item() };
+}

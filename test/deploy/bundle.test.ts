@@ -1,0 +1,59 @@
+/**
+ * The deployment module bundles for a browser: esbuild with `platform: 'browser'` from
+ * dist/src/deploy/index.js. It must carry no training code (train/, optimizers, the gradient step,
+ * the critic-regularized update) and pull in Node built-ins from nowhere but the engine's native
+ * backend, which the engine loads only in Node (its split is the backend work, docs/deploy.md).
+ */
+import assert from 'node:assert/strict';
+import { builtinModules } from 'node:module';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { build, type Plugin } from 'esbuild';
+
+const entry = fileURLToPath(new URL('../../src/deploy/index.js', import.meta.url));
+const distRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** the engine file that loads the native addon in Node; every other Node built-in import is a failure */
+const NATIVE_BACKEND = 'src/engine/backends/native.js';
+
+async function bundle() {
+  const nodeImports: Array<{ module: string; importer: string }> = [];
+  const builtins = new Set(builtinModules);
+  const recordNodeBuiltins: Plugin = {
+    name: 'record-node-builtins',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => {
+        const bare = args.path.replace(/^node:/, '').split('/')[0] ?? '';
+        if (!args.path.startsWith('node:') && !builtins.has(bare)) return undefined;
+        nodeImports.push({ module: args.path, importer: relative(distRoot, args.importer) });
+        return { path: args.path, external: true };
+      });
+    },
+  };
+  const result = await build({
+    entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true,
+    plugins: [recordNodeBuiltins], logLevel: 'silent',
+  });
+  const output = Object.values(result.metafile.outputs)[0];
+  assert.ok(output !== undefined);
+  const bytesFrom = new Map(Object.entries(output.inputs).map(([path, input]) => [relative(distRoot, path), input.bytesInOutput]));
+  return { nodeImports, bytesFrom, bytes: output.bytes };
+}
+
+describe('deployment bundle (esbuild, platform browser)', () => {
+  it('carries no training code and no Node built-in outside the engine\'s native backend', async () => {
+    const { nodeImports, bytesFrom, bytes } = await bundle();
+    const outside = nodeImports.filter(({ importer }) => importer !== NATIVE_BACKEND);
+    assert.deepEqual(outside, [], 'Node built-ins imported by the deployment code itself');
+    const training = [...bytesFrom].filter(([path, size]) => size > 0 && (
+      path.startsWith('src/train/') || ['src/nn/optim.js', 'src/nn/step.js', 'src/algos/parts/critic-regularized.js'].includes(path)
+    ));
+    assert.deepEqual(training, [], 'training code in the bundle');
+    // the policy classes are there: every algorithm acts from this bundle
+    for (const path of ['src/deploy/policy.js', 'src/algos/parts/candidate-acting.js', 'src/algos/parts/return-conditioned-policy.js', 'src/algos/reinformer.js']) {
+      assert.ok((bytesFrom.get(path) ?? 0) > 0, `${path} is bundled`);
+    }
+    assert.ok(bytes > 0);
+  });
+});
