@@ -17,11 +17,39 @@ export const CLIENT_SCRIPT = String.raw`
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (key) {
       if (key === 'text') node.textContent = attrs[key];
-      else if (key === 'html') node.innerHTML = attrs[key];
       else node.setAttribute(key, attrs[key]);
     });
     (children || []).forEach(function (child) { if (child) node.appendChild(child); });
     return node;
+  }
+
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+  var SVG_ELEMENTS = ['svg', 'g', 'rect', 'circle', 'polyline', 'line', 'text'];
+  var SVG_ATTRIBUTES = ['width', 'height', 'viewBox', 'x', 'y', 'x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'r', 'points', 'fill', 'fill-opacity',
+    'stroke', 'stroke-width', 'stroke-opacity', 'stroke-dasharray', 'font-family', 'font-size'];
+  /** numbers, colours and plain words: no url(), quotes, colons or parentheses */
+  var SAFE_SVG_VALUE = /^[#a-zA-Z0-9.,\s-]*$/;
+
+  /**
+   * The maze drawings of report-data.json, rebuilt element by element from an inert parse: only
+   * drawing elements and plain attributes are copied, so a crafted file cannot add scripts,
+   * event handlers, links or foreign content (it is never inserted as markup).
+   */
+  function safeSvg(markup) {
+    var root = new DOMParser().parseFromString(typeof markup === 'string' ? markup : '', 'image/svg+xml').documentElement;
+    if (!root || root.namespaceURI !== SVG_NS || root.localName !== 'svg') return document.createElementNS(SVG_NS, 'svg');
+    return copySvg(root);
+  }
+  function copySvg(source) {
+    var copy = document.createElementNS(SVG_NS, source.localName);
+    Array.prototype.forEach.call(source.attributes, function (a) {
+      if (a.namespaceURI === null && SVG_ATTRIBUTES.indexOf(a.name) >= 0 && SAFE_SVG_VALUE.test(a.value)) copy.setAttribute(a.name, a.value);
+    });
+    Array.prototype.forEach.call(source.childNodes, function (child) {
+      if (child.nodeType === 1 && child.namespaceURI === SVG_NS && SVG_ELEMENTS.indexOf(child.localName) >= 0) copy.appendChild(copySvg(child));
+      else if (child.nodeType === 3 && source.localName === 'text') copy.appendChild(document.createTextNode(child.nodeValue));
+    });
+    return copy;
   }
 
   function fmt(value, digits) {
@@ -300,14 +328,14 @@ export const CLIENT_SCRIPT = String.raw`
     var grid = section(root, 'Rollouts');
     var drawing = el('figure', { class: 'chart maze', 'data-chart': 'maze-rollouts', 'data-points': String(episodes.length) }, [
       el('figcaption', { text: episodes.length + ' episodes of ' + extras.rollouts.condition + ' (policy at step ' + extras.policyStep + ', evaluation seed ' + extras.rollouts.seed + ')' }),
-      el('div', { class: 'svg', html: maze.rolloutsSvg }),
+      el('div', { class: 'svg' }, [safeSvg(maze.rolloutsSvg)]),
     ]);
     grid.appendChild(drawing);
     if (episodes.length === 0) return;
     // the player: one episode at a time, a dot moving along its path with the trail behind it
     var player = el('figure', { class: 'chart maze player', 'data-chart': 'rollout-player', 'data-points': String(episodes[0].points.length / 2) });
     player.appendChild(el('figcaption', { text: 'rollout player' }));
-    var stage = el('div', { class: 'svg', html: maze.backgroundSvg });
+    var stage = el('div', { class: 'svg' }, [safeSvg(maze.backgroundSvg)]);
     player.appendChild(stage);
     var svg = stage.querySelector('svg');
     var ns = 'http://www.w3.org/2000/svg';

@@ -2,9 +2,15 @@
  * One HTML page for the report, the comparison and the dashboard: uPlot (script and styles) and
  * the client script inlined, the data as JSON in the page. Nothing is fetched from the network,
  * so report.html opens from disk anywhere.
+ *
+ * Every page carries a strict Content-Security-Policy in a <meta> element (it works for a file
+ * opened from disk): only these exact inline scripts and styles run, by their SHA-256 hashes,
+ * and nothing is fetched, so even a string in the data that slipped into the markup could not
+ * run. The dashboard server sends the same policy as a header.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { contentSecurityPolicy, cspHash, type PagePolicy } from '../util/local-server.js';
 import { CLIENT_SCRIPT } from './client-script.js';
 import type { Comparison } from './compare.js';
 import type { RunSnapshot } from './run-data.js';
@@ -63,6 +69,12 @@ function escapeHtml(text: string): string {
   return text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] as string);
 }
 
+/** the policy of a page: its scripts and styles by hash; the dashboard also talks to its server */
+export function pagePolicy(mode: PagePayload['mode']): PagePolicy {
+  const { script, styles } = uplot();
+  return { scripts: [cspHash(script), cspHash(CLIENT_SCRIPT)], styles: [cspHash(styles), cspHash(STYLES)], connectToSelf: mode === 'dashboard' };
+}
+
 export function renderPage(title: string, payload: PagePayload): string {
   const { script, styles } = uplot();
   const body = payload.mode === 'dashboard'
@@ -73,6 +85,7 @@ export function renderPage(title: string, payload: PagePayload): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(pagePolicy(payload.mode)))}">
 <title>${escapeHtml(title)}</title>
 <style>${styles}</style>
 <style>${STYLES}</style>
