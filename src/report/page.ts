@@ -1,6 +1,6 @@
 /**
  * One HTML page for the report, the comparison and the dashboard: uPlot (script and styles) and
- * the client script inlined, the data as JSON in the page. Nothing is fetched from the network,
+ * the bundled browser code (src/report/client/) inlined, the data as JSON in the page. Nothing is fetched from the network,
  * so report.html opens from disk anywhere.
  *
  * Every page carries a strict Content-Security-Policy in a <meta> element (it works for a file
@@ -11,7 +11,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { contentSecurityPolicy, cspHash, type PagePolicy } from '../util/local-server.js';
-import { CLIENT_SCRIPT } from './client-script.js';
 import type { Comparison } from './compare.js';
 import type { RunSnapshot } from './run-data.js';
 
@@ -22,6 +21,27 @@ export type PagePayload =
 
 const require = createRequire(import.meta.url);
 let uplotAssets: { script: string; styles: string } | null = null;
+let clientBundle: string | null = null;
+
+/**
+ * The pages' browser code: src/report/client/*.ts, bundled by `npm run build`
+ * (scripts/bundle-client.mjs) next to this module.
+ */
+function clientScript(): string {
+  if (clientBundle === null) {
+    const path = new URL('./client.bundle.js', import.meta.url);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      throw new Error(`${path.pathname} is missing: run \`npm run build\`, which bundles the report's browser code`);
+    }
+    // inlined in a <script> element, which this sequence would close early
+    if (/<\/script/i.test(text)) throw new Error(`${path.pathname} contains "</script": it cannot be inlined`);
+    clientBundle = text;
+  }
+  return clientBundle;
+}
 
 function uplot(): { script: string; styles: string } {
   uplotAssets ??= {
@@ -72,7 +92,7 @@ function escapeHtml(text: string): string {
 /** the policy of a page: its scripts and styles by hash; the dashboard also talks to its server */
 export function pagePolicy(mode: PagePayload['mode']): PagePolicy {
   const { script, styles } = uplot();
-  return { scripts: [cspHash(script), cspHash(CLIENT_SCRIPT)], styles: [cspHash(styles), cspHash(STYLES)], connectToSelf: mode === 'dashboard' };
+  return { scripts: [cspHash(script), cspHash(clientScript())], styles: [cspHash(styles), cspHash(STYLES)], connectToSelf: mode === 'dashboard' };
 }
 
 export function renderPage(title: string, payload: PagePayload): string {
@@ -94,7 +114,7 @@ export function renderPage(title: string, payload: PagePayload): string {
 ${body}
 <script type="application/json" id="stitch-data">${embedJson(payload)}</script>
 <script>${script}</script>
-<script>${CLIENT_SCRIPT}</script>
+<script>${clientScript()}</script>
 </body>
 </html>
 `;
