@@ -61,6 +61,9 @@ h3 { font-size: 13px; margin: 0 0 6px; }
 .meta { color: #555; margin: 0 0 12px; }
 .status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; background: #e3e6ea; }
 .status-in-progress { background: #fff1c2; } .status-finished { background: #d5f0d9; }
+.status-stale { background: #f6c4c4; } .status-interrupted, .status-halted { background: #f3dcb4; }
+.progress-line { margin: 8px 0; font-size: 13px; } .progress-line progress { width: 220px; vertical-align: middle; }
+.view-controls { margin: 0 0 8px; font-size: 12px; color: #444; gap: 16px; }
 .cards { display: flex; gap: 12px; flex-wrap: wrap; }
 .card { background: #fff; border-radius: 8px; padding: 10px 14px; min-width: 180px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 .card .label { color: #666; font-size: 12px; } .card .value { font-size: 20px; font-weight: 600; } .card .detail { color: #777; font-size: 12px; }
@@ -73,11 +76,13 @@ table { border-collapse: collapse; font-size: 12px; } td, th { padding: 2px 8px;
 td { font-variant-numeric: tabular-nums; max-width: 420px; word-break: break-all; }
 .controls { display: flex; gap: 8px; align-items: center; margin-top: 6px; } .controls input[type=range] { flex: 1; }
 .layout { display: flex; min-height: 100vh; }
+.layout main { flex: 1; min-width: 0; max-width: none; }
 nav { width: 280px; flex: none; background: #1f2430; color: #e6e6e6; padding: 12px; }
 nav h1 { font-size: 16px; color: #fff; } nav ul { list-style: none; padding: 0; margin: 0; }
 nav a { display: block; padding: 6px 8px; border-radius: 6px; color: inherit; text-decoration: none; margin-bottom: 2px; }
 nav a.active, nav a:hover { background: #333b4d; } nav .name { display: block; font-size: 12px; word-break: break-all; }
 nav .status { font-size: 11px; color: #1d1d1f; }
+nav li { display: flex; align-items: flex-start; gap: 4px; } nav li a { flex: 1; min-width: 0; } nav input.overlay-pick { margin-top: 9px; }
 `;
 
 /** JSON inside <script>: `<` escaped so no string in the data can close the element */

@@ -29,3 +29,85 @@ export function hexToRgba(hex: string, alpha: number): string {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
 }
+
+/** the smallest gap between neighbouring ticks */
+function smallestGap(ticks: readonly number[]): number {
+  const sorted = ticks.slice().sort((a, b) => a - b);
+  let gap = Number.POSITIVE_INFINITY;
+  for (let i = 1; i < sorted.length; i++) {
+    const d = (sorted[i] as number) - (sorted[i - 1] as number);
+    if (d > 0 && d < gap) gap = d;
+  }
+  return gap;
+}
+
+/**
+ * Labels for an axis's ticks: `tickLabel`'s three significant digits when they tell the ticks
+ * apart, otherwise as many digits as the tick spacing needs (an entropy between 2.8400 and
+ * 2.8410 read "2.84" on every tick).
+ */
+export function tickLabels(ticks: readonly number[], increment?: number): string[] {
+  const plain = ticks.map(tickLabel);
+  if (new Set(plain).size === plain.length) return plain;
+  const spacing = increment !== undefined && increment > 0 ? increment : smallestGap(ticks);
+  if (!Number.isFinite(spacing)) return plain;
+  const magnitude = Math.max(...ticks.map(Math.abs));
+  const exponential = magnitude < 1e-2 || magnitude >= 1e5;
+  let digits = exponential
+    ? Math.max(1, Math.ceil(Math.log10(magnitude / spacing) - 1e-9))
+    : Math.max(0, Math.ceil(-Math.log10(spacing) - 1e-9));
+  for (; digits <= 15; digits++) {
+    const labels = ticks.map((t) => (t === 0 ? '0' : exponential ? t.toExponential(digits) : t.toFixed(digits)));
+    if (new Set(labels).size === labels.length) return labels;
+  }
+  return ticks.map(String);
+}
+
+/**
+ * Exponential moving average with TensorBoard's debiasing (the first points are not pulled
+ * toward zero): weight 0 returns the values, 0.9 averages over about ten points. Missing values
+ * stay missing and do not enter the average.
+ */
+export function smoothSeries(values: ReadonlyArray<number | null>, weight: number): Array<number | null> {
+  if (weight <= 0) return values.slice();
+  let average = 0;
+  let count = 0;
+  return values.map((value) => {
+    if (value === null || !Number.isFinite(value)) return null;
+    average = weight * average + (1 - weight) * value;
+    count += 1;
+    return average / (1 - weight ** count);
+  });
+}
+
+/** values a logarithmic axis can draw: zero and negative values become gaps */
+export function positiveOnly(values: ReadonlyArray<number | null>): Array<number | null> {
+  return values.map((value) => (value !== null && value > 0 && Number.isFinite(value) ? value : null));
+}
+
+/**
+ * Chart width for a grid `available` pixels wide: as many columns of at least `minWidth` as fit
+ * (charts used to stay 540 px wide in one narrow column whatever the window).
+ */
+export function chartWidth(available: number, minWidth = 420, maxWidth = 760, gap = 12): number {
+  const usable = Math.max(280, available);
+  // each figure adds 20 px of padding around its chart
+  const columns = Math.max(1, Math.floor((usable + gap) / (minWidth + 20 + gap)));
+  const width = Math.floor((usable - gap * (columns - 1)) / columns) - 20;
+  return Math.max(280, Math.min(maxWidth, width));
+}
+
+/**
+ * Several (x, y) series on one x axis: the sorted union of their x values, each series with
+ * null where it has no value (runs log at different steps).
+ */
+export function alignSeries(tables: ReadonlyArray<{ x: readonly number[]; y: ReadonlyArray<number | null> }>): { x: number[]; ys: Array<Array<number | null>> } {
+  const x = [...new Set(tables.flatMap((table) => table.x))].sort((a, b) => a - b);
+  const position = new Map(x.map((value, index) => [value, index]));
+  const ys = tables.map((table) => {
+    const y: Array<number | null> = new Array<number | null>(x.length).fill(null);
+    table.x.forEach((value, i) => { y[position.get(value) as number] = table.y[i] ?? null; });
+    return y;
+  });
+  return { x, ys };
+}

@@ -2,9 +2,9 @@
 import type { EvaluationRecord } from '../../train/evaluate.js';
 import type { MetricsRecord } from '../../train/metrics.js';
 import type { RunSnapshot } from '../run-data.js';
-import { COLORS, destroyPlots, lineChart } from './charts.js';
+import { COLORS, destroyPlots, lineChart, type SeriesSpec } from './charts.js';
 import { el, safeSvg, section, table } from './dom.js';
-import { fmt, fmtDuration } from './format.js';
+import { fmt, fmtDuration, hexToRgba, positiveOnly, smoothSeries } from './format.js';
 
 const SPECIAL_KEYS = new Set(['step', 'time_s', 'grad_norm', 'steps_per_s']);
 
@@ -57,7 +57,33 @@ function renderSummary(root: HTMLElement, run: RunSnapshot): void {
   const rates = metrics.map((m) => m.steps_per_s).filter((v): v is number => typeof v === 'number' && v > 0);
   if (rates.length > 0) card('throughput', `${fmt(rates.reduce((a, b) => a + b, 0) / rates.length, 1)} steps/s`, 'mean over logged intervals');
   root.appendChild(cards);
+  renderLiveness(root, run);
   if (run.problems.length > 0) root.appendChild(el('p', { class: 'warning', text: run.problems.join('; ') }));
+}
+
+/** why a run that did not finish stopped, and an evaluation's progress while it runs */
+function renderLiveness(root: HTMLElement, run: RunSnapshot): void {
+  const liveness = run.liveness;
+  if (!liveness) return; // a report written before heartbeats
+  const heartbeat = liveness.heartbeat;
+  const step = heartbeat ? ` at step ${heartbeat.step} of ${heartbeat.steps}` : '';
+  if (run.status === 'stale') {
+    root.appendChild(el('p', { class: 'warning', id: 'run-stale', text: `stale${step}: ${liveness.reason ?? 'no sign of life'}. The training process seems to have stopped (killed or crashed); \`stitch train --resume RUN_DIR\` continues from its last checkpoint.` }));
+  } else if (run.status === 'interrupted') {
+    root.appendChild(el('p', { class: 'warning', id: 'run-stopped', text: `interrupted${step}; \`stitch train --resume RUN_DIR\` continues it.` }));
+  } else if (run.status === 'halted') {
+    root.appendChild(el('p', { class: 'warning', id: 'run-stopped', text: `halted${step} on a non-finite value; see the run's log for the cause.` }));
+  }
+  const evaluation = heartbeat?.evaluation;
+  if (run.status === 'in progress' && heartbeat?.phase === 'eval' && evaluation) {
+    const progress = el('progress', { max: String(Math.max(1, evaluation.episodesTotal)), value: String(evaluation.episodesDone) });
+    const words = [`evaluating at step ${heartbeat.step}: ${evaluation.episodesDone} / ${evaluation.episodesTotal} episodes`];
+    if (evaluation.meanReturnSoFar !== null) words.push(`mean return so far ${fmt(evaluation.meanReturnSoFar, 2)}`);
+    if (evaluation.etaSeconds !== null) words.push(`about ${fmtDuration(evaluation.etaSeconds)} left`);
+    root.appendChild(el('p', { class: 'progress-line', id: 'eval-progress', 'data-done': String(evaluation.episodesDone), 'data-total': String(evaluation.episodesTotal) }, [
+      progress, el('span', { text: ` ${words.join(' · ')}` }),
+    ]));
+  }
 }
 
 function renderSetup(root: HTMLElement, run: RunSnapshot): void {
@@ -80,7 +106,46 @@ function column(metrics: readonly MetricsRecord[], key: string): Array<number | 
   return metrics.map((m) => (typeof m[key] === 'number' ? m[key] as number : null));
 }
 
-function renderTraining(root: HTMLElement, run: RunSnapshot): void {
+/** how the training terms are drawn; kept while the dashboard re-renders a run */
+export const termView = { logScale: false, smoothing: 0 };
+export const SMOOTHING_WEIGHTS = [0, 0.6, 0.9, 0.99];
+
+/** the log-scale and smoothing toggles above the training terms; `redraw` draws them again */
+export function termControls(redraw: () => void): HTMLElement {
+  const log = el('input', { type: 'checkbox', id: 'log-scale' });
+  log.checked = termView.logScale;
+  log.addEventListener('change', () => { termView.logScale = log.checked; redraw(); });
+  const smoothing = el('select', { id: 'smoothing', 'aria-label': 'smoothing' }, SMOOTHING_WEIGHTS.map((w) => el('option', { value: String(w), text: w === 0 ? 'none' : String(w) })));
+  smoothing.value = String(termView.smoothing);
+  smoothing.addEventListener('change', () => { termView.smoothing = Number(smoothing.value); redraw(); });
+  return el('div', { class: 'controls view-controls' }, [
+    el('label', {}, [log, el('span', { text: ' log scale' })]),
+    el('label', {}, [el('span', { text: 'smoothing ' }), smoothing]),
+  ]);
+}
+
+/**
+ * One training term as drawn with the current toggles: on a log scale values <= 0 become gaps;
+ * smoothed, the raw values stay behind the average, thin and faint.
+ */
+export function termSeries(label: string, values: ReadonlyArray<number | null>, color: string): { series: SeriesSpec[]; hidden: number } {
+  const drawn = termView.logScale ? positiveOnly(values) : values.slice();
+  const hidden = drawn.filter((v) => v === null).length - values.filter((v) => v === null).length;
+  if (termView.smoothing <= 0) return { series: [{ label, values: drawn, color }], hidden };
+  return {
+    series: [
+      { label: `${label} (raw)`, values: drawn, color: hexToRgba(color, 0.3), width: 1 },
+      { label: `${label} (smoothed ${termView.smoothing})`, values: smoothSeries(drawn, termView.smoothing), color, width: 2 },
+    ],
+    hidden,
+  };
+}
+
+export function hiddenNote(hidden: number): string | undefined {
+  return hidden > 0 ? `${hidden} value(s) <= 0 not drawn on the log scale` : undefined;
+}
+
+function renderTraining(root: HTMLElement, run: RunSnapshot, redraw: () => void): void {
   const metrics = run.metrics;
   const steps = metrics.map((m) => m.step);
   const keys: string[] = [];
@@ -88,8 +153,12 @@ function renderTraining(root: HTMLElement, run: RunSnapshot): void {
   const lossKeys = keys.filter((k) => !SPECIAL_KEYS.has(k) && k !== 'lr' && !k.startsWith('lr_'));
   const lrKeys = keys.filter((k) => k === 'lr' || k.startsWith('lr_'));
   const losses = section(root, 'Training terms');
+  losses.parentElement?.insertBefore(termControls(redraw), losses);
+  if (run.metricsTotal > metrics.length) losses.appendChild(el('p', { class: 'note', text: `${metrics.length} of ${run.metricsTotal} logged records drawn (evenly spaced, the last included)` }));
   lossKeys.forEach((key, i) => {
-    lineChart(losses, { id: `term-${key}`, title: key, xLabel: 'step', yLabel: key, x: steps, series: [{ label: key, values: column(metrics, key), color: COLORS[i % COLORS.length] as string }] });
+    const { series, hidden } = termSeries(key, column(metrics, key), COLORS[i % COLORS.length] as string);
+    const caption = hiddenNote(hidden);
+    lineChart(losses, { id: `term-${key}`, title: key, xLabel: 'step', yLabel: key, x: steps, series, logScale: termView.logScale, ...(caption ? { caption } : {}) });
   });
   const optimisation = section(root, 'Optimisation');
   lineChart(optimisation, { id: 'lr', title: 'learning rate', xLabel: 'step', yLabel: 'lr', x: steps,
@@ -250,13 +319,19 @@ function renderRollouts(root: HTMLElement, run: RunSnapshot): void {
   choose(0);
 }
 
-export function renderRun(root: HTMLElement, run: RunSnapshot): void {
+export interface RunViewOptions {
+  /** where the run's report.html is served (the dashboard) */
+  reportLink?: string;
+}
+
+export function renderRun(root: HTMLElement, run: RunSnapshot, options: RunViewOptions = {}): void {
   destroyPlots();
   root.textContent = '';
   renderSummary(root, run);
+  if (options.reportLink) root.insertBefore(el('p', {}, [el('a', { href: options.reportLink, text: 'open report.html' })]), root.children[1] ?? null);
   renderEvaluation(root, run);
   renderPredictions(root, run);
   renderRollouts(root, run);
-  renderTraining(root, run);
+  renderTraining(root, run, () => renderRun(root, run, options));
   renderSetup(root, run);
 }
