@@ -16,6 +16,10 @@ describe('axis tick labels', () => {
     assert.deepEqual(tickLabels([1000, 2000], 1000), ['1000', '2000']);
   });
 
+  it('leave the unlabelled ticks of a log axis empty', () => {
+    assert.deepEqual(tickLabels([1, null, 100, null, 10000]), ['1', '', '100', '', '10000']);
+  });
+
   it('use exponent form with more digits for close tiny or huge ticks', () => {
     const labels = tickLabels([1.001e-4, 1.002e-4, 1.003e-4], 1e-7);
     assert.equal(new Set(labels).size, 3, labels.join(' '));

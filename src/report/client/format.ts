@@ -46,21 +46,25 @@ function smallestGap(ticks: readonly number[]): number {
  * apart, otherwise as many digits as the tick spacing needs (an entropy between 2.8400 and
  * 2.8410 read "2.84" on every tick).
  */
-export function tickLabels(ticks: readonly number[], increment?: number): string[] {
-  const plain = ticks.map(tickLabel);
-  if (new Set(plain).size === plain.length) return plain;
-  const spacing = increment !== undefined && increment > 0 ? increment : smallestGap(ticks);
+export function tickLabels(ticks: ReadonlyArray<number | null>, increment?: number): string[] {
+  // a logarithmic axis leaves some ticks unlabelled (null)
+  const shown = ticks.filter((t): t is number => t !== null && Number.isFinite(t));
+  const labelAll = (label: (t: number) => string): string[] => ticks.map((t) => (t === null || !Number.isFinite(t) ? '' : label(t)));
+  const distinct = (labels: string[]): boolean => new Set(labels.filter((l) => l !== '')).size === shown.length;
+  const plain = labelAll(tickLabel);
+  if (distinct(plain)) return plain;
+  const spacing = increment !== undefined && increment > 0 ? increment : smallestGap(shown);
   if (!Number.isFinite(spacing)) return plain;
-  const magnitude = Math.max(...ticks.map(Math.abs));
+  const magnitude = Math.max(...shown.map(Math.abs));
   const exponential = magnitude < 1e-2 || magnitude >= 1e5;
   let digits = exponential
     ? Math.max(1, Math.ceil(Math.log10(magnitude / spacing) - 1e-9))
     : Math.max(0, Math.ceil(-Math.log10(spacing) - 1e-9));
   for (; digits <= 15; digits++) {
-    const labels = ticks.map((t) => (t === 0 ? '0' : exponential ? t.toExponential(digits) : t.toFixed(digits)));
-    if (new Set(labels).size === labels.length) return labels;
+    const labels = labelAll((t) => (t === 0 ? '0' : exponential ? t.toExponential(digits) : t.toFixed(digits)));
+    if (distinct(labels)) return labels;
   }
-  return ticks.map(String);
+  return labelAll(String);
 }
 
 /**
