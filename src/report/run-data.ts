@@ -68,7 +68,7 @@ export interface FinalEvaluation {
 }
 
 const heartbeatSchema = z.object({
-  pid: z.number().int(),
+  pid: z.number().int().positive(),
   hostname: z.string().max(1024),
   updatedAt: z.string().max(64),
   phase: z.enum(['train', 'eval', 'finished', 'interrupted', 'halted']),
@@ -337,7 +337,7 @@ export class RunReader {
       if (log.unreadable() > 0) problems.push(`${name}: ${log.unreadable()} unreadable line(s) skipped`);
     }
     const rawEval = this.evalFile.read(problems);
-    const evalFile = rawEval === null ? null : withSnakeKeys(rawEval) as Record<string, unknown>;
+    const evalFile = rawEval === null ? null : withSnakeKeys(rawEval, 3) as Record<string, unknown>;
     const final = evalFile !== null && isEvaluationRecord(evalFile.last) && isEvaluationRecord(evalFile.best)
       ? { last: evalFile.last, best: evalFile.best, ...(typeof evalFile.best_rule === 'string' ? { best_rule: evalFile.best_rule } : {}) }
       : null;

@@ -90,12 +90,15 @@ describe('run liveness without a heartbeat (runs from before heartbeats)', () =>
   });
 
   it('reads the camelCase keys of newer eval files like the snake_case ones', () => {
-    const record = { step: 100, env: 'maze2d-umaze-v1', episodes: 1, seed: 0, headline: 't', normalizedScore: 7, normalizedStd: 0, meanReturn: 1, stdReturn: 0, conditions: [] };
+    const condition = { label: 't', targetReturn: 60, normalizedScore: 7, normalizedStd: 0, meanReturn: 1, stdReturn: 0, meanLength: 5, returns: [1], lengths: [5], candidateChoices: null };
+    const record = { step: 100, env: 'maze2d-umaze-v1', episodes: 1, seed: 0, headline: 't', normalizedScore: 7, normalizedStd: 0, meanReturn: 1, stdReturn: 0, conditions: [condition] };
     const dir = run(null, { 'eval.json': JSON.stringify({ last: record, best: record, bestRule: 'highest' }), 'evaluations.jsonl': `${JSON.stringify(record)}\n` });
     const snapshot = new RunReader(dir).snapshot();
     assert.equal(snapshot.status, 'finished');
     assert.equal(snapshot.final?.last.normalized_score, 7);
     assert.equal(snapshot.final?.best_rule, 'highest');
     assert.equal(snapshot.evaluations[0]?.mean_return, 1);
+    assert.equal(snapshot.final?.last.conditions[0]?.target_return, 60, 'nested condition keys too');
+    assert.equal(snapshot.evaluations[0]?.conditions[0]?.target_return, 60);
   });
 });
