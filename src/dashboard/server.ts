@@ -76,7 +76,7 @@ function isInside(root: string, path: string): boolean {
 }
 
 /** the runs directory: its real path, and one shared reader per run */
-class RunsDirectory {
+export class RunsDirectory {
   private readonly readers = new Map<string, RunReader>();
   private retiredBytes = 0;
 
