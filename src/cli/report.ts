@@ -45,7 +45,7 @@ export function registerReportCommands(program: Command): void {
 
   program
     .command('dashboard')
-    .description('serve a live dashboard of the runs in a directory (127.0.0.1 unless --host is given)')
+    .description('serve a live dashboard of the runs in a directory (127.0.0.1 unless --host is given; another address requires the printed token)')
     .option('--runs <dir>', 'the directory holding run directories', 'runs')
     .option('--port <p>', 'port (0: any free port)', '8321')
     .option('--host <address>', 'address to bind', '127.0.0.1')
@@ -54,6 +54,7 @@ export function registerReportCommands(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be an integer in 0..65535 (got ${options.port})`);
       if (!existsSync(options.runs)) throw new UserError(`--runs ${options.runs}: no such directory`);
       const dashboard = await startDashboard({ runsDir: options.runs, port, host: options.host });
+      for (const warning of dashboard.warnings) console.error(warning);
       console.log(`dashboard: ${dashboard.url}  (runs in ${options.runs}; Ctrl-C stops)`);
       await new Promise<void>((stop) => {
         process.once('SIGINT', stop);

@@ -3,17 +3,25 @@
  * run's snapshot over server-sent events whenever one of its files changes (polling sizes and
  * modification times: unlike fs.watch this keeps working when a run directory is deleted,
  * recreated or written half-way), and serves files from inside the runs directory only.
+ *
+ * The request rules (loopback Host names, a token off loopback, CSP, read-only) are the shared
+ * ones of `util/local-server.ts`. Runs are read through one cached `RunReader` each, shared by
+ * every client, so fifty event streams cost what one does; a run directory (or a link to one)
+ * whose real path leaves the runs directory is not a run.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { renderPage } from '../report/page.js';
-import { readRunSnapshot, runSignature } from '../report/run-data.js';
+import { pagePolicy, renderPage } from '../report/page.js';
+import { RunReader } from '../report/run-data.js';
 import { CONFIG_FILE } from '../train/trainer.js';
+import {
+  createAccessToken, FileReadRefused, headerPolicy, localServerGuard, needsToken, readRegularFile, SANDBOXED_FILE_POLICY,
+} from '../util/local-server.js';
 
 export interface DashboardOptions {
   runsDir: string;
@@ -23,10 +31,21 @@ export interface DashboardOptions {
   port?: number;
   /** how often a watched run's files are checked, in ms (default 500) */
   pollMs?: number;
+  /** the access token a non-loopback host requires (default: a fresh random one); ignored on loopback */
+  token?: string;
 }
 
 export interface Dashboard {
+  /** the address to open, with `?token=` when one is required */
   url: string;
+  /** the address without the token */
+  origin: string;
+  /** required on every request when the server is bound to a non-loopback address */
+  token: string | null;
+  /** what the user must know before using it (a non-loopback address), one line each */
+  warnings: string[];
+  /** log bytes parsed since the start, over all runs (an unchanged log is never parsed twice) */
+  logBytesRead(): number;
   close(): Promise<void>;
 }
 
@@ -49,82 +68,147 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/** a file served from a run directory at most (the policy and report-data files are far smaller) */
+const MAX_SERVED_FILE_BYTES = 256 << 20;
+
 function isInside(root: string, path: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
-/** a run's directory when `name` is one plain entry of the runs directory */
-function runDirectory(runsRoot: string, name: string): string | null {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\0')) return null;
-  return join(runsRoot, name);
-}
+/** the runs directory: its real path, and one shared reader per run */
+export class RunsDirectory {
+  private readonly readers = new Map<string, RunReader>();
+  private retiredBytes = 0;
 
-function listRuns(runsRoot: string): RunListing[] {
-  let names: string[];
-  try {
-    names = readdirSync(runsRoot).sort();
-  } catch {
-    return [];
-  }
-  const runs: RunListing[] = [];
-  for (const name of names) {
-    const dir = join(runsRoot, name);
+  constructor(private readonly root: string) {}
+
+  private realRoot(): string | null {
     try {
-      if (!statSync(dir).isDirectory() || !existsSync(join(dir, CONFIG_FILE))) continue;
+      return realpathSync(this.root);
     } catch {
-      continue; // deleted between the listing and the stat
+      return null;
     }
-    const snapshot = readRunSnapshot(dir);
-    const config = snapshot.config;
-    runs.push({
-      name,
-      status: snapshot.status,
-      step: snapshot.metrics[snapshot.metrics.length - 1]?.step ?? 0,
-      steps: typeof config?.steps === 'number' ? config.steps : null,
-      algo: typeof config?.algo === 'string' ? config.algo : null,
-      env: typeof config?.env === 'string' ? config.env : null,
-    });
   }
-  return runs;
+
+  /**
+   * the real path of run `name` when it is one plain entry of the runs directory, a directory,
+   * and (after following links) still inside the runs directory; null otherwise
+   */
+  runPath(name: string): string | null {
+    if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\0')) return null;
+    const realRoot = this.realRoot();
+    if (realRoot === null) return null;
+    try {
+      const real = realpathSync(join(this.root, name));
+      if (real === realRoot || !isInside(realRoot, real) || !lstatSync(real).isDirectory()) return null;
+      return real;
+    } catch {
+      return null; // missing, or deleted while resolving
+    }
+  }
+
+  reader(name: string): RunReader | null {
+    const path = this.runPath(name);
+    if (path === null) return null;
+    const key = `${name}\0${path}`;
+    let reader = this.readers.get(key);
+    if (reader === undefined) {
+      reader = new RunReader(path);
+      this.readers.set(key, reader);
+    }
+    return reader;
+  }
+
+  list(): RunListing[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root).sort();
+    } catch {
+      return [];
+    }
+    const runs: RunListing[] = [];
+    const present = new Set<string>();
+    for (const name of names) {
+      const reader = this.reader(name);
+      if (reader === null || !existsSync(join(reader.runDir, CONFIG_FILE))) continue;
+      present.add(`${name}\0${reader.runDir}`);
+      const snapshot = reader.snapshot();
+      const config = snapshot.config;
+      runs.push({
+        name,
+        status: snapshot.status,
+        step: snapshot.metrics[snapshot.metrics.length - 1]?.step ?? 0,
+        steps: typeof config?.steps === 'number' ? config.steps : null,
+        algo: typeof config?.algo === 'string' ? config.algo : null,
+        env: typeof config?.env === 'string' ? config.env : null,
+      });
+    }
+    // forget runs that were deleted or renamed, so the cache stays as large as the directory
+    for (const [key, reader] of this.readers) {
+      if (!present.has(key) && this.runPath(key.slice(0, key.indexOf('\0'))) !== reader.runDir) {
+        this.retiredBytes += reader.logBytesRead;
+        this.readers.delete(key);
+      }
+    }
+    return runs;
+  }
+
+  logBytesRead(): number {
+    let total = this.retiredBytes;
+    for (const reader of this.readers.values()) total += reader.logBytesRead;
+    return total;
+  }
+
+  /** the real path of a file inside the runs directory, or a reason to refuse it */
+  file(relative: string): { path: string } | { status: 403 | 404; message: string } {
+    const realRoot = this.realRoot();
+    const requested = resolve(this.root, relative);
+    if (realRoot === null || !isInside(resolve(this.root), requested)) return { status: 403, message: 'outside the runs directory' };
+    try {
+      // a symbolic link inside the runs directory must not lead out of it either
+      const real = realpathSync(requested);
+      if (!isInside(realRoot, real)) return { status: 403, message: 'outside the runs directory' };
+      return { path: real };
+    } catch {
+      return { status: 404, message: 'no such file' };
+    }
+  }
 }
 
-/** longer than any path a run directory can need */
-const MAX_URL_LENGTH = 4096;
+export interface DashboardApp {
+  app: Hono;
+  runs: RunsDirectory;
+}
 
-export function createDashboardApp(runsDir: string, pollMs: number, closing: AbortSignal): Hono {
-  const runsRoot = resolve(runsDir);
+export function createDashboardApp(runsDir: string, pollMs: number, closing: AbortSignal, guard: { bindHost: string; token: string | null }): DashboardApp {
+  const runs = new RunsDirectory(resolve(runsDir));
   const page = renderPage('Stitch dashboard', { mode: 'dashboard' });
+  const pageHeaders = { 'Content-Security-Policy': headerPolicy(pagePolicy('dashboard')), 'Cache-Control': 'no-store' };
   const app = new Hono();
 
-  // read-only and small: a bound on what a client can make the server hold or parse
-  app.use('*', async (c, next) => {
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return c.text('the dashboard is read-only', 405);
-    if (c.req.url.length > MAX_URL_LENGTH) return c.text('request URL too long', 414);
-    const declared = c.req.header('content-length');
-    if ((declared !== undefined && declared !== '0') || c.req.header('transfer-encoding') !== undefined) {
-      return c.text('request bodies are not accepted', 413);
-    }
-    await next();
-  });
-  app.get('/', (c) => c.html(page));
-  app.get('/api/runs', (c) => c.json(listRuns(runsRoot)));
+  app.use('*', localServerGuard(guard));
+  app.get('/', (c) => c.html(page, 200, pageHeaders));
+  // browsers ask for it whatever the page says; an empty answer instead of a 404 in every console
+  app.get('/favicon.ico', (c) => c.body(null, 204));
+  app.get('/api/runs', (c) => c.json(runs.list()));
   app.get('/api/runs/:name', (c) => {
-    const dir = runDirectory(runsRoot, c.req.param('name'));
-    if (dir === null || !existsSync(dir)) return c.json({ error: 'no such run' }, 404);
-    return c.json(readRunSnapshot(dir));
+    const reader = runs.reader(c.req.param('name'));
+    if (reader === null) return c.json({ error: 'no such run' }, 404);
+    return c.body(reader.snapshotJson(), 200, { 'content-type': 'application/json' });
   });
   app.get('/api/runs/:name/events', (c) => {
     const name = c.req.param('name');
-    const dir = runDirectory(runsRoot, name);
-    if (dir === null) return c.json({ error: 'no such run' }, 404);
+    if (runs.runPath(name) === null) return c.json({ error: 'no such run' }, 404);
     return streamSSE(c, async (stream) => {
       let previous: string | null = null;
       while (!stream.aborted && !stream.closed && !closing.aborted) {
-        const signature = existsSync(dir) ? runSignature(dir) : 'gone';
-        if (signature !== previous) {
-          previous = signature;
-          if (signature === 'gone') await stream.writeSSE({ event: 'gone', data: JSON.stringify({ name }) });
-          else await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(readRunSnapshot(dir)) });
+        // resolved again on every poll: the run may be deleted, recreated or replaced by a link
+        const reader = runs.reader(name);
+        const data = reader === null ? 'gone' : reader.snapshotJson();
+        if (data !== previous) {
+          previous = data;
+          if (reader === null) await stream.writeSSE({ event: 'gone', data: JSON.stringify({ name }) });
+          else await stream.writeSSE({ event: 'snapshot', data });
         }
         await stream.sleep(pollMs);
       }
@@ -139,33 +223,39 @@ export function createDashboardApp(runsDir: string, pollMs: number, closing: Abo
       return c.text('bad path', 400);
     }
     if (relative.includes('\0')) return c.text('bad path', 400);
-    const requested = resolve(runsRoot, relative);
-    if (!isInside(runsRoot, requested)) return c.text('outside the runs directory', 403);
-    let real: string;
+    const found = runs.file(relative);
+    if (!('path' in found)) return c.text(found.message, found.status);
     try {
-      // a symbolic link inside the runs directory must not lead out of it either
-      real = realpathSync(requested);
-      if (!isInside(realpathSync(runsRoot), real)) return c.text('outside the runs directory', 403);
-      if (!statSync(real).isFile()) return c.text('not a file', 404);
-      const body = readFileSync(real);
-      return c.body(body, 200, { 'content-type': CONTENT_TYPES[extname(real)] ?? 'application/octet-stream' });
-    } catch {
+      const body = readRegularFile(found.path, MAX_SERVED_FILE_BYTES);
+      // a page from a run directory may have been crafted: it runs sandboxed, away from this origin
+      return c.body(body, 200, { 'content-type': CONTENT_TYPES[extname(found.path)] ?? 'application/octet-stream', 'Content-Security-Policy': SANDBOXED_FILE_POLICY });
+    } catch (error) {
+      if (error instanceof FileReadRefused) return c.text(error.message.includes('not a regular file') ? 'not a file' : 'file too large', 404);
       return c.text('no such file', 404);
     }
   });
-  return app;
+  return { app, runs };
 }
 
 /** Starts the dashboard; resolves once it listens. */
 export function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const closing = new AbortController();
-  const app = createDashboardApp(options.runsDir, options.pollMs ?? 500, closing.signal);
   const host = options.host ?? '127.0.0.1';
+  const token = needsToken(host) ? (options.token ?? createAccessToken()) : null;
+  const { app, runs } = createDashboardApp(options.runsDir, options.pollMs ?? 500, closing.signal, { bindHost: host, token });
+  const warnings = token === null ? [] : [
+    `warning: --host ${host} is reachable from other machines; anyone with the address below can read every run in ${options.runsDir}`,
+  ];
   return new Promise((resolvePromise, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 0 }, (info: AddressInfo) => {
       const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+      const origin = `http://${shownHost}:${info.port}`;
       resolvePromise({
-        url: `http://${shownHost}:${info.port}`,
+        url: token === null ? origin : `${origin}/?token=${token}`,
+        origin,
+        token,
+        warnings,
+        logBytesRead: () => runs.logBytesRead(),
         close: () => new Promise<void>((done) => {
           closing.abort();
           const httpServer = server as Server;

@@ -1,11 +1,16 @@
 /**
  * One HTML page for the report, the comparison and the dashboard: uPlot (script and styles) and
- * the client script inlined, the data as JSON in the page. Nothing is fetched from the network,
+ * the bundled browser code (src/report/client/) inlined, the data as JSON in the page. Nothing is fetched from the network,
  * so report.html opens from disk anywhere.
+ *
+ * Every page carries a strict Content-Security-Policy in a <meta> element (it works for a file
+ * opened from disk): only these exact inline scripts and styles run, by their SHA-256 hashes,
+ * and nothing is fetched, so even a string in the data that slipped into the markup could not
+ * run. The dashboard server sends the same policy as a header.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { CLIENT_SCRIPT } from './client-script.js';
+import { contentSecurityPolicy, cspHash, type PagePolicy } from '../util/local-server.js';
 import type { Comparison } from './compare.js';
 import type { RunSnapshot } from './run-data.js';
 
@@ -16,6 +21,27 @@ export type PagePayload =
 
 const require = createRequire(import.meta.url);
 let uplotAssets: { script: string; styles: string } | null = null;
+let clientBundle: string | null = null;
+
+/**
+ * The pages' browser code: src/report/client/*.ts, bundled by `npm run build`
+ * (scripts/bundle-client.mjs) next to this module.
+ */
+function clientScript(): string {
+  if (clientBundle === null) {
+    const path = new URL('./client.bundle.js', import.meta.url);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      throw new Error(`${path.pathname} is missing: run \`npm run build\`, which bundles the report's browser code`);
+    }
+    // inlined in a <script> element, which this sequence would close early
+    if (/<\/script/i.test(text)) throw new Error(`${path.pathname} contains "</script": it cannot be inlined`);
+    clientBundle = text;
+  }
+  return clientBundle;
+}
 
 function uplot(): { script: string; styles: string } {
   uplotAssets ??= {
@@ -35,6 +61,9 @@ h3 { font-size: 13px; margin: 0 0 6px; }
 .meta { color: #555; margin: 0 0 12px; }
 .status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; background: #e3e6ea; }
 .status-in-progress { background: #fff1c2; } .status-finished { background: #d5f0d9; }
+.status-stale { background: #f6c4c4; } .status-interrupted, .status-halted { background: #f3dcb4; }
+.progress-line { margin: 8px 0; font-size: 13px; } .progress-line progress { width: 220px; vertical-align: middle; }
+.view-controls { margin: 0 0 8px; font-size: 12px; color: #444; gap: 16px; }
 .cards { display: flex; gap: 12px; flex-wrap: wrap; }
 .card { background: #fff; border-radius: 8px; padding: 10px 14px; min-width: 180px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 .card .label { color: #666; font-size: 12px; } .card .value { font-size: 20px; font-weight: 600; } .card .detail { color: #777; font-size: 12px; }
@@ -47,11 +76,13 @@ table { border-collapse: collapse; font-size: 12px; } td, th { padding: 2px 8px;
 td { font-variant-numeric: tabular-nums; max-width: 420px; word-break: break-all; }
 .controls { display: flex; gap: 8px; align-items: center; margin-top: 6px; } .controls input[type=range] { flex: 1; }
 .layout { display: flex; min-height: 100vh; }
+.layout main { flex: 1; min-width: 0; max-width: none; }
 nav { width: 280px; flex: none; background: #1f2430; color: #e6e6e6; padding: 12px; }
 nav h1 { font-size: 16px; color: #fff; } nav ul { list-style: none; padding: 0; margin: 0; }
 nav a { display: block; padding: 6px 8px; border-radius: 6px; color: inherit; text-decoration: none; margin-bottom: 2px; }
 nav a.active, nav a:hover { background: #333b4d; } nav .name { display: block; font-size: 12px; word-break: break-all; }
 nav .status { font-size: 11px; color: #1d1d1f; }
+nav li { display: flex; align-items: flex-start; gap: 4px; } nav li a { flex: 1; min-width: 0; } nav input.overlay-pick { margin-top: 9px; }
 `;
 
 /** JSON inside <script>: `<` escaped so no string in the data can close the element */
@@ -61,6 +92,12 @@ function embedJson(value: unknown): string {
 
 function escapeHtml(text: string): string {
   return text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] as string);
+}
+
+/** the policy of a page: its scripts and styles by hash; the dashboard also talks to its server */
+export function pagePolicy(mode: PagePayload['mode']): PagePolicy {
+  const { script, styles } = uplot();
+  return { scripts: [cspHash(script), cspHash(clientScript())], styles: [cspHash(styles), cspHash(STYLES)], connectToSelf: mode === 'dashboard' };
 }
 
 export function renderPage(title: string, payload: PagePayload): string {
@@ -73,6 +110,7 @@ export function renderPage(title: string, payload: PagePayload): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(pagePolicy(payload.mode)))}">
 <title>${escapeHtml(title)}</title>
 <style>${styles}</style>
 <style>${STYLES}</style>
@@ -81,7 +119,7 @@ export function renderPage(title: string, payload: PagePayload): string {
 ${body}
 <script type="application/json" id="stitch-data">${embedJson(payload)}</script>
 <script>${script}</script>
-<script>${CLIENT_SCRIPT}</script>
+<script>${clientScript()}</script>
 </body>
 </html>
 `;

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startDashboard, type Dashboard } from '../../src/dashboard/server.js';
 import { writeRunReport } from '../../src/report/report.js';
-import { chartStates } from '../report/browser-helpers.js';
+import { chartStates, waitForExpression } from '../report/browser-helpers.js';
 import { launchChromium, smallMazeDataset, tempDir, trainInBackground, trainTiny } from '../report/fixture.js';
 
 async function currentStep(page: Page): Promise<number> {
@@ -40,9 +40,9 @@ describe('the dashboard in headless Chromium', () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${dashboard.url}/#b-training`);
-    await page.waitForFunction('Number(document.getElementById("run-step")?.dataset.step) > 0', undefined, { timeout: 30_000 });
+    await waitForExpression(page, 'Number(document.getElementById("run-step")?.dataset.step) > 0', 30_000);
     const first = await currentStep(page);
-    await page.waitForFunction(`Number(document.getElementById("run-step")?.dataset.step) > ${first}`, undefined, { timeout: 30_000 });
+    await waitForExpression(page, `Number(document.getElementById("run-step")?.dataset.step) > ${first}`, 30_000);
     assert.ok(await currentStep(page) > first);
     assert.match(await page.locator('nav a.active').innerText(), /b-training[\s\S]*in progress/);
     const charts = await chartStates(page);
@@ -58,7 +58,7 @@ describe('the dashboard in headless Chromium', () => {
     const player = page.locator('figure[data-chart="rollout-player"]');
     await player.waitFor({ timeout: 20_000 });
     await player.locator('button').click();
-    await page.waitForFunction('Number(document.querySelector(\'figure[data-chart="rollout-player"] input[type=range]\').value) > 5', undefined, { timeout: 10_000 });
+    await waitForExpression(page, 'Number(document.querySelector(\'figure[data-chart="rollout-player"] input[type=range]\').value) > 5', 10_000);
     const trail = await player.locator('svg polyline').last().getAttribute('points');
     assert.ok((trail ?? '').split(' ').length > 5, 'the trail grows as the episode plays');
     const report = await page.locator('a[href$="/report.html"]').getAttribute('href');

@@ -19,3 +19,15 @@ export async function chartStates(page: Page): Promise<ChartState[]> {
   }));
 }
 
+
+/**
+ * Waits until a page expression is true. Not `page.waitForFunction`: it compiles its predicate
+ * inside the page, which the pages' Content-Security-Policy (no eval) refuses.
+ */
+export async function waitForExpression(page: Page, expression: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await page.evaluate<boolean>(`Boolean(${expression})`)) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${expression}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
