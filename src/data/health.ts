@@ -2,8 +2,9 @@
  * Load-time health checks. Each check reports the file, the key, the first offending row and how
  * many rows are affected, and says what Stitch does about it; nothing is fixed silently.
  */
+import type { TransitionArrays } from './arrays.js';
+import { DataFileError } from './errors.js';
 import type { Finding } from './findings.js';
-import type { D4rlArrays } from './hdf5.js';
 import type { Segmentation } from './store.js';
 
 /** Values this large in a float32 RL dataset are almost always corrupt or unscaled data. */
@@ -12,6 +13,19 @@ export const DEFAULT_MAGNITUDE_LIMIT = 1e6;
 export interface ActionBounds {
   low: Float32Array;
   high: Float32Array;
+}
+
+/**
+ * Declared bounds must be numbers with low <= high in every dimension (infinite means unbounded
+ * there). A NaN bound would make every comparison false and silently switch the check off.
+ */
+export function validateActionBounds(bounds: { low: ArrayLike<number>; high: ArrayLike<number> }, file: string, key: string): void {
+  for (let d = 0; d < bounds.low.length; d++) {
+    const low = bounds.low[d]!;
+    const high = bounds.high[d]!;
+    if (Number.isNaN(low) || Number.isNaN(high)) throw new DataFileError(file, `action bound of dimension ${d} is NaN (low ${low}, high ${high}); refusing bounds that would switch the bounds check off`, key);
+    if (low > high) throw new DataFileError(file, `action bounds of dimension ${d} have low ${low} above high ${high}`, key);
+  }
 }
 
 export interface HealthOptions {
@@ -54,7 +68,7 @@ function rowAndColumn(flatIndex: number, cols: number): { row: number; where: st
   return { row, where: cols === 1 ? `row ${row}` : `row ${row}, column ${flatIndex % cols}` };
 }
 
-export function checkHealth(arrays: D4rlArrays, segmentation: Segmentation, options: HealthOptions): Finding[] {
+export function checkHealth(arrays: TransitionArrays, segmentation: Segmentation, options: HealthOptions): Finding[] {
   const { file } = options;
   const limit = options.magnitudeLimit ?? DEFAULT_MAGNITUDE_LIMIT;
   const findings: Finding[] = [];
@@ -166,7 +180,7 @@ export function checkHealth(arrays: D4rlArrays, segmentation: Segmentation, opti
   return findings;
 }
 
-function checkActionBounds(arrays: D4rlArrays, bounds: ActionBounds, file: string): Finding[] {
+function checkActionBounds(arrays: TransitionArrays, bounds: ActionBounds, file: string): Finding[] {
   const dim = arrays.actionDim;
   if (bounds.low.length !== dim || bounds.high.length !== dim) {
     return [{ code: 'action-out-of-bounds', severity: 'error', file, key: 'actions', index: -1, count: 0, message: `declared bounds have ${bounds.low.length} dimensions but actions have ${dim}` }];
