@@ -133,14 +133,18 @@ export function checkHealth(arrays: TransitionArrays, segmentation: Segmentation
     }
   }
   if (oneStep > 0) {
+    const byRecipe = followsMaze2dRecipe(arrays);
     findings.push({
       code: 'one-step-episode',
-      severity: 'warning',
+      // By design: D4RL's Maze2D recipe ends a segment as soon as the new target is reached, which can take one step.
+      severity: byRecipe ? 'info' : 'warning',
       file,
       key: 'terminals/timeouts',
       index: firstOneStep,
       count: oneStep,
-      message: `${oneStep} of ${episodes} episodes have a single step (first ends at this row); kept, but a window over them holds one real step. Maze2D goal-reached segments are legitimately this short`,
+      message: byRecipe
+        ? `${oneStep} of ${episodes} episodes have a single step (first ends at this row); kept. D4RL's Maze2D recipe, which this file declares, produces them: a segment ends when its target is reached, and a new target can be reached in one step`
+        : `${oneStep} of ${episodes} episodes have a single step (first ends at this row); kept, but a window over them holds one real step`,
     });
   }
   if (segmentation.terminalAndTimeout > 0) {
@@ -156,14 +160,20 @@ export function checkHealth(arrays: TransitionArrays, segmentation: Segmentation
   }
   if (segmentation.trailingDropped > 0) {
     const kept = starts[episodes]!;
+    let longest = 0;
+    for (let e = 0; e < episodes; e++) longest = Math.max(longest, starts[e + 1]! - starts[e]!);
+    // By design: D4RL's Maze2D recipe stops collecting mid-segment, which leaves at most one segment's worth of rows.
+    const unfinishedSegment = followsMaze2dRecipe(arrays) && segmentation.trailingDropped <= longest;
     findings.push({
       code: 'trailing-transitions',
-      severity: 'warning',
+      severity: unfinishedSegment ? 'info' : 'warning',
       file,
       key: 'terminals/timeouts',
       index: kept,
       count: segmentation.trailingDropped,
-      message: `${segmentation.trailingDropped} rows after the last episode boundary (rows ${kept}-${arrays.rewards.length - 1}) form no complete episode and are dropped, as the reference loaders do`,
+      message: `${segmentation.trailingDropped} rows after the last episode boundary (rows ${kept}-${arrays.rewards.length - 1}) form no complete episode and are dropped, as the reference loaders do${
+        unfinishedSegment ? "; D4RL's Maze2D recipe, which this file declares, stops mid-segment, and these rows are no more than its longest segment" : ''
+      }`,
     });
   }
   if (segmentation.fallbackBoundaries > 0) {
@@ -178,6 +188,13 @@ export function checkHealth(arrays: TransitionArrays, segmentation: Segmentation
     });
   }
   return findings;
+}
+
+/** The file says it was made by D4RL's Maze2D recipe (Stitch's generator or a maze2d dataset id). */
+function followsMaze2dRecipe(arrays: TransitionArrays): boolean {
+  const generator = arrays.attributes?.generator;
+  const datasetId = arrays.attributes?.dataset_id;
+  return (typeof generator === 'string' && generator.startsWith('stitch maze2d')) || (typeof datasetId === 'string' && /^maze2d-/.test(datasetId));
 }
 
 function checkActionBounds(arrays: TransitionArrays, bounds: ActionBounds, file: string): Finding[] {

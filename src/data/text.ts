@@ -10,6 +10,8 @@
  * parsed by csv-parse (quoted fields, CRLF, a byte-order mark), a maintained streaming parser.
  */
 import { createReadStream, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
 import { basename, dirname, join } from 'node:path';
 import { CsvError, parse as parseCsv } from 'csv-parse';
 import { formatBytes, memoryBudgetBytes } from '../util/memory-budget.js';
@@ -21,8 +23,8 @@ import type { Finding } from './findings.js';
 
 /** The longest line (JSONL) or record (CSV) read: a row of 100,000 numbers fits easily. */
 export const MAX_LINE_BYTES = 16 << 20;
-/** The most columns a CSV header may name; far beyond any observation vector. */
-export const MAX_CSV_COLUMNS = 100_000;
+/** The most columns a CSV line may have; far beyond any observation vector. */
+export const MAX_CSV_COLUMNS = 65_536;
 
 export interface TextReadResult {
   arrays: TransitionArrays;
@@ -222,6 +224,40 @@ function csvError(error: unknown, path: string): DataFileError {
   return streamError(error, path);
 }
 
+/**
+ * Counts the commas of each physical line on the way to the parser and stops a line with more
+ * than MAX_CSV_COLUMNS fields at once: csv-parse's cost grows faster than linearly with the
+ * fields of one record (10^6 columns took minutes), so a wide line must not reach it whole.
+ */
+class FieldCountGuard extends Transform {
+  private commas = 0;
+  private line = 1;
+  constructor(private readonly path: string) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    let position = 0;
+    while (position < chunk.length) {
+      const comma = chunk.indexOf(44, position);
+      const newline = chunk.indexOf(10, position);
+      if (newline >= 0 && (comma < 0 || newline < comma)) {
+        this.commas = 0;
+        this.line++;
+        position = newline + 1;
+      } else if (comma >= 0) {
+        if (++this.commas >= MAX_CSV_COLUMNS) {
+          callback(new DataFileError(this.path, `line ${this.line} has more than ${MAX_CSV_COLUMNS} fields; refusing it (is this a transition log?)`, this.line === 1 ? 'header' : undefined));
+          return;
+        }
+        position = comma + 1;
+      } else {
+        break;
+      }
+    }
+    callback(null, chunk);
+  }
+}
+
 interface CsvLayout {
   header: string[];
   observationColumns: number[];
@@ -289,9 +325,13 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
   const findings: Finding[] = [];
   const sink = newSink(path, options);
   let layout: CsvLayout | undefined;
-  const parser = createReadStream(path, { highWaterMark: 1 << 20 }).pipe(
-    parseCsv({ bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, max_record_size: MAX_LINE_BYTES, info: true }),
-  );
+  const source = createReadStream(path, { highWaterMark: 1 << 20 });
+  const guard = new FieldCountGuard(path);
+  const parser = parseCsv({ bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, max_record_size: MAX_LINE_BYTES, info: true });
+  // pipe() does not forward errors; the guard's and the file's errors are passed to the parser so the loop below sees them.
+  source.on('error', (error) => parser.destroy(error));
+  guard.on('error', (error) => parser.destroy(error));
+  source.pipe(guard).pipe(parser);
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       const line = info.lines;
@@ -316,6 +356,7 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
   } catch (error) {
     throw csvError(error, path);
   } finally {
+    source.destroy();
     parser.destroy();
   }
   if (layout === undefined) throw new DataFileError(path, 'empty file: the header needs obs_0.., action_0.., reward and terminated columns (see docs/data.md)', 'header');
