@@ -1,21 +1,19 @@
 /**
  * Hostile and awkward dataset files (issue 15 items 8, 9 and 11; issue 21 items 8 and 11). Every
- * file is generated here and small on disk: large claims come from HDF5 headers whose chunks were
- * never written, or from sparse files, so nothing close to the claimed size is ever allocated.
+ * file is generated here and small on disk (see hostile-files.ts), so nothing close to a claimed
+ * size is ever allocated.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import h5wasm from 'h5wasm/node';
-import type { File as H5File, Group } from 'h5wasm/node';
 import { DataFileError } from '../../src/data/errors.js';
-import { hdf5Ready } from '../../src/data/hdf5-access.js';
 import { inspectDataset, loadDataset, saveDataset } from '../../src/data/load.js';
 import { readCsv, readJsonl } from '../../src/data/text.js';
 import { cgroupMemoryLimit } from '../../src/util/memory-budget.js';
 import { syntheticArrays, tempDir } from './helpers.js';
+import { actionSpaceMetadata, buildHostileDataFiles, claimRows, minariEpisode, writeHdf5, writeMinariFolder } from './hostile-files.js';
 
 function stitch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, ['dist/src/cli/main.js', 'data', ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -32,35 +30,6 @@ async function assertRefused(promise: Promise<unknown>, path: string, pattern: R
   });
 }
 
-async function writeHdf5(path: string, build: (file: H5File) => void): Promise<void> {
-  await hdf5Ready();
-  const file = new h5wasm.File(path, 'w');
-  try {
-    build(file);
-  } finally {
-    file.close();
-  }
-}
-
-/**
- * A dataset that holds `rows` real rows and then claims `claimedRows`: it is created chunked and
- * resizable and then grown, so the new chunks are never written and read back as the fill value.
- */
-function claimRows(group: H5File | Group, name: string, data: Float32Array | Uint8Array, cols: number, claimedRows: number, compress = false): void {
-  const rows = data.length / cols;
-  const shape = cols === 1 ? [rows] : [rows, cols];
-  const dataset = group.create_dataset({
-    name,
-    data,
-    shape,
-    dtype: data instanceof Float32Array ? '<f' : '|b1',
-    maxshape: cols === 1 ? [null] : [null, cols],
-    chunks: cols === 1 ? [1024] : [1024, cols],
-    ...(compress ? { compression: 'gzip' as const, compression_opts: 4 } : {}),
-  });
-  if (claimedRows !== rows) dataset.resize(cols === 1 ? [claimedRows] : [claimedRows, cols]);
-}
-
 test('a 7 KB D4RL file claiming 80M rows is refused as missing data before anything is read', async () => {
   const dir = tempDir();
   const path = join(dir, 'claims.hdf5');
@@ -74,9 +43,6 @@ test('a 7 KB D4RL file claiming 80M rows is refused as missing data before anyth
   });
   // Budget high enough that the claims check, not the budget, has to catch it.
   await assertRefused(inspectDataset(path, { memoryBudgetBytes: 2 ** 40 }), path, /cannot hold .* unwritten \(fill-value\) chunks/);
-  const result = stitch('check', path);
-  assert.equal(result.status, 2, result.stderr);
-  assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
 });
 
 test('compressed claims beyond what deflate can reach are refused too', async () => {
@@ -109,25 +75,6 @@ test('a length mismatch is known before the read: the long key is read only up t
   assert.equal(mismatch?.severity, 'error');
 });
 
-/** A Minari folder whose episodes are built by `episodes(file)`; metadata.json as given. */
-async function writeMinariFolder(dir: string, episodes: (file: H5File) => void, metadata = '{"dataset_id": "hostile/test-v0"}'): Promise<string> {
-  mkdirSync(join(dir, 'data'), { recursive: true });
-  writeFileSync(join(dir, 'data', 'metadata.json'), metadata);
-  await writeHdf5(join(dir, 'data', 'main_data.hdf5'), episodes);
-  return join(dir, 'data', 'main_data.hdf5');
-}
-
-function minariEpisode(file: H5File, name: string, steps: number, claimedSteps = steps, obsDim = 2): void {
-  const group = file.create_group(name);
-  claimRows(group, 'observations', Float32Array.from({ length: (steps + 1) * obsDim }, (_, i) => i), obsDim, claimedSteps + 1);
-  claimRows(group, 'actions', new Float32Array(steps), 1, claimedSteps);
-  claimRows(group, 'rewards', new Float32Array(steps).fill(1), 1, claimedSteps);
-  claimRows(group, 'terminations', new Uint8Array(steps), 1, claimedSteps);
-  const truncations = new Uint8Array(steps);
-  truncations[steps - 1] = 1;
-  claimRows(group, 'truncations', truncations, 1, claimedSteps);
-}
-
 test('a Minari episode claiming 100M unwritten rows is refused, not read as zeros', async () => {
   const dir = join(tempDir(), 'unwritten');
   const hdf5 = await writeMinariFolder(dir, (file) => {
@@ -135,8 +82,6 @@ test('a Minari episode claiming 100M unwritten rows is refused, not read as zero
     minariEpisode(file, 'episode_1', 5, 100_000_000);
   });
   await assertRefused(inspectDataset(dir, { memoryBudgetBytes: 2 ** 40 }), hdf5, /episode_1\/.*unwritten \(fill-value\) chunks/);
-  const result = stitch('check', dir);
-  assert.equal(result.status, 2, result.stdout);
 });
 
 test('the memory budget covers the whole Minari dataset, not each array', async () => {
@@ -195,7 +140,6 @@ test('zero-dimensional observations are refused in every format', async () => {
   const jsonl = join(dir, 'zero.jsonl');
   writeFileSync(jsonl, '{"observation":[],"action":[1],"reward":0,"terminated":true}\n');
   await assertRefused(inspectDataset(jsonl), jsonl, /observations have no values per row/);
-  assert.equal(stitch('check', jsonl).status, 2);
 });
 
 test('CSV numbers are decimal: 0x10, 0b1, 1_000 and empty cells are refused; quoted numbers are read', async () => {
@@ -251,12 +195,6 @@ test('a 300 MB line and a 600 MB file (sparse) give exit 2 with one line, not a 
   writeFileSync(csv, 'obs_0,action_0,reward,terminated\n1,0,1,1\n');
   truncateSync(csv, 600 << 20);
   await assertRefused(readCsv(csv), csv, /line 3 is longer than 16\.0 MiB/);
-  for (const path of [jsonl, csv]) {
-    const result = stitch('check', path);
-    assert.equal(result.status, 2, result.stderr);
-    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
-    assert.doesNotMatch(result.stderr, /does it exist/);
-  }
 });
 
 test('FIFOs and device symlinks are refused in every reader, before any byte is read', async () => {
@@ -280,8 +218,6 @@ test('FIFOs and device symlinks are refused in every reader, before any byte is 
   spawnSync('rm', [metadata]);
   symlinkSync('/dev/zero', metadata);
   await assertRefused(inspectDataset(minari), metadata, /character device/);
-  const result = stitch('check', join(dir, 'pipe.csv'));
-  assert.equal(result.status, 2);
 });
 
 test('a 40 MB metadata.json is refused without reading it', async () => {
@@ -294,7 +230,7 @@ test('a 40 MB metadata.json is refused without reading it', async () => {
 
 test('NaN action bounds are refused (Minari action_space and D4RL attributes); infinite bounds mean unbounded', async () => {
   const dir = tempDir();
-  const space = (low: string, high: string): string => JSON.stringify({ action_space: `{"type": "Box", "dtype": "float32", "shape": [1], "low": [${low}], "high": [${high}]}` });
+  const space = actionSpaceMetadata;
   const nan = join(dir, 'nan');
   await writeMinariFolder(nan, (file) => minariEpisode(file, 'episode_0', 3), space('-1', 'NaN'));
   await assertRefused(inspectDataset(nan), join(nan, 'data', 'metadata.json'), /\[action_space\]: action bound of dimension 0 is NaN/);
@@ -345,4 +281,20 @@ test("Stitch's own Maze2D dataset passes data check --strict; the same findings 
   await saveDataset(plain, arrays);
   const codesPlain = (await inspectDataset(plain)).findings.map((item) => `${item.code}:${item.severity}`);
   assert.deepEqual(codesPlain.sort(), ['one-step-episode:warning', 'trailing-transitions:warning']);
+});
+
+test('every hostile data file through the CLI: exit 2 (1 for the length mismatch) with one line, no stack trace', async () => {
+  const cases = await buildHostileDataFiles(join(tempDir(), 'hostile'));
+  assert.ok(cases.length >= 20);
+  for (const { label, path, status } of cases) {
+    const result = stitch('check', path);
+    assert.equal(result.status, status, `${label}: ${result.stderr}`);
+    if (status === 2) {
+      assert.equal(result.stderr.trim().split('\n').length, 1, `${label}: ${result.stderr}`);
+      assert.ok(result.stderr.includes(path), `${label}: ${result.stderr}`);
+    } else {
+      assert.match(result.stdout, /length-mismatch/, label);
+    }
+    assert.doesNotMatch(result.stderr, /\n\s+at |does it exist/, label);
+  }
 });
