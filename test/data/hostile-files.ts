@@ -168,7 +168,7 @@ export async function buildHostileDataFiles(dir: string): Promise<HostileCase[]>
 
   const wide = join(dir, 'wide-header.csv');
   writeFileSync(wide, `${Array.from({ length: 1_000_000 }, (_, i) => `obs_${i}`).join(',')},action_0,reward,terminated\n`);
-  add('CSV with a 10^6-column header (19 MB)', wide);
+  add('CSV with a 10^6-column header (11 MB)', wide);
 
   const wideRow = join(dir, 'wide-row.csv');
   writeFileSync(wideRow, `obs_0,action_0,reward,terminated\n1,0,1,1\n${'0,'.repeat(1_000_000)}0\n`);
