@@ -3,11 +3,21 @@
  * the module's state_dict names, so `model.load_state_dict(load_file(path))` works in PyTorch for
  * a model built with the same names.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { formatBytes, memoryBudgetBytes } from '../util/memory-budget.js';
 import type { Module } from './module.js';
 import type { AdamState, Optimizer } from './optim.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, storedFromFloat, type SafetensorsFile, type StoredTensor } from './safetensors.js';
+import {
+  encodeSafetensors,
+  extractTensors,
+  parseSafetensorsHeader,
+  safetensorsHeaderLength,
+  SafetensorsError,
+  storedFromFloat,
+  type SafetensorsFile,
+  type StoredTensor,
+} from './safetensors.js';
 
 export function moduleTensors(module: Module, prefix = ''): Map<string, StoredTensor> {
   const out = new Map<string, StoredTensor>();
@@ -34,14 +44,50 @@ export function saveModule(module: Module, path: string, metadata: Record<string
   writeFileAtomic(path, encodeSafetensors(moduleTensors(module), metadata));
 }
 
+/** `length` bytes at `position`, or fewer when the file ends first. */
+function readAt(fd: number, length: number, position: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const read = readSync(fd, out, done, length - done, position + done);
+    if (read === 0) break;
+    done += read;
+  }
+  return out.subarray(0, done);
+}
+
+/**
+ * Reads a safetensors file header first: the header length is checked against the file and the
+ * cap, the header against the file's size, and then only the tensors' bytes are read (bounded by
+ * the memory budget). A hostile header or a multi-gigabyte (even sparse) file is refused before
+ * the file is read; FIFOs and devices are refused before a byte is read.
+ */
 export function readSafetensors(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
+  let fd: number;
   try {
-    bytes = readFileSync(path);
+    // Checked before opening: opening a FIFO for reading blocks until a writer appears.
+    if (!statSync(path).isFile()) throw new SafetensorsError(`${path}: not a regular file; refusing to read it`);
+    fd = openSync(path, 'r');
   } catch (error) {
+    if (error instanceof SafetensorsError) throw error;
     throw new SafetensorsError(`${path}: cannot read (${error instanceof Error ? error.message : String(error)})`);
   }
-  return decodeSafetensors(bytes, path);
+  try {
+    const stats = fstatSync(fd);
+    const headerLength = safetensorsHeaderLength(readAt(fd, 8, 0), stats.size, path);
+    const dataStart = 8 + headerLength;
+    const header = parseSafetensorsHeader(readAt(fd, headerLength, 8), stats.size - dataStart, path);
+    const budget = memoryBudgetBytes();
+    if (header.dataEnd > budget) throw new SafetensorsError(`${path}: its tensors take ${formatBytes(header.dataEnd)}, more than the memory budget of ${formatBytes(budget)}`);
+    const data = readAt(fd, header.dataEnd, dataStart);
+    if (data.length < header.dataEnd) throw new SafetensorsError(`${path}: the file ended while reading its tensors; it is truncated`);
+    return extractTensors(header, data);
+  } catch (error) {
+    if (error instanceof SafetensorsError) throw error;
+    throw new SafetensorsError(`${path}: cannot read (${error instanceof Error ? error.message : String(error)})`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function loadModule(module: Module, path: string): Record<string, string> {
