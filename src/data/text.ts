@@ -125,13 +125,13 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 function parseNumber(text: string, file: string, key: string, line: number): number {
   const trimmed = text.trim();
+  if (DECIMAL.test(trimmed)) return Number(trimmed);
   const lowered = trimmed.toLowerCase();
   // NaN and infinities are kept so the health check can report them with their row.
   if (lowered === 'nan') return Number.NaN;
   if (lowered === 'inf' || lowered === 'infinity' || lowered === '+inf') return Number.POSITIVE_INFINITY;
   if (lowered === '-inf' || lowered === '-infinity') return Number.NEGATIVE_INFINITY;
-  if (!DECIMAL.test(trimmed)) throw new DataFileError(file, `line ${line}: not a number: ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text)} (decimal notation only)`, key);
-  return Number(trimmed);
+  throw new DataFileError(file, `line ${line}: not a number: ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text)} (decimal notation only)`, key);
 }
 
 /**

@@ -56,6 +56,17 @@ test('compressed claims beyond what deflate can reach are refused too', async ()
   await assertRefused(inspectDataset(path, { memoryBudgetBytes: 2 ** 40 }), path, /\[observations\]: declares 50000000 x 4 values, but the file .* cannot hold/);
 });
 
+test('legitimate highly compressible files pass the claims check (all-zero float and flag columns, gzip)', async () => {
+  const path = join(tempDir(), 'zeros.hdf5');
+  const arrays = syntheticArrays([100_000], { obsDim: 4 });
+  arrays.observations.fill(0);
+  arrays.actions.fill(0);
+  arrays.rewards.fill(0);
+  await saveDataset(path, arrays);
+  const loaded = await inspectDataset(path);
+  assert.equal(loaded.store.transitionCount, 100_000);
+});
+
 test('a length mismatch is known before the read: the long key is read only up to the shortest', async () => {
   const path = join(tempDir(), 'mismatch.hdf5');
   const arrays = syntheticArrays([3, 3]);
