@@ -87,7 +87,7 @@ export async function buildHostileDataFiles(dir: string): Promise<HostileCase[]>
     claimRows(file, 'terminals', new Uint8Array(2), 1, 80_000_000);
     claimRows(file, 'timeouts', Uint8Array.of(0, 1), 1, 80_000_000);
   });
-  add('D4RL HDF5 of 7 KB claiming 80M rows (unwritten chunks)', claimed);
+  add('D4RL HDF5 of 43 KB claiming 80M rows (unwritten chunks)', claimed);
 
   const deflated = join(dir, 'deflate-claims.hdf5');
   await writeHdf5(deflated, (file) => {

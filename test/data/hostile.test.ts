@@ -30,7 +30,7 @@ async function assertRefused(promise: Promise<unknown>, path: string, pattern: R
   });
 }
 
-test('a 7 KB D4RL file claiming 80M rows is refused as missing data before anything is read', async () => {
+test('a 43 KB D4RL file claiming 80M rows is refused as missing data before anything is read', async () => {
   const dir = tempDir();
   const path = join(dir, 'claims.hdf5');
   const claimed = 80_000_000;
