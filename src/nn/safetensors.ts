@@ -22,7 +22,9 @@ export interface SafetensorsFile {
 const BYTES: Record<StoredDType, number> = { F32: 4, F64: 8, I32: 4 };
 /**
  * Headers beyond this are refused. The reference reader allows 100 MB, but parsing a 99 MB header
- * took 2.1 GB; Stitch's own headers (names, config, training state) are a few hundred KiB at most.
+ * took 2.1 GB, and a 16 MiB header of small objects still takes about 560 MB to parse. Stitch's
+ * largest own header is a checkpoint of the epoch sampler, whose state lists every episode: about
+ * 8 bytes per episode, so 16 MiB holds 2M episodes.
  */
 export const MAX_HEADER_BYTES = 16 << 20;
 
