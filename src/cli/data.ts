@@ -11,7 +11,7 @@ import type { Finding } from '../data/findings.js';
 import type { ActionBounds } from '../data/health.js';
 import { DATA_FORMATS, detectFormat, inspectDataset, saveDataset } from '../data/load.js';
 import type { DataFormat, LoadedDataset, LoadOptions } from '../data/load.js';
-import type { D4rlArrays } from '../data/hdf5.js';
+import type { TransitionArrays } from '../data/arrays.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { gatherEpisodeRows, selectEpisodes, thinHighReturn } from '../data/thin.js';
 import type { ReturnDistribution, ThinResult } from '../data/thin.js';
@@ -104,7 +104,7 @@ function outputFormat(output: string, to?: string): DataFormat {
 }
 
 /** convert's and thin's writing path: the format's atomic writer, with the input's action bounds. */
-async function save(output: string, arrays: D4rlArrays, format: DataFormat, loaded: LoadedDataset): Promise<void> {
+async function save(output: string, arrays: TransitionArrays, format: DataFormat, loaded: LoadedDataset): Promise<void> {
   try {
     await saveDataset(output, arrays, format, loaded.actionBounds === undefined ? {} : { actionBounds: loaded.actionBounds });
   } catch (error) {
@@ -282,8 +282,8 @@ function registerThinCommand(data: Command): void {
       if (droppedOutput !== undefined && result.droppedEpisodes.length === 0) throw new UserError(`${input}: --keep ${keep} drops no trajectories, so there is nothing to write to --dropped ${droppedOutput}`);
       const attributes = thinAttributes(loaded, input, seed, result);
       const next = loaded.arrays.nextObservations;
-      const written = (store: TrajectoryStore, episodes: Int32Array, extra: Record<string, string | number>): D4rlArrays => {
-        const arrays = store.toD4rl({ ...attributes, ...extra });
+      const written = (store: TrajectoryStore, episodes: Int32Array, extra: Record<string, string | number>): TransitionArrays => {
+        const arrays = store.toArrays({ ...attributes, ...extra });
         if (next !== undefined) arrays.nextObservations = gatherEpisodeRows(loaded.store, episodes, next, loaded.store.obsDim);
         return arrays;
       };

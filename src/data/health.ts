@@ -2,8 +2,9 @@
  * Load-time health checks. Each check reports the file, the key, the first offending row and how
  * many rows are affected, and says what Stitch does about it; nothing is fixed silently.
  */
+import type { TransitionArrays } from './arrays.js';
+import { DataFileError } from './errors.js';
 import type { Finding } from './findings.js';
-import type { D4rlArrays } from './hdf5.js';
 import type { Segmentation } from './store.js';
 
 /** Values this large in a float32 RL dataset are almost always corrupt or unscaled data. */
@@ -12,6 +13,19 @@ export const DEFAULT_MAGNITUDE_LIMIT = 1e6;
 export interface ActionBounds {
   low: Float32Array;
   high: Float32Array;
+}
+
+/**
+ * Declared bounds must be numbers with low <= high in every dimension (infinite means unbounded
+ * there). A NaN bound would make every comparison false and silently switch the check off.
+ */
+export function validateActionBounds(bounds: { low: ArrayLike<number>; high: ArrayLike<number> }, file: string, key: string): void {
+  for (let d = 0; d < bounds.low.length; d++) {
+    const low = bounds.low[d]!;
+    const high = bounds.high[d]!;
+    if (Number.isNaN(low) || Number.isNaN(high)) throw new DataFileError(file, `action bound of dimension ${d} is NaN (low ${low}, high ${high}); refusing bounds that would switch the bounds check off`, key);
+    if (low > high) throw new DataFileError(file, `action bounds of dimension ${d} have low ${low} above high ${high}`, key);
+  }
 }
 
 export interface HealthOptions {
@@ -54,7 +68,7 @@ function rowAndColumn(flatIndex: number, cols: number): { row: number; where: st
   return { row, where: cols === 1 ? `row ${row}` : `row ${row}, column ${flatIndex % cols}` };
 }
 
-export function checkHealth(arrays: D4rlArrays, segmentation: Segmentation, options: HealthOptions): Finding[] {
+export function checkHealth(arrays: TransitionArrays, segmentation: Segmentation, options: HealthOptions): Finding[] {
   const { file } = options;
   const limit = options.magnitudeLimit ?? DEFAULT_MAGNITUDE_LIMIT;
   const findings: Finding[] = [];
@@ -119,14 +133,18 @@ export function checkHealth(arrays: D4rlArrays, segmentation: Segmentation, opti
     }
   }
   if (oneStep > 0) {
+    const byRecipe = followsMaze2dRecipe(arrays);
     findings.push({
       code: 'one-step-episode',
-      severity: 'warning',
+      // By design: D4RL's Maze2D recipe ends a segment as soon as the new target is reached, which can take one step.
+      severity: byRecipe ? 'info' : 'warning',
       file,
       key: 'terminals/timeouts',
       index: firstOneStep,
       count: oneStep,
-      message: `${oneStep} of ${episodes} episodes have a single step (first ends at this row); kept, but a window over them holds one real step. Maze2D goal-reached segments are legitimately this short`,
+      message: byRecipe
+        ? `${oneStep} of ${episodes} episodes have a single step (first ends at this row); kept. D4RL's Maze2D recipe, which this file declares, produces them: a segment ends when its target is reached, and a new target can be reached in one step`
+        : `${oneStep} of ${episodes} episodes have a single step (first ends at this row); kept, but a window over them holds one real step`,
     });
   }
   if (segmentation.terminalAndTimeout > 0) {
@@ -142,14 +160,20 @@ export function checkHealth(arrays: D4rlArrays, segmentation: Segmentation, opti
   }
   if (segmentation.trailingDropped > 0) {
     const kept = starts[episodes]!;
+    let longest = 0;
+    for (let e = 0; e < episodes; e++) longest = Math.max(longest, starts[e + 1]! - starts[e]!);
+    // By design: D4RL's Maze2D recipe stops collecting mid-segment, which leaves at most one segment's worth of rows.
+    const unfinishedSegment = followsMaze2dRecipe(arrays) && segmentation.trailingDropped <= longest;
     findings.push({
       code: 'trailing-transitions',
-      severity: 'warning',
+      severity: unfinishedSegment ? 'info' : 'warning',
       file,
       key: 'terminals/timeouts',
       index: kept,
       count: segmentation.trailingDropped,
-      message: `${segmentation.trailingDropped} rows after the last episode boundary (rows ${kept}-${arrays.rewards.length - 1}) form no complete episode and are dropped, as the reference loaders do`,
+      message: `${segmentation.trailingDropped} rows after the last episode boundary (rows ${kept}-${arrays.rewards.length - 1}) form no complete episode and are dropped, as the reference loaders do${
+        unfinishedSegment ? "; D4RL's Maze2D recipe, which this file declares, stops mid-segment, and these rows are no more than its longest segment" : ''
+      }`,
     });
   }
   if (segmentation.fallbackBoundaries > 0) {
@@ -166,7 +190,14 @@ export function checkHealth(arrays: D4rlArrays, segmentation: Segmentation, opti
   return findings;
 }
 
-function checkActionBounds(arrays: D4rlArrays, bounds: ActionBounds, file: string): Finding[] {
+/** The file says it was made by D4RL's Maze2D recipe (Stitch's generator or a maze2d dataset id). */
+function followsMaze2dRecipe(arrays: TransitionArrays): boolean {
+  const generator = arrays.attributes?.generator;
+  const datasetId = arrays.attributes?.dataset_id;
+  return (typeof generator === 'string' && generator.startsWith('stitch maze2d')) || (typeof datasetId === 'string' && /^maze2d-/.test(datasetId));
+}
+
+function checkActionBounds(arrays: TransitionArrays, bounds: ActionBounds, file: string): Finding[] {
   const dim = arrays.actionDim;
   if (bounds.low.length !== dim || bounds.high.length !== dim) {
     return [{ code: 'action-out-of-bounds', severity: 'error', file, key: 'actions', index: -1, count: 0, message: `declared bounds have ${bounds.low.length} dimensions but actions have ${dim}` }];

@@ -10,28 +10,13 @@ const MARKER_VALUES = new Map<string, number>([
   ['\u0000stitch:-Infinity', Number.NEGATIVE_INFINITY],
 ]);
 
+/** A string literal (kept as it is) or one of Python's non-finite tokens (swapped for a marker). */
+const TOKENS = /"[^"\\]*(?:\\.[^"\\]*)*"|-Infinity|Infinity|NaN/g;
+
 export function parsePythonJson(text: string): unknown {
-  let out = '';
-  let i = 0;
-  while (i < text.length) {
-    const char = text[i]!;
-    if (char === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j + 1;
-      continue;
-    }
-    const token = text.startsWith('-Infinity', i) ? '-Infinity' : text.startsWith('Infinity', i) ? 'Infinity' : text.startsWith('NaN', i) ? 'NaN' : undefined;
-    if (token !== undefined) {
-      out += `"\\u0000stitch:${token}"`;
-      i += token.length;
-      continue;
-    }
-    out += char;
-    i++;
-  }
-  return JSON.parse(out, (_key, value: unknown) => (typeof value === 'string' && MARKER_VALUES.has(value) ? MARKER_VALUES.get(value) : value));
+  // One regular-expression pass: linear in the text and without per-character string building.
+  const strict = text.replace(TOKENS, (token) => (token.startsWith('"') ? token : `"\\u0000stitch:${token}"`));
+  return JSON.parse(strict, (_key, value: unknown) => (typeof value === 'string' && MARKER_VALUES.has(value) ? MARKER_VALUES.get(value) : value));
 }
 
 /** The inverse: writes non-finite numbers as Python does, so Minari and Python read them back. */

@@ -6,11 +6,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { DataFileError } from './errors.js';
+import { regularFileSize } from './files.js';
 import { applyStrict, formatFinding, hasErrors } from './findings.js';
 import type { Finding } from './findings.js';
 import { readD4rlHdf5WithFindings, writeD4rlHdf5 } from './hdf5.js';
-import type { D4rlArrays } from './hdf5.js';
-import { checkHealth } from './health.js';
+import type { TransitionArrays } from './arrays.js';
+import { checkHealth, validateActionBounds } from './health.js';
 import type { ActionBounds } from './health.js';
 import { readMinari, resolveMinariDataDir, writeMinari } from './minari.js';
 import { TrajectoryStore, segmentEpisodes } from './store.js';
@@ -40,12 +41,14 @@ export interface LoadOptions {
   magnitudeLimit?: number;
   /** warnings become errors */
   strict?: boolean;
+  /** bytes the whole dataset may take in memory; defaults to memoryBudgetBytes() (half the cgroup or machine limit) */
+  memoryBudgetBytes?: number;
 }
 
 export interface LoadedDataset {
   file: string;
   format: DataFormat;
-  arrays: D4rlArrays;
+  arrays: TransitionArrays;
   segmentation: Segmentation;
   store: TrajectoryStore;
   findings: Finding[];
@@ -53,47 +56,52 @@ export interface LoadedDataset {
 }
 
 /** Bounds a D4RL-layout file may declare as scalar attributes action_low / action_high. */
-function declaredD4rlBounds(arrays: D4rlArrays): ActionBounds | undefined {
+function declaredD4rlBounds(arrays: TransitionArrays, path: string): ActionBounds | undefined {
   const low = arrays.attributes?.action_low;
   const high = arrays.attributes?.action_high;
   if (typeof low !== 'number' || typeof high !== 'number') return undefined;
+  validateActionBounds({ low: [low], high: [high] }, path, 'action_low/action_high');
   return { low: new Float32Array(arrays.actionDim).fill(low), high: new Float32Array(arrays.actionDim).fill(high) };
 }
 
 /** Reads and checks a dataset; findings are returned, never thrown. Unreadable files throw DataFileError. */
 export async function inspectDataset(path: string, options: LoadOptions = {}): Promise<LoadedDataset> {
   const format = detectFormat(path);
-  if (format !== 'minari' && !existsSync(path)) throw new DataFileError(path, 'no such file');
-  let arrays: D4rlArrays;
+  if (format !== 'minari') regularFileSize(path);
+  const readOptions = { nextObservations: options.nextObservations ?? false, ...(options.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: options.memoryBudgetBytes }) };
+  let arrays: TransitionArrays;
   let findings: Finding[];
   let declaredBounds: ActionBounds | undefined;
   let timeoutsPresent = true;
   let file = path;
   switch (format) {
     case 'd4rl': {
-      const result = await readD4rlHdf5WithFindings(path, { nextObservations: options.nextObservations ?? false });
+      const result = await readD4rlHdf5WithFindings(path, readOptions);
       ({ arrays, findings, timeoutsPresent } = result);
-      declaredBounds = declaredD4rlBounds(arrays);
+      declaredBounds = declaredD4rlBounds(arrays, path);
       break;
     }
     case 'minari': {
-      const result = await readMinari(path, { nextObservations: options.nextObservations ?? false });
+      const result = await readMinari(path, readOptions);
       ({ arrays, findings } = result);
       declaredBounds = result.actionBounds;
       file = `${resolveMinariDataDir(path) ?? path}/main_data.hdf5`;
       break;
     }
     case 'csv':
-      ({ arrays, findings } = readCsv(path));
+      ({ arrays, findings } = await readCsv(path, readOptions));
       break;
     case 'jsonl':
-      ({ arrays, findings } = readJsonl(path));
+      ({ arrays, findings } = await readJsonl(path, readOptions));
       break;
   }
+  // Every reader refuses these itself; this is the format-neutral guarantee for whatever comes next.
+  if (arrays.obsDim < 1 || arrays.actionDim < 1) throw new DataFileError(file, `observations and actions need at least one value per step (found ${arrays.obsDim} and ${arrays.actionDim})`);
   const segmentation = segmentEpisodes(arrays.terminals, arrays.timeouts, { timeoutsPresent });
+  if (options.actionBounds !== undefined) validateActionBounds(options.actionBounds, file, 'actionBounds');
   const actionBounds = options.actionBounds ?? declaredBounds;
   findings.push(...checkHealth(arrays, segmentation, { file, ...(actionBounds === undefined ? {} : { actionBounds }), ...(options.magnitudeLimit === undefined ? {} : { magnitudeLimit: options.magnitudeLimit }) }));
-  const loaded: LoadedDataset = { file, format, arrays, segmentation, store: TrajectoryStore.fromD4rl(arrays, segmentation), findings: applyStrict(findings, options.strict ?? false) };
+  const loaded: LoadedDataset = { file, format, arrays, segmentation, store: TrajectoryStore.fromArrays(arrays, segmentation), findings: applyStrict(findings, options.strict ?? false) };
   if (actionBounds !== undefined) loaded.actionBounds = actionBounds;
   return loaded;
 }
@@ -113,7 +121,7 @@ export interface SaveOptions {
   compression?: 'gzip' | 'none';
 }
 
-export async function saveDataset(path: string, arrays: D4rlArrays, format: DataFormat = detectFormat(path), options: SaveOptions = {}): Promise<void> {
+export async function saveDataset(path: string, arrays: TransitionArrays, format: DataFormat = detectFormat(path), options: SaveOptions = {}): Promise<void> {
   switch (format) {
     case 'd4rl': {
       const attributes = { ...arrays.attributes };

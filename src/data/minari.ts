@@ -7,15 +7,37 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { basename, dirname, join } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, Group } from 'h5wasm/node';
+import { formatBytes, memoryBudgetBytes } from '../util/memory-budget.js';
+import { validateArrayShapes } from './arrays.js';
+import type { ReadOptions, TransitionArrays } from './arrays.js';
 import { DataFileError } from './errors.js';
+import { regularFileSize } from './files.js';
 import type { Finding } from './findings.js';
-import { datasetPaths, getDataset, getGroup, hdf5Ready, numericShape, openHdf5ForRead, readFlags, readFloat32, summarizeHdf5Error, validateArrayShapes, writeNumeric } from './hdf5.js';
-import type { D4rlArrays, D4rlReadOptions } from './hdf5.js';
+import {
+  checkClaimsFitFile,
+  checkMemoryBudget,
+  datasetPaths,
+  float32Bytes,
+  getDataset,
+  getGroup,
+  hdf5Ready,
+  numericShape,
+  openHdf5ForRead,
+  readFlags,
+  readFloat32,
+  summarizeHdf5Error,
+  writeNumeric,
+} from './hdf5-access.js';
+import type { PlannedDataset } from './hdf5-access.js';
+import { validateActionBounds } from './health.js';
 import type { ActionBounds } from './health.js';
 import { parsePythonJson, stringifyPythonJson } from './json.js';
 
+/** Minari's metadata.json is a few KiB (the spaces and the env spec); anything this large is not metadata. */
+export const MAX_METADATA_BYTES = 4 << 20;
+
 export interface MinariReadResult {
-  arrays: D4rlArrays;
+  arrays: TransitionArrays;
   findings: Finding[];
   actionBounds?: ActionBounds;
 }
@@ -51,6 +73,8 @@ function readMetadata(dataDir: string, findings: Finding[]): Record<string, unkn
     findings.push({ code: 'info-dropped', severity: 'warning', file: path, key: 'metadata.json', index: -1, count: 0, message: 'missing; action bounds and dataset id are unknown' });
     return {};
   }
+  const size = regularFileSize(path);
+  if (size > MAX_METADATA_BYTES) throw new DataFileError(path, `is ${formatBytes(size)}; Minari metadata is a few KiB, refusing to read more than ${formatBytes(MAX_METADATA_BYTES)}`);
   try {
     const parsed = parsePythonJson(readFileSync(path, 'utf8'));
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
@@ -75,18 +99,40 @@ function observationColumns(episode: Group, fileName: string, key: string): Arra
   });
 }
 
-export async function readMinari(path: string, options: D4rlReadOptions = {}): Promise<MinariReadResult> {
+/** Episode groups in id order; two names for one id (episode_0 and episode_00) make the file ambiguous. */
+function episodeNames(names: readonly string[], fileName: string, findings: Finding[]): string[] {
+  const byId = new Map<number, string>();
+  const ignored: string[] = [];
+  for (const name of names) {
+    if (!/^episode_\d+$/.test(name)) {
+      ignored.push(name);
+      continue;
+    }
+    const id = Number(name.slice(8));
+    const other = byId.get(id);
+    if (other !== undefined) throw new DataFileError(fileName, `${other} and ${name} both name episode ${id}; refusing an ambiguous file`, name);
+    byId.set(id, name);
+  }
+  if (ignored.length > 0) {
+    findings.push({ code: 'info-dropped', severity: 'warning', file: fileName, key: ignored[0]!, index: -1, count: ignored.length, message: `${ignored.length} top-level keys are not episode_<k> groups (${ignored.slice(0, 3).join(', ')}${ignored.length > 3 ? ', ...' : ''}); not read` });
+  }
+  return [...byId].sort(([a], [b]) => a - b).map(([, name]) => name);
+}
+
+/**
+ * Reads a Minari dataset into flat arrays. The first pass reads only shapes; the whole dataset
+ * (every episode, every array) is then checked against the memory budget and against what the
+ * file can hold before any values are read.
+ */
+export async function readMinari(path: string, options: ReadOptions = {}): Promise<MinariReadResult> {
   const dataDir = resolveMinariDataDir(path);
   if (dataDir === undefined) throw new DataFileError(path, 'not a Minari dataset (no main_data.hdf5 in it or in its data/ folder)');
   const fileName = join(dataDir, 'main_data.hdf5');
   const findings: Finding[] = [];
   const metadata = readMetadata(dataDir, findings);
-  const file = await openHdf5ForRead(fileName);
+  const { file, size } = await openHdf5ForRead(fileName);
   try {
-    const names = file
-      .keys()
-      .filter((name) => /^episode_\d+$/.test(name))
-      .sort((a, b) => Number(a.slice(8)) - Number(b.slice(8)));
+    const names = episodeNames(file.keys(), fileName, findings);
     if (names.length === 0) throw new DataFileError(fileName, 'no episode_<k> groups (is this a Minari main_data.hdf5?)');
 
     // First pass: shapes only, to allocate every column once.
@@ -98,6 +144,8 @@ export async function readMinari(path: string, options: D4rlReadOptions = {}): P
     const droppedInfos = new Set<string>();
     let empty = 0;
     let firstEmpty = -1;
+    const planned: PlannedDataset[] = [];
+    let largestEpisodeBytes = 0;
     for (const name of names) {
       const episode = getGroup(file, fileName, name)!;
       const actions = getDataset(episode, fileName, 'actions');
@@ -106,14 +154,23 @@ export async function readMinari(path: string, options: D4rlReadOptions = {}): P
       const steps = actionShape.rows;
       const columns = observationColumns(episode, fileName, `${name}/observations`);
       const cols = columns.reduce((sum, column) => sum + column.cols, 0);
+      if (cols === 0) throw new DataFileError(fileName, 'observations have no values per step', `${name}/observations`);
       for (const column of columns) {
         if (column.rows !== steps + 1) throw new DataFileError(fileName, `has ${column.rows} rows for ${steps} steps; Minari stores T+1 observations`, column.key);
+      }
+      let episodeBytes = float32Bytes(actionShape);
+      planned.push({ dataset: actions, key: `${name}/actions`, shape: actionShape });
+      for (const column of columns) {
+        planned.push({ dataset: column.dataset, key: column.key, shape: { rows: column.rows, cols: column.cols } });
+        episodeBytes += float32Bytes(column);
       }
       for (const key of ['rewards', 'terminations', 'truncations']) {
         const dataset = getDataset(episode, fileName, key);
         if (dataset === undefined) throw new DataFileError(fileName, 'required key is missing', `${name}/${key}`);
-        const rows = numericShape(dataset, fileName, `${name}/${key}`).rows;
-        if (rows !== steps) throw new DataFileError(fileName, `has ${rows} rows for ${steps} actions`, `${name}/${key}`);
+        const shape = numericShape(dataset, fileName, `${name}/${key}`);
+        if (shape.rows !== steps) throw new DataFileError(fileName, `has ${shape.rows} rows for ${steps} actions`, `${name}/${key}`);
+        planned.push({ dataset, key: `${name}/${key}`, shape });
+        episodeBytes += float32Bytes(shape);
       }
       if (steps === 0) {
         if (firstEmpty < 0) firstEmpty = Number(name.slice(8));
@@ -131,14 +188,18 @@ export async function readMinari(path: string, options: D4rlReadOptions = {}): P
       const present = new Set<string>();
       if (infos !== undefined) {
         for (const relative of datasetPaths(infos, fileName)) {
+          const dataset = getDataset(infos, fileName, relative)!;
+          const key = `${name}/infos/${relative}`;
           let shape;
           try {
-            shape = numericShape(getDataset(infos, fileName, relative)!, fileName, `${name}/infos/${relative}`);
+            shape = numericShape(dataset, fileName, key);
           } catch {
             droppedInfos.add(relative);
             continue;
           }
           present.add(relative);
+          planned.push({ dataset, key, shape });
+          episodeBytes += float32Bytes(shape);
           if (shape.rows < steps) droppedInfos.add(relative);
           const known = infoDims.get(relative);
           if (plans.length === 0 && known === undefined) infoDims.set(relative, shape.cols);
@@ -146,6 +207,7 @@ export async function readMinari(path: string, options: D4rlReadOptions = {}): P
         }
       }
       for (const key of infoDims.keys()) if (!present.has(key)) droppedInfos.add(key);
+      largestEpisodeBytes = Math.max(largestEpisodeBytes, episodeBytes);
       plans.push({ name, steps, observationKeys: columns.map((column) => column.key) });
     }
     if (empty > 0) {
@@ -164,7 +226,12 @@ export async function readMinari(path: string, options: D4rlReadOptions = {}): P
       obsDim = 1;
       actionDim = 1;
     }
-    const arrays: D4rlArrays = {
+    // The flat arrays for all episodes, plus one episode's arrays read before they are copied in.
+    const infoWidth = [...infoDims.values()].reduce((sum, dim) => sum + dim, 0);
+    const flatBytes = n * (4 * (obsDim * (options.nextObservations === true ? 2 : 1) + actionDim + 1 + infoWidth) + 2);
+    checkMemoryBudget(flatBytes + largestEpisodeBytes, options.memoryBudgetBytes ?? memoryBudgetBytes(), fileName, `reading ${plans.length} episodes (${n} steps)`);
+    checkClaimsFitFile(planned, fileName, size);
+    const arrays: TransitionArrays = {
       observations: new Float32Array(n * obsDim),
       actions: new Float32Array(n * actionDim),
       rewards: new Float32Array(n),
@@ -242,8 +309,11 @@ export async function readMinari(path: string, options: D4rlReadOptions = {}): P
 
     const result: MinariReadResult = { arrays, findings };
     const actionBox = boxBounds(metadata.action_space);
-    if (actionBox !== undefined && actionBox.low.length === actionDim && actionBox.high.length === actionDim && actionBox.low.every(Number.isFinite)) {
-      result.actionBounds = { low: Float32Array.from(actionBox.low), high: Float32Array.from(actionBox.high) };
+    // Unbounded Box spaces (-inf..inf everywhere, as the writer records unknown bounds) declare nothing to check.
+    if (actionBox !== undefined && actionBox.low.length === actionDim && actionBox.high.length === actionDim && !(actionBox.low.every((x) => x === -Infinity) && actionBox.high.every((x) => x === Infinity))) {
+      const bounds = { low: Float64Array.from(actionBox.low), high: Float64Array.from(actionBox.high) };
+      validateActionBounds(bounds, join(dataDir, 'metadata.json'), 'action_space');
+      result.actionBounds = { low: Float32Array.from(bounds.low), high: Float32Array.from(bounds.high) };
     }
     return result;
   } catch (error) {
@@ -265,7 +335,7 @@ export interface MinariWriteOptions {
  * Minari needs the observation after the last step: next_observations supplies it when present,
  * otherwise the last observation is repeated (recorded in metadata as stitch_final_observation).
  */
-export async function writeMinari(path: string, arrays: D4rlArrays, options: MinariWriteOptions = {}): Promise<void> {
+export async function writeMinari(path: string, arrays: TransitionArrays, options: MinariWriteOptions = {}): Promise<void> {
   const n = validateArrayShapes(arrays);
   await hdf5Ready();
   const { obsDim, actionDim } = arrays;

@@ -1,10 +1,10 @@
 /**
  * The trajectory store: every kept transition in columnar typed arrays plus episode offsets.
  * There are no per-step or per-episode objects; an episode is a [start, end) row range, and its
- * arrays are subarray views. Building a store from flat D4RL arrays copies nothing but the
+ * arrays are subarray views. Building a store from the flat transition arrays copies nothing but the
  * `truncated` flags.
  */
-import type { D4rlArrays } from './hdf5.js';
+import type { TransitionArrays } from './arrays.js';
 
 /** Episode limit the reference loaders (kzl DT, QT, Reinformer) apply when a file has no `timeouts` key. */
 export const REFERENCE_FALLBACK_EPISODE_STEPS = 1000;
@@ -108,10 +108,10 @@ export class TrajectoryStore {
   }
 
   /**
-   * Builds the store from flat D4RL arrays without copying them: kept rows are always a prefix
+   * Builds the store from the flat transition arrays without copying them: kept rows are always a prefix
    * (only trailing rows are dropped), so every column is a subarray view.
    */
-  static fromD4rl(arrays: D4rlArrays, segmentation: Segmentation): TrajectoryStore {
+  static fromArrays(arrays: TransitionArrays, segmentation: Segmentation): TrajectoryStore {
     const kept = segmentation.episodeStarts[segmentation.episodeStarts.length - 1]!;
     const terminated = arrays.terminals.subarray(0, kept);
     const truncated = new Uint8Array(kept);
@@ -174,9 +174,9 @@ export class TrajectoryStore {
     return this.rewards.subarray(this.episodeStart(episode), this.episodeStarts[episode + 1]!);
   }
 
-  /** Back to flat D4RL arrays (views; terminals = terminated, timeouts = truncated). */
-  toD4rl(attributes?: Record<string, string | number>): D4rlArrays {
-    const arrays: D4rlArrays = {
+  /** Back to flat transition arrays (views; terminals = terminated, timeouts = truncated). */
+  toArrays(attributes?: Record<string, string | number>): TransitionArrays {
+    const arrays: TransitionArrays = {
       observations: this.observations,
       actions: this.actions,
       rewards: this.rewards,

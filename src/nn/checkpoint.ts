@@ -4,12 +4,22 @@
  * a model built with the same names. The file functions here use Node's fs; module-tensors.ts is
  * the part without it (policy loading in a browser uses that one).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { formatBytes, memoryBudgetBytes } from '../util/memory-budget.js';
 import type { Module } from './module.js';
 import type { AdamState, Optimizer } from './optim.js';
 import { loadModuleTensors, moduleTensors } from './module-tensors.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, storedFromFloat, type SafetensorsFile, type StoredTensor } from './safetensors.js';
+import {
+  encodeSafetensors,
+  extractTensors,
+  parseSafetensorsHeader,
+  safetensorsHeaderLength,
+  SafetensorsError,
+  storedFromFloat,
+  type SafetensorsFile,
+  type StoredTensor,
+} from './safetensors.js';
 
 export { loadModuleTensors, moduleTensors } from './module-tensors.js';
 
@@ -17,17 +27,69 @@ export function saveModule(module: Module, path: string, metadata: Record<string
   writeFileAtomic(path, encodeSafetensors(moduleTensors(module), metadata));
 }
 
-/** A file's bytes; a file that cannot be read is a SafetensorsError naming it. */
-export function readBytes(path: string): Uint8Array {
+/** `length` bytes at `position`, or fewer when the file ends first. */
+function readAt(fd: number, length: number, position: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const read = readSync(fd, out, done, length - done, position + done);
+    if (read === 0) break;
+    done += read;
+  }
+  return out.subarray(0, done);
+}
+
+/**
+ * Reads a safetensors file header first: the header length is checked against the file and the
+ * cap, the header against the file's size, and then only the tensors' bytes are read (bounded by
+ * the memory budget). A hostile header or a multi-gigabyte (even sparse) file is refused before
+ * the file is read; FIFOs and devices are refused before a byte is read. `use` reads what it needs
+ * from the open file once these checks have passed.
+ */
+function readBounded<T>(path: string, use: (fd: number, headerLength: number, header: ReturnType<typeof parseSafetensorsHeader>) => T): T {
+  let fd: number;
   try {
-    return readFileSync(path);
+    // Checked before opening: opening a FIFO for reading blocks until a writer appears.
+    if (!statSync(path).isFile()) throw new SafetensorsError(`${path}: not a regular file; refusing to read it`);
+    fd = openSync(path, 'r');
   } catch (error) {
+    if (error instanceof SafetensorsError) throw error;
     throw new SafetensorsError(`${path}: cannot read (${error instanceof Error ? error.message : String(error)})`);
+  }
+  try {
+    const stats = fstatSync(fd);
+    const headerLength = safetensorsHeaderLength(readAt(fd, 8, 0), stats.size, path);
+    const header = parseSafetensorsHeader(readAt(fd, headerLength, 8), stats.size - 8 - headerLength, path);
+    const budget = memoryBudgetBytes();
+    if (header.dataEnd > budget) throw new SafetensorsError(`${path}: its tensors take ${formatBytes(header.dataEnd)}, more than the memory budget of ${formatBytes(budget)}`);
+    return use(fd, headerLength, header);
+  } catch (error) {
+    if (error instanceof SafetensorsError) throw error;
+    throw new SafetensorsError(`${path}: cannot read (${error instanceof Error ? error.message : String(error)})`);
+  } finally {
+    closeSync(fd);
   }
 }
 
 export function readSafetensors(path: string): SafetensorsFile {
-  return decodeSafetensors(readBytes(path), path);
+  return readBounded(path, (fd, headerLength, header) => {
+    const data = readAt(fd, header.dataEnd, 8 + headerLength);
+    if (data.length < header.dataEnd) throw new SafetensorsError(`${path}: the file ended while reading its tensors; it is truncated`);
+    return extractTensors(header, data);
+  });
+}
+
+/**
+ * A safetensors file's bytes (length prefix, header and tensors, nothing after them) for decoders
+ * that take bytes, such as the deployment module's policyFromBytes; bounded as readSafetensors is.
+ */
+export function readBytes(path: string): Uint8Array {
+  return readBounded(path, (fd, headerLength, header) => {
+    const total = 8 + headerLength + header.dataEnd;
+    const bytes = readAt(fd, total, 0);
+    if (bytes.length < total) throw new SafetensorsError(`${path}: the file ended while reading its tensors; it is truncated`);
+    return bytes;
+  });
 }
 
 export function loadModule(module: Module, path: string): Record<string, string> {

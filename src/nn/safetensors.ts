@@ -20,8 +20,13 @@ export interface SafetensorsFile {
 }
 
 const BYTES: Record<StoredDType, number> = { F32: 4, F64: 8, I32: 4 };
-/** headers beyond this are refused (the format's reference reader uses 100 MB) */
-const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Headers beyond this are refused. The reference reader allows 100 MB, but parsing a 99 MB header
+ * took 2.1 GB, and a 16 MiB header of small objects still takes about 560 MB to parse. Stitch's
+ * largest own header is a checkpoint of the epoch sampler, whose state lists every episode: about
+ * 8 bytes per episode, so 16 MiB holds 2M episodes.
+ */
+export const MAX_HEADER_BYTES = 16 << 20;
 
 export class SafetensorsError extends Error {
   constructor(message: string) {
@@ -76,25 +81,42 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
-  if (bytes.length < 8) throw new SafetensorsError(`${source}: too short to be a safetensors file (${bytes.length} bytes)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
-    throw new SafetensorsError(`${source}: header length ${headerLength} exceeds the file (${bytes.length} bytes); the file is truncated or not safetensors`);
+/** The header length from the first 8 bytes, checked against the cap and the file's size. */
+export function safetensorsHeaderLength(first8: Uint8Array, fileSize: number, source: string): number {
+  if (fileSize < 8 || first8.length < 8) throw new SafetensorsError(`${source}: too short to be a safetensors file (${fileSize} bytes)`);
+  const headerLength = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - 8))) {
+    throw new SafetensorsError(`${source}: header length ${headerLength} exceeds the file (${fileSize} bytes) or the ${MAX_HEADER_BYTES}-byte limit; the file is truncated or not safetensors`);
   }
-  const dataStart = 8 + Number(headerLength);
+  return Number(headerLength);
+}
+
+interface TensorEntry {
+  name: string;
+  dtype: StoredDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** What a header declares, every field checked against a data section of `dataLength` bytes. */
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  entries: TensorEntry[];
+  /** the end of the last tensor's bytes in the data section: what must be read */
+  dataEnd: number;
+}
+
+export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: number, source: string): SafetensorsHeader {
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, dataStart)).toString('utf8'));
+    header = JSON.parse(Buffer.from(headerBytes.buffer, headerBytes.byteOffset, headerBytes.byteLength).toString('utf8'));
   } catch (error) {
     throw new SafetensorsError(`${source}: header is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }
   if (!isRecord(header)) throw new SafetensorsError(`${source}: header is not a JSON object`);
-  const dataLength = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const tensors = new Map<string, StoredTensor>();
-  const ranges: Array<[number, number, string]> = [];
+  const entries: TensorEntry[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (!isRecord(entry)) throw new SafetensorsError(`${source}: __metadata__ must be an object of strings`);
@@ -123,18 +145,33 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     if ((end - begin) !== count * BYTES[dtype]) {
       throw new SafetensorsError(`${source}: tensor "${name}" of shape [${shape}] needs ${count * BYTES[dtype]} bytes, has ${end - begin}`);
     }
-    ranges.push([begin, end, name]);
+    entries.push({ name, dtype, shape: shape as number[], begin, end });
+  }
+  const ranges = [...entries].sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < ranges.length; i++) {
+    const previous = ranges[i - 1] as TensorEntry;
+    const current = ranges[i] as TensorEntry;
+    if (current.begin < previous.end) throw new SafetensorsError(`${source}: tensors "${previous.name}" and "${current.name}" overlap`);
+  }
+  return { metadata, entries, dataEnd: ranges.reduce((most, entry) => Math.max(most, entry.end), 0) };
+}
+
+/** The tensors of a checked header from its data section (at least `header.dataEnd` bytes). */
+export function extractTensors(header: SafetensorsHeader, data: Uint8Array): SafetensorsFile {
+  const tensors = new Map<string, StoredTensor>();
+  for (const { name, dtype, shape, begin, end } of header.entries) {
     // an explicit copy: Buffer#slice returns a view whose .buffer is the whole file
     const copy = new Uint8Array(end - begin);
-    copy.set(bytes.subarray(dataStart + begin, dataStart + end));
-    const data = dtype === 'F32' ? new Float32Array(copy.buffer) : dtype === 'F64' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
-    tensors.set(name, { dtype, shape: shape as number[], data });
+    copy.set(data.subarray(begin, end));
+    const values = dtype === 'F32' ? new Float32Array(copy.buffer) : dtype === 'F64' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
+    tensors.set(name, { dtype, shape, data: values });
   }
-  ranges.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < ranges.length; i++) {
-    const previous = ranges[i - 1] as [number, number, string];
-    const current = ranges[i] as [number, number, string];
-    if (current[0] < previous[1]) throw new SafetensorsError(`${source}: tensors "${previous[2]}" and "${current[2]}" overlap`);
-  }
-  return { tensors, metadata };
+  return { tensors, metadata: header.metadata };
+}
+
+export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
+  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, source);
+  const dataStart = 8 + headerLength;
+  const header = parseSafetensorsHeader(bytes.subarray(8, dataStart), bytes.length - dataStart, source);
+  return extractTensors(header, bytes.subarray(dataStart));
 }

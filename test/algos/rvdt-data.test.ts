@@ -24,7 +24,7 @@ function fourEpisodes(): TrajectoryStore {
   lengths.forEach((length, e) => {
     for (let t = 0; t < length; t++) arrays.rewards[row++] = (returns[e] as number) / length;
   });
-  return TrajectoryStore.fromD4rl(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
+  return TrajectoryStore.fromArrays(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
 }
 
 describe('expert subset', () => {

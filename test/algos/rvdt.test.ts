@@ -40,7 +40,7 @@ function tinyStore(): TrajectoryStore {
   lengths.forEach((length, e) => {
     for (let t = 0; t < length; t++) arrays.rewards[row++] = e / length + 0.01 * t;
   });
-  return TrajectoryStore.fromD4rl(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
+  return TrajectoryStore.fromArrays(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
 }
 
 /** what the trainer does: prepare, a sampler with the prepared episode weights, create */

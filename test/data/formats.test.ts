@@ -62,7 +62,7 @@ test('CSV and JSONL round-trip, NaN included, and episode ids close episodes', a
   const dir = tempDir();
   for (const [write, read, name] of [[writeCsv, readCsv, 'a.csv'], [writeJsonl, readJsonl, 'a.jsonl']] as const) {
     write(join(dir, name), arrays);
-    const back = read(join(dir, name)).arrays;
+    const back = (await read(join(dir, name))).arrays;
     assert.deepEqual(back.observations, arrays.observations, name);
     assert.deepEqual(back.actions, arrays.actions, name);
     assert.deepEqual(back.terminals, arrays.terminals, name);
@@ -70,19 +70,19 @@ test('CSV and JSONL round-trip, NaN included, and episode ids close episodes', a
     assert.deepEqual(back.infos?.goal, arrays.infos.goal, name);
   }
   writeFileSync(join(dir, 'ids.csv'), 'episode,obs_0,action_0,reward,terminated\n7,1,0,1,0\n7,2,0,1,0\n8,3,0,1,1\n');
-  const { arrays: byId, findings } = readCsv(join(dir, 'ids.csv'));
+  const { arrays: byId, findings } = await readCsv(join(dir, 'ids.csv'));
   assert.deepEqual(Array.from(byId.timeouts), [0, 1, 0]);
   assert.equal(findings[0]?.code, 'episode-without-end');
 });
 
-test('bad text input names the file, key and line', () => {
+test('bad text input names the file, key and line', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'bad.csv'), 'obs_0,obs_2,action_0,reward,terminated\n1,2,3,4,0\n');
-  assert.throws(() => readCsv(join(dir, 'bad.csv')), (error: unknown) => error instanceof DataFileError && /bad\.csv \[header\]: .*missing obs_1/.test(error.message));
+  await assert.rejects(readCsv(join(dir, 'bad.csv')), (error: unknown) => error instanceof DataFileError && /bad\.csv \[header\]: .*missing obs_1/.test(error.message));
   writeFileSync(join(dir, 'bad2.csv'), 'obs_0,action_0,reward,terminated\n1,2,x,0\n');
-  assert.throws(() => readCsv(join(dir, 'bad2.csv')), /bad2\.csv \[reward\]: line 2: not a number: "x"/);
+  await assert.rejects(readCsv(join(dir, 'bad2.csv')), /bad2\.csv \[reward\]: line 2: not a number: "x"/);
   writeFileSync(join(dir, 'bad.jsonl'), '{"observation":[1],"action":[0],"reward":1}\n{"observation":[1,2],"action":[0],"reward":1}\n');
-  assert.throws(() => readJsonl(join(dir, 'bad.jsonl')), /bad\.jsonl: line 2: needs observation \(1 numbers\)/);
+  await assert.rejects(readJsonl(join(dir, 'bad.jsonl')), /bad\.jsonl: line 2: needs observation \(1 numbers\)/);
 });
 
 test('health checks report NaN, absurd magnitudes and action bounds with file, key and row', async () => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import h5wasm from 'h5wasm/node';
 import { DataFileError } from '../../src/data/errors.js';
-import { hdf5Ready, readD4rlHdf5, readD4rlHdf5WithFindings, writeD4rlHdf5 } from '../../src/data/hdf5.js';
+import { readD4rlHdf5, readD4rlHdf5WithFindings, writeD4rlHdf5 } from '../../src/data/hdf5.js';
+import { hdf5Ready } from '../../src/data/hdf5-access.js';
 import { FIXTURES, syntheticArrays, tempDir } from './helpers.js';
 
 const hasH5py = spawnSync('/usr/bin/python3', ['-c', 'import h5py'], { encoding: 'utf8' }).status === 0;

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { D4rlArrays } from '../../src/data/hdf5.js';
+import type { TransitionArrays } from '../../src/data/arrays.js';
 
 export const FIXTURES = 'test/fixtures/data';
 
@@ -10,11 +10,11 @@ export function tempDir(): string {
 }
 
 /** Episodes of the given lengths; each ends with a timeout unless listed in `terminalEpisodes`. */
-export function syntheticArrays(lengths: number[], options: { obsDim?: number; actionDim?: number; terminalEpisodes?: number[]; trailing?: number } = {}): D4rlArrays {
+export function syntheticArrays(lengths: number[], options: { obsDim?: number; actionDim?: number; terminalEpisodes?: number[]; trailing?: number } = {}): TransitionArrays {
   const obsDim = options.obsDim ?? 3;
   const actionDim = options.actionDim ?? 2;
   const n = lengths.reduce((a, b) => a + b, 0) + (options.trailing ?? 0);
-  const arrays: D4rlArrays = {
+  const arrays: TransitionArrays = {
     observations: Float32Array.from({ length: n * obsDim }, (_, i) => Math.floor(i / obsDim) + (i % obsDim) / 10),
     actions: Float32Array.from({ length: n * actionDim }, (_, i) => ((i % 7) - 3) / 4),
     rewards: Float32Array.from({ length: n }, (_, i) => (i % 5) / 2),

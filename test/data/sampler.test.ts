@@ -8,7 +8,7 @@ import { syntheticArrays } from './helpers.js';
 
 function storeOf(lengths: number[]): TrajectoryStore {
   const arrays = syntheticArrays(lengths, { obsDim: 2, actionDim: 1 });
-  return TrajectoryStore.fromD4rl(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
+  return TrajectoryStore.fromArrays(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
 }
 
 test('kzl DT windows: left padding with -10 actions, raw-zero states, mask and clipped timesteps', () => {

@@ -29,7 +29,7 @@ test('without a timeouts key episodes close every 1000 steps since the last boun
 test('the store views the input arrays without copying and keeps terminated and truncated apart', () => {
   const arrays = syntheticArrays([3, 2], { terminalEpisodes: [1], trailing: 2 });
   arrays.timeouts[4] = 1; // terminal and timeout on the same row: terminated wins
-  const store = TrajectoryStore.fromD4rl(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
+  const store = TrajectoryStore.fromArrays(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
   assert.equal(store.observations.buffer, arrays.observations.buffer);
   assert.equal(store.transitionCount, 5);
   assert.deepEqual(Array.from(store.terminated), [0, 0, 0, 0, 1]);
@@ -60,7 +60,7 @@ test('the h5py fixture gives the counts, returns and state statistics h5py/numpy
 test('return-to-go is the undiscounted suffix sum inside each episode, divided by the scale', () => {
   const arrays = syntheticArrays([3, 2]);
   arrays.rewards.set([1, 2, 3, 10, 20]);
-  const store = TrajectoryStore.fromD4rl(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
+  const store = TrajectoryStore.fromArrays(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
   assert.deepEqual(Array.from(returnsToGo(store, { scale: 2 })), [3, 2.5, 1.5, 15, 10]);
   assert.throws(() => returnsToGo(store, { scale: 0 }), /positive/);
 });
@@ -77,7 +77,7 @@ test('expert subset keeps the top fraction of trajectories by return', () => {
   const lengths = Array.from({ length: 30 }, () => 2);
   const arrays = syntheticArrays(lengths);
   for (let e = 0; e < 30; e++) arrays.rewards.set([e % 7, 0], e * 2);
-  const store = TrajectoryStore.fromD4rl(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
+  const store = TrajectoryStore.fromArrays(arrays, segmentEpisodes(arrays.terminals, arrays.timeouts));
   const subset = selectExpertSubset(store, { fraction: 0.1 });
   assert.deepEqual(Array.from(subset.episodes), [6, 13, 20]);
   assert.equal(subset.threshold, 6);

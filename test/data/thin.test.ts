@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { D4rlArrays } from '../../src/data/hdf5.js';
+import type { TransitionArrays } from '../../src/data/arrays.js';
 import { inspectDataset, saveDataset } from '../../src/data/load.js';
 import { selectExpertSubset } from '../../src/data/preprocess.js';
 import { TrajectoryStore, segmentEpisodes } from '../../src/data/store.js';
@@ -18,7 +18,7 @@ const HIGH = [5, 8, 11, 14, 17];
 const LENGTHS = Array.from({ length: EPISODES }, (_, e) => 2 + (e % 4));
 
 /** 20 episodes of lengths 2..5 with infos, two terminal episodes (one with both flags on its last row) and 3 trailing rows. */
-function arrays(): D4rlArrays {
+function arrays(): TransitionArrays {
   const data = syntheticArrays(LENGTHS, { terminalEpisodes: [3, 8], trailing: 3 });
   const n = data.rewards.length;
   data.rewards.fill(0);
@@ -36,8 +36,8 @@ function arrays(): D4rlArrays {
   return data;
 }
 
-function makeStore(data: D4rlArrays = arrays()): TrajectoryStore {
-  return TrajectoryStore.fromD4rl(data, segmentEpisodes(data.terminals, data.timeouts));
+function makeStore(data: TransitionArrays = arrays()): TrajectoryStore {
+  return TrajectoryStore.fromArrays(data, segmentEpisodes(data.terminals, data.timeouts));
 }
 
 function episodeRows(store: TrajectoryStore, e: number, column: Float32Array | Uint8Array, dim: number): number[] {
@@ -95,11 +95,11 @@ test('thinning keeps every other trajectory and round(keep * H) high-return ones
 test('the output written as flags segments back into exactly the kept trajectories, terminal and timeout kept apart', () => {
   const source = makeStore();
   const { store: out, keptEpisodes } = thinHighReturn(source, { topFraction: 0.25, keep: 0.6, rng: new Rng(7) });
-  const flat = out.toD4rl();
+  const flat = out.toArrays();
   const resegmented = segmentEpisodes(flat.terminals, flat.timeouts);
   assert.deepEqual(Array.from(resegmented.episodeStarts), Array.from(out.episodeStarts));
   assert.equal(resegmented.trailingDropped, 0);
-  const back = TrajectoryStore.fromD4rl(flat, resegmented);
+  const back = TrajectoryStore.fromArrays(flat, resegmented);
   assertSameEpisodes(source, back, keptEpisodes);
   // Episodes 3 and 8 ended in a terminal (8 with the timeout too): still terminated, never truncated.
   for (const e of [3, 8]) {

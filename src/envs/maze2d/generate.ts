@@ -4,7 +4,7 @@ import { WaypointController } from './controller.js';
 import { Maze2dEnv, mazeReward, type MazeRewardType } from './env.js';
 import type { MazeLayout } from './layouts.js';
 
-/** Same layout as src/data/hdf5.ts's D4rlArrays (kept structural so src/envs does not import the data layer). */
+/** Same layout as src/data/arrays.ts's TransitionArrays (kept structural so src/envs does not import the data layer). */
 export interface GeneratedDataset {
   observations: Float32Array;
   actions: Float32Array;
