@@ -76,7 +76,8 @@ export const CLIENT_SCRIPT = String.raw`
 
   /**
    * spec: { id, title, caption, xLabel, yLabel, x: [...], series: [{ label, values, color, dash, pointsOnly, size, width, band }],
-   *         bands: [{ upper: i, lower: i, color }] (indices into series), categories: names of x = 0, 1, ... }
+   *         bands: [{ upper: i, lower: i, color }] (indices into series), categories: names of x = 0, 1, ...,
+   *         errorBars: { low: [...], high: [...], color } (drawn at each x; the figure's data-error-bars counts them) }
    */
   function lineChart(parent, spec) {
     var f = figure(parent, spec.id, spec.title, spec.caption);
@@ -109,9 +110,49 @@ export const CLIENT_SCRIPT = String.raw`
       xAxis.values = function (u, ticks) { return ticks.map(function (t) { return spec.categories[t] || ''; }); };
       xScale.range = [-0.5, spec.categories.length - 0.5];
     }
+    var hooks = {};
+    if (spec.errorBars) {
+      // vertical bar with caps from low to high at each x, drawn over the series (uPlot has no error bars)
+      hooks.draw = [function (u) {
+        var ctx = u.ctx;
+        var cap = 6 * devicePixelRatio;
+        var drawn = 0;
+        ctx.save();
+        ctx.strokeStyle = spec.errorBars.color;
+        ctx.lineWidth = 2 * devicePixelRatio;
+        spec.x.forEach(function (x, i) {
+          var low = spec.errorBars.low[i];
+          var high = spec.errorBars.high[i];
+          if (typeof low !== 'number' || typeof high !== 'number' || !isFinite(low) || !isFinite(high)) return;
+          var cx = u.valToPos(x, 'x', true);
+          var top = u.valToPos(high, 'y', true);
+          var bottom = u.valToPos(low, 'y', true);
+          ctx.beginPath();
+          ctx.moveTo(cx, top); ctx.lineTo(cx, bottom);
+          ctx.moveTo(cx - cap, top); ctx.lineTo(cx + cap, top);
+          ctx.moveTo(cx - cap, bottom); ctx.lineTo(cx + cap, bottom);
+          ctx.stroke();
+          drawn += 1;
+        });
+        ctx.restore();
+        f.fig.setAttribute('data-error-bars', String(drawn));
+      }];
+    }
+    var yScale = {};
+    if (spec.errorBars) {
+      // the y range must hold the whole bars, not only the points
+      yScale.range = function (u, min, max) {
+        var lows = spec.errorBars.low.filter(isFinite);
+        var highs = spec.errorBars.high.filter(isFinite);
+        var lo = Math.min.apply(null, [min].concat(lows));
+        var hi = Math.max.apply(null, [max].concat(highs));
+        var pad = (hi - lo) * 0.1 || Math.abs(hi) * 0.1 || 1;
+        return [lo - pad, hi + pad];
+      };
+    }
     var options = {
-      width: width, height: 210,
-      scales: { x: xScale, y: {} },
+      width: width, height: 210, hooks: hooks,
+      scales: { x: xScale, y: yScale },
       axes: [xAxis, { label: spec.yLabel, size: 60, values: function (u, ticks) { return ticks.map(tickLabel); } }],
       series: series, bands: bands, legend: { live: false },
     };
@@ -373,20 +414,25 @@ export const CLIENT_SCRIPT = String.raw`
     destroyPlots();
     root.appendChild(el('header', {}, [el('h1', { text: 'Comparison of ' + comparison.runs.length + ' runs' }),
       el('p', { class: 'meta', text: 'final score: each run\u2019s last evaluation (' + comparison.scoreName + '); IQM with a ' + Math.round(comparison.level * 100) + '% percentile bootstrap interval over runs (' + comparison.resamples + ' resamples)' })]));
+    if (comparison.skipped.length > 0) {
+      root.appendChild(el('p', { class: 'warning', id: 'skipped-runs', text: 'skipped (unfinished): ' + comparison.skipped.map(function (r) { return r.name + ' (' + r.reason + ')'; }).join('; ') }));
+    }
     var grid = section(root, 'Final scores');
+    var differing = comparison.differingFields;
     grid.appendChild(el('div', { class: 'panel wide' }, [table(comparison.groups.map(function (g) {
-      return [g.label, g.runs.length, fmt(g.mean, 1) + ' ± ' + fmt(g.std, 1), fmt(g.iqm, 1) + ' [' + fmt(g.iqmLow, 1) + ', ' + fmt(g.iqmHigh, 1) + ']', g.runs.map(function (r) { return fmt(r.final, 1); }).join(', ')];
-    }), ['algorithm · env', 'runs', 'mean ± std', 'IQM [95% CI]', 'per run'])]));
+      var interval = g.singleRun ? fmt(g.iqm, 1) + ' (one run: no interval)' : fmt(g.iqm, 1) + ' [' + fmt(g.iqmLow, 1) + ', ' + fmt(g.iqmHigh, 1) + ']';
+      return [g.label, g.singleRun ? '1 (single run)' : g.runs.length, fmt(g.mean, 1) + ' ± ' + fmt(g.std, 1), interval, g.runs.map(function (r) { return fmt(r.final, 1); }).join(', ')].concat(g.settings);
+    }), ['group', 'runs', 'mean ± std', 'IQM [' + Math.round(comparison.level * 100) + '% CI]', 'per run'].concat(differing))]));
+    if (differing.length > 0) grid.appendChild(el('p', { class: 'note', id: 'differing-fields', text: 'groups are runs with the same config except the seed; they differ in ' + differing.join(', ') }));
     var indices = comparison.groups.map(function (_, i) { return i; });
     lineChart(grid, {
-      id: 'final-scores', title: 'final score per group: IQM, its bootstrap interval, mean', xLabel: 'algorithm · env', yLabel: comparison.scoreName, x: indices,
+      id: 'final-scores', title: 'final score per group: IQM with its bootstrap interval as an error bar, mean', xLabel: 'group', yLabel: comparison.scoreName, x: indices,
       categories: comparison.groups.map(function (g) { return g.label; }),
       series: [
         { label: 'IQM', values: comparison.groups.map(function (g) { return g.iqm; }), color: COLORS[0], pointsOnly: true },
-        { label: 'CI high', values: comparison.groups.map(function (g) { return g.iqmHigh; }), color: COLORS[9], pointsOnly: true, size: 5 },
-        { label: 'CI low', values: comparison.groups.map(function (g) { return g.iqmLow; }), color: COLORS[9], pointsOnly: true, size: 5 },
         { label: 'mean', values: comparison.groups.map(function (g) { return g.mean; }), color: COLORS[1], pointsOnly: true, size: 6 },
       ],
+      errorBars: { low: comparison.groups.map(function (g) { return g.iqmLow; }), high: comparison.groups.map(function (g) { return g.iqmHigh; }), color: COLORS[0] },
     });
     var curves = section(root, 'Evaluation over training (mean ± std over runs)');
     comparison.groups.forEach(function (g, gi) {
