@@ -19,7 +19,10 @@ import { NON_FINITE_POLICIES, type NonFinitePolicy } from '../train/nonfinite.js
 import { DEFAULT_HELD_OUT_BATCHES, heldOutActionError, type HeldOutActionError } from '../train/offline-eval.js';
 import { loadPolicy } from '../train/policy-file.js';
 import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainOutcome } from '../train/trainer.js';
+import { checkOverrideKeys } from './config-fields.js';
+import { resolveEnvName } from './env.js';
 import { UserError } from './errors.js';
+import { addHiddenAlias, eitherSpelling } from './options.js';
 
 /**
  * What `stitch train` runs when neither --algo nor --dataset is given: Reinformer on a locally
@@ -70,9 +73,12 @@ function nonFinitePolicy(value: string | undefined): NonFinitePolicy | undefined
 }
 
 interface EvalOptions {
+  evalEpisodes?: string;
+  evalEnvs?: string;
+  /** older spellings of evalEpisodes, evalEnvs */
   episodes?: string;
-  seed?: string;
   envs?: string;
+  seed?: string;
   json?: boolean;
   dataset?: string;
   batches?: string;
@@ -137,7 +143,10 @@ function reportOutcome(outcome: TrainOutcome): void {
 
 async function newRun(options: TrainOptions): Promise<TrainOutcome> {
   const embedded = options.algo === undefined && options.dataset === undefined;
-  const env = options.env ?? EMBEDDED_DEFAULT.env;
+  const env = options.env === undefined ? EMBEDDED_DEFAULT.env : resolveEnvName(options.env);
+  // bad --set keys fail before a dataset is generated or read
+  const overrides = parseOverrides(options.set ?? []);
+  checkOverrideKeys(options.algo ?? EMBEDDED_DEFAULT.algo, overrides);
   if (options.dataset !== undefined && !existsSync(options.dataset)) throw new UserError(`--dataset ${options.dataset}: no such file or folder`);
   const datasetPath = options.dataset ?? await ensureGeneratedDataset(env, {
     onProgress: (done, total) => process.stderr.write(`generating ${env} dataset (cached for later runs): ${done}/${total} steps\n`),
@@ -158,7 +167,7 @@ async function newRun(options: TrainOptions): Promise<TrainOutcome> {
     logEvery: integerOption('--log-every', options.logEvery, 1),
     checkpointEvery: integerOption('--checkpoint-every', options.checkpointEvery, 0),
     preset: options.preset,
-    overrides: { ...(embedded ? EMBEDDED_DEFAULT.overrides : {}), ...parseOverrides(options.set ?? []) },
+    overrides: { ...(embedded ? EMBEDDED_DEFAULT.overrides : {}), ...overrides },
     onNonFinite: nonFinitePolicy(options.onNonfinite),
   };
   const config = resolveRunConfig(request, typeof fileId === 'string' ? fileId : undefined);
@@ -199,21 +208,30 @@ export function registerTrainCommands(program: Command): void {
       reportOutcome(outcome);
     });
 
-  program
+  const evalCommand = program
     .command('eval')
     .description("evaluate a run's policy file (by default with the run's evaluation settings, reproducing its final evaluation); with --dataset, its held-out action error on logged trajectories instead")
     .argument('<run>', 'a run directory or a policy .safetensors file')
-    .option('--episodes <n>', "episodes per condition (default: the run's --eval-episodes, else 10)")
+    .option('--eval-episodes <n>', "episodes per condition (default: the run's --eval-episodes, else 10)")
     .option('--seed <s>', "evaluation seed (default: the run's evaluation seed, else 0; with --dataset, 0)")
-    .option('--envs <n>', "environments stepped side by side (default: the run's, else 32)")
+    .option('--eval-envs <n>', "environments stepped side by side (default: the run's, else 32)")
     .option('--dataset <file>', 'no environment: score the policy\'s actions against this dataset\'s (D4RL .hdf5, Minari folder, .csv or .jsonl), teacher-forced on its own returns-to-go')
     .option('--batches <n>', `with --dataset: window batches scored (default ${DEFAULT_HELD_OUT_BATCHES})`)
     .option('--batch-size <n>', "with --dataset: windows per batch (default: the algorithm's batchSize)")
-    .option('--json', 'print one JSON object (the format of eval.json\'s last block; with --dataset, the held-out action error)')
-    .action(async (target: string, options: EvalOptions) => {
+    .option('--json', 'print one JSON object (the format of eval.json\'s last block; with --dataset, the held-out action error)');
+  addHiddenAlias(evalCommand, '--episodes <n>', 'episodes per condition');
+  addHiddenAlias(evalCommand, '--envs <n>', 'environments stepped side by side');
+  evalCommand.action(async (target: string, given: EvalOptions) => {
+      const { episodes, envs, ...rest } = given;
+      const options: EvalOptions = {
+        ...rest,
+        evalEpisodes: eitherSpelling({ flag: '--eval-episodes', value: given.evalEpisodes }, { flag: '--episodes', value: episodes }),
+        evalEnvs: eitherSpelling({ flag: '--eval-envs', value: given.evalEnvs }, { flag: '--envs', value: envs }),
+      };
       const { dataset } = options;
       if (dataset !== undefined) {
-        const result = await asUserErrors(() => heldOutEvaluation(target, dataset, options));
+        // as typed: the message names the spelling the user used
+        const result = await asUserErrors(() => heldOutEvaluation(target, dataset, given));
         if (options.json === true) console.log(JSON.stringify(result));
         else printHeldOut(result);
         return;
@@ -225,9 +243,9 @@ export function registerTrainCommands(program: Command): void {
         const policy = loadPolicy(policyPath);
         return evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
           env: policy.header.envId,
-          episodes: integerOption('--episodes', options.episodes, 1) ?? run?.evalEpisodes ?? 10,
+          episodes: integerOption('--eval-episodes', options.evalEpisodes, 1) ?? run?.evalEpisodes ?? 10,
           seed: integerOption('--seed', options.seed, 0) ?? run?.evalSeed ?? 0,
-          numEnvs: integerOption('--envs', options.envs, 1) ?? run?.evalEnvs ?? 32,
+          numEnvs: integerOption('--eval-envs', options.evalEnvs, 1) ?? run?.evalEnvs ?? 32,
         });
       });
       if (options.json === true) {
@@ -258,7 +276,7 @@ type HeldOutRecord = HeldOutActionError & { dataset: string; policy: string };
 
 /** `stitch eval TARGET --dataset FILE`: no environment, the held-out action error on FILE's trajectories */
 async function heldOutEvaluation(target: string, dataset: string, options: EvalOptions): Promise<HeldOutRecord> {
-  const misplaced = (['episodes', 'envs'] as const).filter((key) => options[key] !== undefined);
+  const misplaced = (['evalEpisodes', 'episodes', 'evalEnvs', 'envs'] as const).filter((key) => options[key] !== undefined);
   if (misplaced.length > 0) throw new UserError(`${misplaced.map(flagName).join(', ')} ${misplaced.length === 1 ? 'applies' : 'apply'} to evaluation in the environment; --dataset scores logged actions (use --batches, --batch-size, --seed)`);
   const batches = integerOption('--batches', options.batches, 1);
   const batchSize = integerOption('--batch-size', options.batchSize, 1);
