@@ -18,8 +18,10 @@ import { evaluateConditions, type EvaluationRecord } from '../train/evaluate.js'
 import { NON_FINITE_POLICIES, type NonFinitePolicy } from '../train/nonfinite.js';
 import { DEFAULT_HELD_OUT_BATCHES, heldOutActionError, type HeldOutActionError } from '../train/offline-eval.js';
 import { loadPolicy } from '../train/policy-file.js';
-import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainOutcome } from '../train/trainer.js';
+import { TensorboardMirror } from '../train/tensorboard.js';
+import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainIO, type TrainOutcome } from '../train/trainer.js';
 import { checkOverrideKeys } from './config-fields.js';
+import { readConfigFile } from './config-file.js';
 import { resolveEnvName } from './env.js';
 import { UserError } from './errors.js';
 import { addHiddenAlias, eitherSpelling } from './options.js';
@@ -60,6 +62,8 @@ interface TrainOptions {
   out?: string;
   resume?: string;
   onNonfinite?: string;
+  config?: string;
+  tensorboard?: string;
 }
 
 export const EXIT_NON_FINITE = 3;
@@ -141,7 +145,16 @@ function reportOutcome(outcome: TrainOutcome): void {
   console.log(`policy: ${outcome.policyPath}`);
 }
 
-async function newRun(options: TrainOptions): Promise<TrainOutcome> {
+/** --config FILE's values under the flags given on the command line (--set after the file's algorithm fields) */
+function withConfigFile(options: TrainOptions): TrainOptions {
+  if (options.config === undefined) return options;
+  const { set: fileSet, ...fromFile } = readConfigFile(options.config);
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  return { ...fromFile, ...given, set: [...fileSet, ...(options.set ?? [])] };
+}
+
+async function newRun(requested: TrainOptions, makeIO: (runDir: string) => TrainIO): Promise<TrainOutcome> {
+  const options = withConfigFile(requested);
   const embedded = options.algo === undefined && options.dataset === undefined;
   const env = options.env === undefined ? EMBEDDED_DEFAULT.env : resolveEnvName(options.env);
   // bad --set keys fail before a dataset is generated or read
@@ -172,7 +185,48 @@ async function newRun(options: TrainOptions): Promise<TrainOutcome> {
   };
   const config = resolveRunConfig(request, typeof fileId === 'string' ? fileId : undefined);
   const runDir = options.out ?? join('runs', `${config.algo}-${config.env}-seed${config.seed}-${timestamp()}`);
-  return startRun(runDir, config, { stream: process.stderr }, loaded);
+  return startRun(runDir, config, makeIO(runDir), loaded);
+}
+
+/**
+ * --tensorboard: a mirror of the run's logs, brought up to date whenever the trainer prints
+ * (progress lines come at least every 5 s, and each evaluation), at most once a second, and
+ * completely when training ends (or stops).
+ */
+class TensorboardLink {
+  private mirror: TensorboardMirror | null = null;
+  private lastSync = 0;
+
+  constructor(private readonly dir: string | undefined) {}
+
+  get path(): string | null {
+    return this.mirror?.path ?? null;
+  }
+
+  io(runDir: string): TrainIO {
+    if (this.dir === undefined) return { stream: process.stderr };
+    const mirror = new TensorboardMirror(runDir, this.dir);
+    this.mirror = mirror;
+    const stream = process.stderr;
+    return {
+      stream: {
+        isTTY: stream.isTTY,
+        write: (text: string) => {
+          const written = stream.write(text);
+          const now = performance.now();
+          if (now - this.lastSync >= 1000) {
+            this.lastSync = now;
+            mirror.sync();
+          }
+          return written;
+        },
+      },
+    };
+  }
+
+  close(): void {
+    this.mirror?.close();
+  }
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -196,16 +250,20 @@ export function registerTrainCommands(program: Command): void {
     .option('--out <dir>', 'run directory; must not exist or be empty (default runs/<algo>-<env>-seed<s>-<time>)')
     .option('--resume <dir>', 'continue the run in <dir> from its last good checkpoint, with its saved config')
     .option('--on-nonfinite <policy>', 'a NaN or infinite loss or gradient: halt (stop, keeping the last checkpoint) or skip (drop the batch, count it); with --resume, changes the saved setting (default halt)')
+    .option('--config <file>', "start from a config file, JSON or YAML (e.g. a previous run's config.json); flags given here win, --set applies over its algorithm fields")
+    .option('--tensorboard <dir>', 'also write TensorBoard event files of the metrics and evaluations to <dir> (as the run logs them)')
     .action(async (options: TrainOptions) => {
+      const tensorboard = new TensorboardLink(options.tensorboard);
       const outcome = await asUserErrors(async () => {
-        if (options.resume === undefined) return newRun(options);
-        // onNonfinite changes nothing in a run without faults, so a resumed run may change it
-        const given = Object.entries(options).filter(([key, value]) => key !== 'resume' && key !== 'onNonfinite' && value !== undefined && !(Array.isArray(value) && value.length === 0));
+        if (options.resume === undefined) return newRun(options, (runDir) => tensorboard.io(runDir));
+        // onNonfinite changes nothing in a run without faults, and the TensorBoard copy nothing at all, so a resumed run may change them
+        const given = Object.entries(options).filter(([key, value]) => key !== 'resume' && key !== 'onNonfinite' && key !== 'tensorboard' && value !== undefined && !(Array.isArray(value) && value.length === 0));
         if (given.length > 0) throw new UserError(`--resume continues a run with its saved config; drop ${given.map(([key]) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
         const onNonFinite = nonFinitePolicy(options.onNonfinite);
-        return resumeRun(options.resume, { stream: process.stderr }, onNonFinite === undefined ? {} : { onNonFinite });
-      });
+        return resumeRun(options.resume, tensorboard.io(options.resume), onNonFinite === undefined ? {} : { onNonFinite });
+      }).finally(() => tensorboard.close());
       reportOutcome(outcome);
+      if (tensorboard.path !== null) console.log(`tensorboard: ${tensorboard.path}`);
     });
 
   const evalCommand = program
