@@ -11,6 +11,7 @@ import { DataFileError } from '../data/errors.js';
 import { loadDataset } from '../data/load.js';
 import { SafetensorsError } from '../nn/safetensors.js';
 import { FileWriteError } from '../util/atomic-file.js';
+import { camelCaseKeys } from '../util/json-keys.js';
 import { CheckpointError } from '../train/checkpoint.js';
 import { resolveRunConfig, RunConfigError, type RunRequest } from '../train/config.js';
 import { ensureGeneratedDataset } from '../train/datasets.js';
@@ -290,7 +291,7 @@ export function registerTrainCommands(program: Command): void {
       if (dataset !== undefined) {
         // as typed: the message names the spelling the user used
         const result = await asUserErrors(() => heldOutEvaluation(target, dataset, given));
-        if (options.json === true) console.log(JSON.stringify(result));
+        if (options.json === true) console.log(JSON.stringify(camelCaseKeys(result)));
         else printHeldOut(result);
         return;
       }
@@ -307,7 +308,8 @@ export function registerTrainCommands(program: Command): void {
         });
       });
       if (options.json === true) {
-        console.log(JSON.stringify(record));
+        // eval.json's `last`, key for key (camelCase, as every JSON the CLI writes)
+        console.log(JSON.stringify(camelCaseKeys(record)));
         return;
       }
       console.log(`${record.env}  step ${record.step}  ${record.episodes} episodes per condition  seed ${record.seed}`);

@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import type { EvaluationRecord } from '../train/evaluate.js';
 import { EVALUATIONS_JSONL, METRICS_JSONL, type MetricsRecord } from '../train/metrics.js';
 import { CONFIG_FILE, EVAL_FILE } from '../train/trainer.js';
+import { fieldOf, snakeCaseKeys } from '../util/json-keys.js';
 import { REPORT_DATA_FILE, type ReportExtras } from './extras.js';
 
 export const REPORT_FILE = 'report.html';
@@ -74,14 +75,14 @@ function isEvaluationRecord(value: unknown): value is EvaluationRecord {
 }
 
 /** the records of a JSON-lines file that parse and pass `accept`; the rest are counted as problems */
-function readJsonLines<T>(path: string, accept: (value: unknown) => value is T, problems: string[]): T[] {
+function readJsonLines<T>(path: string, accept: (value: unknown) => value is T, problems: string[], normalize: (value: unknown) => unknown = (value) => value): T[] {
   const text = readText(path);
   if (text === null) return [];
   const records: T[] = [];
   let skipped = 0;
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
-    const value = parseJson(line);
+    const value = normalize(parseJson(line));
     if (accept(value)) records.push(value);
     else skipped += 1;
   }
@@ -102,10 +103,14 @@ export function readRunSnapshot(runDir: string): RunSnapshot {
   const problems: string[] = [];
   const config = readJsonObject(join(runDir, CONFIG_FILE), problems);
   const metrics = readJsonLines(join(runDir, METRICS_JSONL), isMetricsRecord, problems);
-  const evaluations = readJsonLines(join(runDir, EVALUATIONS_JSONL), isEvaluationRecord, problems);
+  // evaluation records are camelCase on disk (snake_case before the JSON convention); in memory, snake_case
+  const evaluations = readJsonLines(join(runDir, EVALUATIONS_JSONL), isEvaluationRecord, problems, snakeCaseKeys);
   const evalFile = readJsonObject(join(runDir, EVAL_FILE), problems);
-  const final = evalFile !== null && isEvaluationRecord(evalFile.last) && isEvaluationRecord(evalFile.best)
-    ? { last: evalFile.last, best: evalFile.best, ...(typeof evalFile.best_rule === 'string' ? { best_rule: evalFile.best_rule } : {}) }
+  const last = evalFile === null ? null : snakeCaseKeys(evalFile.last);
+  const best = evalFile === null ? null : snakeCaseKeys(evalFile.best);
+  const bestRule = evalFile === null ? undefined : fieldOf(evalFile, 'bestRule');
+  const final = isEvaluationRecord(last) && isEvaluationRecord(best)
+    ? { last, best, ...(typeof bestRule === 'string' ? { best_rule: bestRule } : {}) }
     : null;
   const extrasFile = readJsonObject(join(runDir, REPORT_DATA_FILE), problems);
   const extras = extrasFile !== null && extrasFile.format === 'stitch-report-data' ? (extrasFile as unknown as ReportExtras) : null;

@@ -73,9 +73,9 @@ describe('TensorBoard event files', () => {
     const lossAt = new Map(events.flatMap((event) => event.scalars.filter((s) => s.tag === 'train/action_loss').map((s) => [event.step, s.value] as const)));
     assert.deepEqual([...lossAt.keys()], metrics.map((record) => record.step));
     for (const record of metrics) assert.equal(lossAt.get(record.step), Math.fround(record.action_loss as number));
-    const evaluations = readFileSync(join(run, 'evaluations.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { step: number; normalized_score: number });
+    const evaluations = readFileSync(join(run, 'evaluations.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { step: number; normalizedScore: number });
     const scoreAt = new Map(events.flatMap((event) => event.scalars.filter((s) => s.tag === 'eval/normalized_score').map((s) => [event.step, s.value] as const)));
-    assert.deepEqual([...scoreAt.entries()], evaluations.map((record) => [record.step, Math.fround(record.normalized_score)]));
+    assert.deepEqual([...scoreAt.entries()], evaluations.map((record) => [record.step, Math.fround(record.normalizedScore)]));
     assert.ok(events.some((event) => event.scalars.some((s) => s.tag === 'eval/target 60/normalized_score')), 'per condition too');
   });
 
