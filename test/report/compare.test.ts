@@ -1,8 +1,12 @@
 /** issue 21 item 5: what `stitch compare` pools, skips and refuses. */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CompareError, compareRuns, partitionFinished } from '../../src/report/compare.js';
-import type { RunSnapshot } from '../../src/report/run-data.js';
+import { readRunSnapshot, type RunSnapshot } from '../../src/report/run-data.js';
+import { camelCaseKeys } from '../../src/util/json-keys.js';
 import type { EvaluationRecord } from '../../src/train/evaluate.js';
 
 function evaluation(step: number, score: number): EvaluationRecord {
@@ -60,5 +64,27 @@ describe('compare: groups, differing fields, duplicates, unfinished runs', () =>
     const comparison = compareRuns(finished, skipped);
     assert.deepEqual(comparison.skipped.map((entry) => entry.name), ['stopped', 'fresh']);
     assert.deepEqual(comparison.differingFields, [], 'one group: nothing differs');
+  });
+});
+
+describe('run files of either key spelling', () => {
+  it('readRunSnapshot reads eval.json and evaluations.jsonl written in camelCase or, before the JSON convention, in snake_case', () => {
+    const record = evaluation(100, 42);
+    const write = (dir: string, convert: (value: unknown) => unknown, bestRuleKey: string): void => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ algo: 'dt', env: 'maze2d-umaze-v1', seed: 0, steps: 100 }));
+      writeFileSync(join(dir, 'evaluations.jsonl'), `${JSON.stringify(convert(record))}\n`);
+      writeFileSync(join(dir, 'eval.json'), JSON.stringify({ ...(convert({ normalized_score: 42, last: record, best: record }) as object), [bestRuleKey]: 'highest headline score' }));
+    };
+    const root = mkdtempSync(join(tmpdir(), 'stitch-keys-'));
+    write(join(root, 'old'), (value) => value, 'best_rule');
+    write(join(root, 'new'), camelCaseKeys, 'bestRule');
+    assert.match(readFileSync(join(root, 'new', 'eval.json'), 'utf8'), /"normalizedScore":42/);
+    const old = readRunSnapshot(join(root, 'old'));
+    const current = readRunSnapshot(join(root, 'new'));
+    assert.deepEqual(current.evaluations, [record]);
+    assert.deepEqual(current.final, { last: record, best: record, best_rule: 'highest headline score' });
+    assert.deepEqual({ ...current, name: 'run' }, { ...old, name: 'run' });
+    assert.deepEqual(compareRuns([current]).groups[0]?.runs[0]?.final, 42);
   });
 });
