@@ -71,6 +71,14 @@ describe('environment names', () => {
     assert.equal(summary.episodes, 2);
   });
 
+  it('train --env takes the name without its version too', () => {
+    // the unknown --set key stops the run right after the environment is resolved
+    const result = stitch('train', '--algo', 'dt', '--env', 'maze2d-umaze', '--dataset', tinyDataset, '--set', 'nonsense=1');
+    assert.equal(result.status, 2);
+    assert.deepEqual(result.stderr.trim().split('\n').map((line) => line.replace(/ \(did.*/, '')), ['stitch: note: --env maze2d-umaze means maze2d-umaze-v1', 'stitch: invalid dt config: --set nonsense: no such field']);
+    assertOneLineBadArguments(stitch('train', '--algo', 'dt', '--env', 'maze2d-umazee', '--dataset', tinyDataset), /^stitch: unknown environment 'maze2d-umazee' \(did you mean maze2d-umaze-v1\?\)/);
+  });
+
   it('env run keeps --episodes and --envs as older spellings, and refuses two different values', () => {
     const older = stitch('env', 'run', 'maze2d-umaze-v1', '--policy', 'zero', '--episodes', '2', '--envs', '2', '--json');
     assert.equal(older.status, 0, older.stderr);
