@@ -192,13 +192,27 @@ async function newRun(requested: TrainOptions, makeIO: (runDir: string) => Train
 /**
  * --tensorboard: a mirror of the run's logs, brought up to date whenever the trainer prints
  * (progress lines come at least every 5 s, and each evaluation), at most once a second, and
- * completely when training ends (or stops).
+ * completely when training ends (or stops). The copy is a convenience: a write that fails there
+ * is reported once and mirroring stops, while training goes on (its own files are the record).
  */
 class TensorboardLink {
   private mirror: TensorboardMirror | null = null;
   private lastSync = 0;
+  private failed = false;
 
-  constructor(private readonly dir: string | undefined) {}
+  constructor(private readonly dir: string | undefined) {
+    if (dir !== undefined && existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`--tensorboard ${dir}: not a directory`);
+  }
+
+  private guarded(work: () => void): void {
+    if (this.failed) return;
+    try {
+      work();
+    } catch (error) {
+      this.failed = true;
+      process.stderr.write(`stitch: warning: TensorBoard copy stopped (${error instanceof Error ? error.message : String(error)}); the run's own files are unaffected\n`);
+    }
+  }
 
   get path(): string | null {
     return this.mirror?.path ?? null;
@@ -217,7 +231,7 @@ class TensorboardLink {
           const now = performance.now();
           if (now - this.lastSync >= 1000) {
             this.lastSync = now;
-            mirror.sync();
+            this.guarded(() => mirror.sync());
           }
           return written;
         },
@@ -226,7 +240,8 @@ class TensorboardLink {
   }
 
   close(): void {
-    this.mirror?.close();
+    const { mirror } = this;
+    if (mirror !== null) this.guarded(() => mirror.close());
   }
 }
 

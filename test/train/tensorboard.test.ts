@@ -85,6 +85,10 @@ describe('TensorBoard event files', () => {
     const refused = tinyRun(dir, '--tensorboard', join(dir, 'tb'));
     assert.equal(refused.status, 2);
     assert.ok(!existsSync(join(dir, 'tb')) || readdirSync(join(dir, 'tb')).length === 0);
+    const notADirectory = tinyRun(join(dir, 'fresh'), '--tensorboard', join(dir, 'occupied'));
+    assert.equal(notADirectory.status, 2);
+    assert.match(notADirectory.stderr, /^stitch: --tensorboard .*occupied: not a directory$/m);
+    assert.ok(!existsSync(join(dir, 'fresh')), 'nothing created');
   });
 });
 
