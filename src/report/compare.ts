@@ -6,6 +6,7 @@
  * confidence interval. Runs that have not finished (no eval.json) are skipped with a note: their
  * last evaluation is not a final score.
  */
+import { RunConfigSchema } from '../train/config.js';
 import type { EvaluationRecord } from '../train/evaluate.js';
 import type { RunSnapshot } from './run-data.js';
 import { bootstrapInterval, interquartileMean, mean, sampleStd } from './stats.js';
@@ -18,6 +19,12 @@ const BOOTSTRAP_RESAMPLES = 2000;
  * neither the weights nor the scores (how often metrics and checkpoints are written).
  */
 export const IGNORED_FIELDS: readonly string[] = ['seed', 'evalSeed', 'logEvery', 'checkpointEvery'];
+
+/**
+ * Only the run config's own fields group runs: anything else config.json may carry (a record of
+ * the version or command line that made it) describes a run without changing what it learns.
+ */
+const RUN_CONFIG_FIELDS: ReadonlySet<string> = new Set(Object.keys(RunConfigSchema.shape));
 
 /** A comparison that would mislead (the same seed twice in a group, nothing finished); the CLI prints it as one line. */
 export class CompareError extends Error {
@@ -88,7 +95,7 @@ function flattenConfig(value: Record<string, unknown>, prefix = ''): Map<string,
   const fields = new Map<string, string>();
   for (const key of Object.keys(value).sort()) {
     const path = prefix === '' ? key : `${prefix}.${key}`;
-    if (prefix === '' && IGNORED_FIELDS.includes(key)) continue;
+    if (prefix === '' && (IGNORED_FIELDS.includes(key) || !RUN_CONFIG_FIELDS.has(key))) continue;
     const field = value[key];
     if (isPlainObject(field)) for (const [inner, text] of flattenConfig(field, path)) fields.set(inner, text);
     else fields.set(path, JSON.stringify(field) ?? 'undefined');

@@ -36,6 +36,13 @@ describe('compare: groups, differing fields, duplicates, unfinished runs', () =>
     assert.deepEqual(comparison.groups.map((group) => group.settings), [['64'], ['128']]);
   });
 
+  it('fields outside the run config (a record of how the run was started) do not split groups', () => {
+    const a = run('a', 0, [10]);
+    const b = run('b', 1, [30]);
+    b.config = { ...b.config, commandLine: 'stitch train --seed 1', stitchVersion: '0.1.0' };
+    assert.equal(compareRuns([a, b]).groups.length, 1);
+  });
+
   it('a different step budget is a different group too', () => {
     const comparison = compareRuns([run('long', 0, [10]), run('short', 1, [30], { width: 64 }, { steps: 200 })]);
     assert.deepEqual(comparison.differingFields, ['steps']);
