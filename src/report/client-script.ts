@@ -427,7 +427,7 @@ export const CLIENT_SCRIPT = String.raw`
     var indices = comparison.groups.map(function (_, i) { return i; });
     lineChart(grid, {
       id: 'final-scores', title: 'final score per group: IQM with its bootstrap interval as an error bar, mean', xLabel: 'group', yLabel: comparison.scoreName, x: indices,
-      categories: comparison.groups.map(function (g) { return g.label; }),
+      categories: comparison.groups.map(function (g) { return g.shortLabel; }),
       series: [
         { label: 'IQM', values: comparison.groups.map(function (g) { return g.iqm; }), color: COLORS[0], pointsOnly: true },
         { label: 'mean', values: comparison.groups.map(function (g) { return g.mean; }), color: COLORS[1], pointsOnly: true, size: 6 },

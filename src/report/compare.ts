@@ -51,6 +51,8 @@ export interface ComparedRun {
 export interface ComparisonGroup {
   /** algorithm · env, then the fields that set this group apart (e.g. algorithm.width=128) */
   label: string;
+  /** only what sets this group apart (e.g. width=128), for chart axes; the label when there is one group */
+  shortLabel: string;
   /** the values of Comparison.differingFields for this group, in that order (JSON text) */
   settings: string[];
   runs: ComparedRun[];
@@ -153,6 +155,11 @@ export function compareRuns(snapshots: readonly RunSnapshot[], skipped: readonly
     const env = String(members[0]?.config?.env ?? '?');
     const apart = differingFields.flatMap((path, i) => (path === 'algo' || path === 'env' ? [] : [`${path}=${settings[i] as string}`]));
     const label = [`${algo} · ${env}`, ...apart].join(' · ');
+    const shortLabel = differingFields.length === 0 ? label : differingFields.map((path, i) => {
+      if (path === 'algo') return algo;
+      if (path === 'env') return env;
+      return `${path.replace(/^algorithm\./, '')}=${settings[i] as string}`;
+    }).join(' · ');
     const steps = [...new Set(members.flatMap((snapshot) => snapshot.evaluations.map((record) => record.step)))].sort((a, b) => a - b);
     const runs = members.map((snapshot): ComparedRun => {
       const last = snapshot.final?.last ?? snapshot.evaluations[snapshot.evaluations.length - 1];
@@ -175,6 +182,7 @@ export function compareRuns(snapshots: readonly RunSnapshot[], skipped: readonly
     const columns = steps.map((_, i) => runs.flatMap((run) => (run.curve[i] === null ? [] : [run.curve[i] as number])));
     groups.push({
       label,
+      shortLabel,
       settings,
       runs,
       singleRun: runs.length === 1,

@@ -34,6 +34,7 @@ describe('compare: groups, differing fields, duplicates, unfinished runs', () =>
     assert.deepEqual(comparison.groups.map((group) => group.label), ['dt · maze2d-umaze-v1 · algorithm.width=64', 'dt · maze2d-umaze-v1 · algorithm.width=128']);
     assert.deepEqual(comparison.groups.map((group) => group.runs.map((r) => r.name)), [['w64-s0', 'w64-s1'], ['w128-s0']]);
     assert.deepEqual(comparison.groups.map((group) => group.settings), [['64'], ['128']]);
+    assert.deepEqual(comparison.groups.map((group) => group.shortLabel), ['width=64', 'width=128']);
   });
 
   it('fields outside the run config (a record of how the run was started) do not split groups', () => {
