@@ -181,8 +181,9 @@ for (const dataset of matrix.datasets) {
       const last = metrics[metrics.length - 1];
       const heldOut = heldOutError(j);
       return {
-        last: evaluation.last.normalized_score, best: evaluation.best.normalized_score, seconds: last.time_s,
-        rate: mean(metrics.map((m) => m.steps_per_s)), heldOut: heldOut?.action_mse ?? null,
+        // camelCase since the JSON convention; runs written before it have snake_case keys
+        last: evaluation.last.normalizedScore ?? evaluation.last.normalized_score, best: evaluation.best.normalizedScore ?? evaluation.best.normalized_score, seconds: last.time_s,
+        rate: mean(metrics.map((m) => m.steps_per_s)), heldOut: heldOut?.actionMse ?? heldOut?.action_mse ?? null,
       };
     });
     if (runs.length === 0) continue;

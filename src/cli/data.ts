@@ -17,6 +17,7 @@ import { gatherEpisodeRows, selectEpisodes, thinHighReturn } from '../data/thin.
 import type { ReturnDistribution, ThinResult } from '../data/thin.js';
 import { Rng } from '../engine/rng.js';
 import { UserError } from './errors.js';
+import { eitherSpelling } from './options.js';
 import { registerDataMakeCommand } from './env.js';
 
 interface CommonOptions {
@@ -166,11 +167,15 @@ export function registerDataCommands(program: Command): void {
     .command('convert')
     .description('convert between D4RL HDF5, Minari, CSV and JSONL (format from the name, or --to)')
     .argument('<in>', 'input dataset')
-    .argument('<out>', 'output path (.hdf5/.h5, .csv, .jsonl, or a folder for Minari)')
+    // `convert IN OUT` was the first spelling; --out is every other command's (docs/cli.md)
+    .argument('[out]', 'older spelling of --out')
+    .option('--out <path>', 'output path (.hdf5/.h5, .csv, .jsonl, or a folder for Minari)')
     .option('--to <format>', `output format: ${DATA_FORMATS.join(', ')}`)
     .option('--strict', 'treat warnings as errors')
     .option('--action-bounds <low,high>', 'check actions against these bounds and record them in the output')
-    .action(async (input: string, output: string, options: CommonOptions & { to?: string }) => {
+    .action(async (input: string, positional: string | undefined, options: CommonOptions & { to?: string; out?: string }) => {
+      const output = eitherSpelling({ flag: '--out', value: options.out }, { flag: 'the OUT argument', value: positional });
+      if (output === undefined) throw new UserError('data convert needs --out PATH (the output file or Minari folder)');
       if (options.to !== undefined && !DATA_FORMATS.includes(options.to as DataFormat)) throw new UserError(`--to must be one of ${DATA_FORMATS.join(', ')} (got ${options.to})`);
       const format = outputFormat(output, options.to);
       const loaded = await inspect(input, options, { nextObservations: true });

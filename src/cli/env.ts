@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { closest } from 'fastest-levenshtein';
 import { writeD4rlHdf5 } from '../data/hdf5.js';
 import { Rng } from '../engine/rng.js';
 import { evaluatePolicy } from '../envs/evaluate.js';
@@ -14,7 +15,9 @@ import { positionsOf, renderMazeSvg, sampleDatasetSegments } from '../envs/maze2
 import { mujocoVersion } from '../envs/mujoco.js';
 import { BUILTIN_POLICIES, isBuiltinPolicy, makeBuiltinPolicy } from '../envs/policies.js';
 import { envIds, envSpec, type EnvSpec } from '../envs/registry.js';
+import { camelCaseKeys } from '../util/json-keys.js';
 import { UserError } from './errors.js';
+import { addHiddenAlias, eitherSpelling } from './options.js';
 
 function integerOption(name: string, value: string, min: number): number {
   const parsed = Number(value);
@@ -22,19 +25,36 @@ function integerOption(name: string, value: string, min: number): number {
   return parsed;
 }
 
-function findSpec(id: string): EnvSpec {
-  try {
-    return envSpec(id);
-  } catch {
-    throw new UserError(`unknown environment '${id}'; known: ${envIds().join(', ')}`);
+/**
+ * An environment id as the user typed it: a registered id, or a name without its version
+ * (`maze2d-umaze`, as `stitch data make` accepts) when exactly one registered id adds a version
+ * to it. Anything else is a UserError suggesting the closest id.
+ */
+export function resolveEnvName(name: string, option = '--env'): string {
+  const ids = envIds();
+  if (ids.includes(name)) return name;
+  const versioned = ids.filter((id) => id.startsWith(`${name}-v`) && /^\d+$/.test(id.slice(name.length + 2)));
+  if (versioned.length === 1) {
+    const id = versioned[0] as string;
+    process.stderr.write(`stitch: note: ${option} ${name} means ${id}\n`);
+    return id;
   }
+  throw new UserError(`unknown environment '${name}' (did you mean ${closest(name, ids)}?); see stitch env list`);
+}
+
+function findSpec(name: string): { id: string; spec: EnvSpec } {
+  const id = resolveEnvName(name, 'environment');
+  return { id, spec: envSpec(id) };
 }
 
 interface RunOptions {
   policy: string;
-  episodes: string;
+  evalEpisodes?: string;
+  evalEnvs?: string;
+  /** older spellings of evalEpisodes, evalEnvs */
+  episodes?: string;
+  envs?: string;
   seed: string;
-  envs: string;
   json?: boolean;
   svg?: string;
 }
@@ -53,7 +73,12 @@ export function registerEnvCommands(program: Command): void {
   env
     .command('list')
     .description('registered environment ids with their step limits and D4RL reference scores')
-    .action(() => {
+    .option('--json', 'print one JSON array, an object per environment')
+    .action((options: { json?: boolean }) => {
+      if (options.json === true) {
+        console.log(JSON.stringify(envIds().map((id) => describeEnv(envSpec(id)))));
+        return;
+      }
       for (const id of envIds()) {
         const spec = envSpec(id);
         const alias = spec.aliasOf === undefined ? '' : `  (runs ${spec.aliasOf})`;
@@ -61,24 +86,28 @@ export function registerEnvCommands(program: Command): void {
       }
     });
 
-  env
+  const run = env
     .command('run')
     .description('run a built-in policy and print mean return, std, episode length and the D4RL-normalized score')
-    .argument('<env-id>', 'e.g. maze2d-umaze-v1, hopper-v4, hopper-medium-replay-v2 (see `stitch env list`)')
+    .argument('<env-id>', 'e.g. maze2d-umaze-v1 (or maze2d-umaze), hopper-v4, hopper-medium-replay-v2 (see `stitch env list`)')
     .option('--policy <name>', `${BUILTIN_POLICIES.join(' | ')} (expert: D4RL's reference controller; planner: replans every episode)`, 'random')
-    .option('--episodes <n>', 'number of episodes', '10')
+    .option('--eval-episodes <n>', 'number of episodes (default 10)')
     .option('--seed <s>', 'seed of the episode resets and the policy', '0')
-    .option('--envs <n>', 'environments stepped side by side', '32')
-    .option('--json', 'print one JSON object')
-    .option('--svg <file>', 'draw the episodes over the maze (Maze2D only)')
-    .action(async (id: string, options: RunOptions) => {
-      const spec = findSpec(id);
+    .option('--eval-envs <n>', 'environments stepped side by side (default 32)')
+    .option('--json', 'print one JSON object (camelCase keys)')
+    .option('--svg <file>', 'draw the episodes over the maze (Maze2D only)');
+  addHiddenAlias(run, '--episodes <n>', 'number of episodes');
+  addHiddenAlias(run, '--envs <n>', 'environments stepped side by side');
+  run.action(async (name: string, options: RunOptions) => {
+      const { id, spec } = findSpec(name);
       if (!isBuiltinPolicy(options.policy)) throw new UserError(`--policy must be one of ${BUILTIN_POLICIES.join(', ')} (got ${options.policy})`);
       if ((options.policy === 'expert' || options.policy === 'planner') && spec.maze === undefined) throw new UserError(`--policy ${options.policy} exists for Maze2D tasks only`);
       if (options.svg !== undefined && spec.maze === undefined) throw new UserError('--svg draws Maze2D tasks only');
-      const episodes = integerOption('--episodes', options.episodes, 1);
+      const episodesText = eitherSpelling({ flag: '--eval-episodes', value: options.evalEpisodes }, { flag: '--episodes', value: options.episodes }) ?? '10';
+      const envsText = eitherSpelling({ flag: '--eval-envs', value: options.evalEnvs }, { flag: '--envs', value: options.envs }) ?? '32';
+      const episodes = integerOption('--eval-episodes', episodesText, 1);
       const seed = integerOption('--seed', options.seed, 0);
-      const numEnvs = integerOption('--envs', options.envs, 1);
+      const numEnvs = integerOption('--eval-envs', envsText, 1);
       const started = performance.now();
       const result = await evaluatePolicy(id, makeBuiltinPolicy(options.policy, spec), { episodes, seed, numEnvs, recordObservations: options.svg !== undefined });
       const seconds = (performance.now() - started) / 1000;
@@ -88,8 +117,9 @@ export function registerEnvCommands(program: Command): void {
       }
       const simulator = await mujocoVersion();
       if (options.json === true) {
-        const { observations: _recorded, ...summary } = result;
-        console.log(JSON.stringify({ env: id, policy: options.policy, seed, simulator, seconds, ...summary }));
+        // one name per fact: the result's envId is printed as env, as in every other record
+        const { observations: _recorded, envId: _id, ...summary } = result;
+        console.log(JSON.stringify(camelCaseKeys({ env: id, policy: options.policy, seed, simulator, seconds, ...summary })));
         return;
       }
       const fmt = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(2));
@@ -99,6 +129,19 @@ export function registerEnvCommands(program: Command): void {
       console.log(`normalized  ${fmt(result.normalized_score)} ± ${fmt(result.normalized_std)}  (D4RL: 100 * (R - ${spec.referenceScores.min}) / (${spec.referenceScores.max} - ${spec.referenceScores.min}))`);
       if (options.svg !== undefined) console.log(`drawing     ${options.svg}`);
     });
+}
+
+/** `env list --json`: one object per environment */
+function describeEnv(spec: EnvSpec): Record<string, unknown> {
+  return {
+    env: spec.id,
+    maxEpisodeSteps: spec.maxEpisodeSteps,
+    obsDim: spec.obsDim,
+    actionDim: spec.actionDim,
+    referenceScores: { min: spec.referenceScores.min, max: spec.referenceScores.max },
+    family: spec.maze !== undefined ? 'maze2d' : 'locomotion',
+    aliasOf: spec.aliasOf ?? null,
+  };
 }
 
 /** Default rows of a locomotion dataset: the size of D4RL's *-random-v2 files. */

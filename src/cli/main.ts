@@ -2,6 +2,8 @@
 /**
  * The `stitch` command. Each area registers its own sub-commands; this file only wires them
  * and turns errors into one-line messages with an exit code (stack traces only with --debug).
+ * Bad arguments (an unknown option or command, a missing value) are one line and exit code 2,
+ * like every other bad input; help goes only where it is asked for (--help).
  */
 import { Command, CommanderError } from 'commander';
 import { describeBackend } from '../engine/backends/index.js';
@@ -11,13 +13,23 @@ import { UserError } from './errors.js';
 import { registerReportCommands } from './report.js';
 import { registerTrainCommands } from './train.js';
 
+/** BAD_ARGUMENTS: the exit code of every input error (docs/cli.md) */
+export const EXIT_BAD_ARGUMENTS = 2;
+
+/** commander's "error: unknown option '--stepz'\n(Did you mean --steps?)" as one stitch line */
+function oneLineError(message: string): string {
+  return `stitch: ${message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)`;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('stitch')
     .description('Offline RL with return-conditioned sequence models (DT, Reinformer, QT, RDT, RVDT)')
     .option('--debug', 'print stack traces on errors')
-    .showHelpAfterError();
+    // set before the sub-commands are added: commander copies both settings into each of them
+    .exitOverride()
+    .configureOutput({ outputError: (message, write) => write(`${oneLineError(message)}\n`) });
 
   program
     .command('info')
@@ -36,13 +48,13 @@ export function buildProgram(): Command {
 
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   const debug = argv.includes('--debug');
   try {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode;
+      // commander printed the message (or the help that was asked for); 0 stays 0
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_BAD_ARGUMENTS;
       return;
     }
     const message = error instanceof Error ? error.message : String(error);

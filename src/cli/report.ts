@@ -4,6 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startDashboard } from '../dashboard/server.js';
+import type { Comparison } from '../report/compare.js';
 import { CompareError, writeComparison, writeRunReport } from '../report/report.js';
 import { RunConfigError } from '../train/config.js';
 import { UserError } from './errors.js';
@@ -29,16 +30,23 @@ export function registerReportCommands(program: Command): void {
 
   program
     .command('compare')
-    .description('put several runs side by side (grouped by algorithm and task): curves, mean ± std and IQM with a bootstrap CI of the final scores')
-    .argument('<runs...>', 'run directories')
+    .description('put finished runs side by side, grouped by their config minus the seed: curves, mean ± std and IQM with a bootstrap CI of the final scores')
+    .argument('<runs...>', 'run directories (unfinished ones are skipped with a note)')
     .requiredOption('--out <file>', 'the HTML file to write')
     .action((runDirs: string[], options: { out: string }) => {
       runDirs.forEach(requireRunDir);
+      let comparison: Comparison;
       try {
-        writeComparison(runDirs, options.out);
+        comparison = writeComparison(runDirs, options.out);
       } catch (error) {
         if (error instanceof CompareError) throw new UserError(error.message, 2);
         throw error;
+      }
+      for (const run of comparison.skipped) console.error(`stitch: note: skipped ${run.name} (${run.reason})`);
+      if (comparison.differingFields.length > 0) console.log(`groups differ in: ${comparison.differingFields.join(', ')}`);
+      for (const group of comparison.groups) {
+        const seeds = group.singleRun ? '1 run (no spread over seeds)' : `${group.runs.length} seeds`;
+        console.log(`${group.label}: ${seeds}, IQM ${group.iqm.toFixed(1)} [${group.iqmLow.toFixed(1)}, ${group.iqmHigh.toFixed(1)}]`);
       }
       console.log(`comparison: ${options.out}`);
     });

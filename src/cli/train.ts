@@ -11,6 +11,7 @@ import { DataFileError } from '../data/errors.js';
 import { loadDataset } from '../data/load.js';
 import { SafetensorsError } from '../nn/safetensors.js';
 import { FileWriteError } from '../util/atomic-file.js';
+import { camelCaseKeys } from '../util/json-keys.js';
 import { CheckpointError } from '../train/checkpoint.js';
 import { resolveRunConfig, RunConfigError, type RunRequest } from '../train/config.js';
 import { ensureGeneratedDataset } from '../train/datasets.js';
@@ -18,8 +19,13 @@ import { evaluateConditions, type EvaluationRecord } from '../train/evaluate.js'
 import { NON_FINITE_POLICIES, type NonFinitePolicy } from '../train/nonfinite.js';
 import { DEFAULT_HELD_OUT_BATCHES, heldOutActionError, type HeldOutActionError } from '../train/offline-eval.js';
 import { loadPolicy } from '../deploy/node.js';
-import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainOutcome } from '../train/trainer.js';
+import { TensorboardMirror } from '../train/tensorboard.js';
+import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainIO, type TrainOutcome } from '../train/trainer.js';
+import { checkOverrideKeys } from './config-fields.js';
+import { readConfigFile } from './config-file.js';
+import { resolveEnvName } from './env.js';
 import { UserError } from './errors.js';
+import { addHiddenAlias, eitherSpelling } from './options.js';
 
 /**
  * What `stitch train` runs when neither --algo nor --dataset is given: Reinformer on a locally
@@ -57,6 +63,8 @@ interface TrainOptions {
   out?: string;
   resume?: string;
   onNonfinite?: string;
+  config?: string;
+  tensorboard?: string;
 }
 
 export const EXIT_NON_FINITE = 3;
@@ -70,9 +78,12 @@ function nonFinitePolicy(value: string | undefined): NonFinitePolicy | undefined
 }
 
 interface EvalOptions {
+  evalEpisodes?: string;
+  evalEnvs?: string;
+  /** older spellings of evalEpisodes, evalEnvs */
   episodes?: string;
-  seed?: string;
   envs?: string;
+  seed?: string;
   json?: boolean;
   dataset?: string;
   batches?: string;
@@ -135,9 +146,21 @@ function reportOutcome(outcome: TrainOutcome): void {
   console.log(`policy: ${outcome.policyPath}`);
 }
 
-async function newRun(options: TrainOptions): Promise<TrainOutcome> {
+/** --config FILE's values under the flags given on the command line (--set after the file's algorithm fields) */
+function withConfigFile(options: TrainOptions): TrainOptions {
+  if (options.config === undefined) return options;
+  const { set: fileSet, ...fromFile } = readConfigFile(options.config);
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  return { ...fromFile, ...given, set: [...fileSet, ...(options.set ?? [])] };
+}
+
+async function newRun(requested: TrainOptions, makeIO: (runDir: string) => TrainIO): Promise<TrainOutcome> {
+  const options = withConfigFile(requested);
   const embedded = options.algo === undefined && options.dataset === undefined;
-  const env = options.env ?? EMBEDDED_DEFAULT.env;
+  const env = options.env === undefined ? EMBEDDED_DEFAULT.env : resolveEnvName(options.env);
+  // bad --set keys fail before a dataset is generated or read
+  const overrides = parseOverrides(options.set ?? []);
+  checkOverrideKeys(options.algo ?? EMBEDDED_DEFAULT.algo, overrides);
   if (options.dataset !== undefined && !existsSync(options.dataset)) throw new UserError(`--dataset ${options.dataset}: no such file or folder`);
   const datasetPath = options.dataset ?? await ensureGeneratedDataset(env, {
     onProgress: (done, total) => process.stderr.write(`generating ${env} dataset (cached for later runs): ${done}/${total} steps\n`),
@@ -158,12 +181,68 @@ async function newRun(options: TrainOptions): Promise<TrainOutcome> {
     logEvery: integerOption('--log-every', options.logEvery, 1),
     checkpointEvery: integerOption('--checkpoint-every', options.checkpointEvery, 0),
     preset: options.preset,
-    overrides: { ...(embedded ? EMBEDDED_DEFAULT.overrides : {}), ...parseOverrides(options.set ?? []) },
+    overrides: { ...(embedded ? EMBEDDED_DEFAULT.overrides : {}), ...overrides },
     onNonFinite: nonFinitePolicy(options.onNonfinite),
   };
   const config = resolveRunConfig(request, typeof fileId === 'string' ? fileId : undefined);
   const runDir = options.out ?? join('runs', `${config.algo}-${config.env}-seed${config.seed}-${timestamp()}`);
-  return startRun(runDir, config, { stream: process.stderr }, loaded);
+  return startRun(runDir, config, makeIO(runDir), loaded);
+}
+
+/**
+ * --tensorboard: a mirror of the run's logs, brought up to date whenever the trainer prints
+ * (progress lines come at least every 5 s, and each evaluation), at most once a second, and
+ * completely when training ends (or stops). The copy is a convenience: a write that fails there
+ * is reported once and mirroring stops, while training goes on (its own files are the record).
+ */
+class TensorboardLink {
+  private mirror: TensorboardMirror | null = null;
+  private lastSync = 0;
+  private failed = false;
+
+  constructor(private readonly dir: string | undefined) {
+    if (dir !== undefined && existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`--tensorboard ${dir}: not a directory`);
+  }
+
+  private guarded(work: () => void): void {
+    if (this.failed) return;
+    try {
+      work();
+    } catch (error) {
+      this.failed = true;
+      process.stderr.write(`stitch: warning: TensorBoard copy stopped (${error instanceof Error ? error.message : String(error)}); the run's own files are unaffected\n`);
+    }
+  }
+
+  get path(): string | null {
+    return this.mirror?.path ?? null;
+  }
+
+  io(runDir: string): TrainIO {
+    if (this.dir === undefined) return { stream: process.stderr };
+    const mirror = new TensorboardMirror(runDir, this.dir);
+    this.mirror = mirror;
+    const stream = process.stderr;
+    return {
+      stream: {
+        isTTY: stream.isTTY,
+        write: (text: string) => {
+          const written = stream.write(text);
+          const now = performance.now();
+          if (now - this.lastSync >= 1000) {
+            this.lastSync = now;
+            this.guarded(() => mirror.sync());
+          }
+          return written;
+        },
+      },
+    };
+  }
+
+  close(): void {
+    const { mirror } = this;
+    if (mirror !== null) this.guarded(() => mirror.close());
+  }
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -187,34 +266,47 @@ export function registerTrainCommands(program: Command): void {
     .option('--out <dir>', 'run directory; must not exist or be empty (default runs/<algo>-<env>-seed<s>-<time>)')
     .option('--resume <dir>', 'continue the run in <dir> from its last good checkpoint, with its saved config')
     .option('--on-nonfinite <policy>', 'a NaN or infinite loss or gradient: halt (stop, keeping the last checkpoint) or skip (drop the batch, count it); with --resume, changes the saved setting (default halt)')
+    .option('--config <file>', "start from a config file, JSON or YAML (e.g. a previous run's config.json); flags given here win, --set applies over its algorithm fields")
+    .option('--tensorboard <dir>', 'also write TensorBoard event files of the metrics and evaluations to <dir> (as the run logs them)')
     .action(async (options: TrainOptions) => {
+      const tensorboard = new TensorboardLink(options.tensorboard);
       const outcome = await asUserErrors(async () => {
-        if (options.resume === undefined) return newRun(options);
-        // onNonfinite changes nothing in a run without faults, so a resumed run may change it
-        const given = Object.entries(options).filter(([key, value]) => key !== 'resume' && key !== 'onNonfinite' && value !== undefined && !(Array.isArray(value) && value.length === 0));
+        if (options.resume === undefined) return newRun(options, (runDir) => tensorboard.io(runDir));
+        // onNonfinite changes nothing in a run without faults, and the TensorBoard copy nothing at all, so a resumed run may change them
+        const given = Object.entries(options).filter(([key, value]) => key !== 'resume' && key !== 'onNonfinite' && key !== 'tensorboard' && value !== undefined && !(Array.isArray(value) && value.length === 0));
         if (given.length > 0) throw new UserError(`--resume continues a run with its saved config; drop ${given.map(([key]) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
         const onNonFinite = nonFinitePolicy(options.onNonfinite);
-        return resumeRun(options.resume, { stream: process.stderr }, onNonFinite === undefined ? {} : { onNonFinite });
-      });
+        return resumeRun(options.resume, tensorboard.io(options.resume), onNonFinite === undefined ? {} : { onNonFinite });
+      }).finally(() => tensorboard.close());
       reportOutcome(outcome);
+      if (tensorboard.path !== null) console.log(`tensorboard: ${tensorboard.path}`);
     });
 
-  program
+  const evalCommand = program
     .command('eval')
     .description("evaluate a run's policy file (by default with the run's evaluation settings, reproducing its final evaluation); with --dataset, its held-out action error on logged trajectories instead")
     .argument('<run>', 'a run directory or a policy .safetensors file')
-    .option('--episodes <n>', "episodes per condition (default: the run's --eval-episodes, else 10)")
+    .option('--eval-episodes <n>', "episodes per condition (default: the run's --eval-episodes, else 10)")
     .option('--seed <s>', "evaluation seed (default: the run's evaluation seed, else 0; with --dataset, 0)")
-    .option('--envs <n>', "environments stepped side by side (default: the run's, else 32)")
+    .option('--eval-envs <n>', "environments stepped side by side (default: the run's, else 32)")
     .option('--dataset <file>', 'no environment: score the policy\'s actions against this dataset\'s (D4RL .hdf5, Minari folder, .csv or .jsonl), teacher-forced on its own returns-to-go')
     .option('--batches <n>', `with --dataset: window batches scored (default ${DEFAULT_HELD_OUT_BATCHES})`)
     .option('--batch-size <n>', "with --dataset: windows per batch (default: the algorithm's batchSize)")
-    .option('--json', 'print one JSON object (the format of eval.json\'s last block; with --dataset, the held-out action error)')
-    .action(async (target: string, options: EvalOptions) => {
+    .option('--json', 'print one JSON object (the format of eval.json\'s last block; with --dataset, the held-out action error)');
+  addHiddenAlias(evalCommand, '--episodes <n>', 'episodes per condition');
+  addHiddenAlias(evalCommand, '--envs <n>', 'environments stepped side by side');
+  evalCommand.action(async (target: string, given: EvalOptions) => {
+      const { episodes, envs, ...rest } = given;
+      const options: EvalOptions = {
+        ...rest,
+        evalEpisodes: eitherSpelling({ flag: '--eval-episodes', value: given.evalEpisodes }, { flag: '--episodes', value: episodes }),
+        evalEnvs: eitherSpelling({ flag: '--eval-envs', value: given.evalEnvs }, { flag: '--envs', value: envs }),
+      };
       const { dataset } = options;
       if (dataset !== undefined) {
-        const result = await asUserErrors(() => heldOutEvaluation(target, dataset, options));
-        if (options.json === true) console.log(JSON.stringify(result));
+        // as typed: the message names the spelling the user used
+        const result = await asUserErrors(() => heldOutEvaluation(target, dataset, given));
+        if (options.json === true) console.log(JSON.stringify(camelCaseKeys(result)));
         else printHeldOut(result);
         return;
       }
@@ -225,13 +317,14 @@ export function registerTrainCommands(program: Command): void {
         const policy = loadPolicy(policyPath);
         return evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
           env: policy.header.envId,
-          episodes: integerOption('--episodes', options.episodes, 1) ?? run?.evalEpisodes ?? 10,
+          episodes: integerOption('--eval-episodes', options.evalEpisodes, 1) ?? run?.evalEpisodes ?? 10,
           seed: integerOption('--seed', options.seed, 0) ?? run?.evalSeed ?? 0,
-          numEnvs: integerOption('--envs', options.envs, 1) ?? run?.evalEnvs ?? 32,
+          numEnvs: integerOption('--eval-envs', options.evalEnvs, 1) ?? run?.evalEnvs ?? 32,
         });
       });
       if (options.json === true) {
-        console.log(JSON.stringify(record));
+        // eval.json's `last`, key for key (camelCase, as every JSON the CLI writes)
+        console.log(JSON.stringify(camelCaseKeys(record)));
         return;
       }
       console.log(`${record.env}  step ${record.step}  ${record.episodes} episodes per condition  seed ${record.seed}`);
@@ -258,7 +351,7 @@ type HeldOutRecord = HeldOutActionError & { dataset: string; policy: string };
 
 /** `stitch eval TARGET --dataset FILE`: no environment, the held-out action error on FILE's trajectories */
 async function heldOutEvaluation(target: string, dataset: string, options: EvalOptions): Promise<HeldOutRecord> {
-  const misplaced = (['episodes', 'envs'] as const).filter((key) => options[key] !== undefined);
+  const misplaced = (['evalEpisodes', 'episodes', 'evalEnvs', 'envs'] as const).filter((key) => options[key] !== undefined);
   if (misplaced.length > 0) throw new UserError(`${misplaced.map(flagName).join(', ')} ${misplaced.length === 1 ? 'applies' : 'apply'} to evaluation in the environment; --dataset scores logged actions (use --batches, --batch-size, --seed)`);
   const batches = integerOption('--batches', options.batches, 1);
   const batchSize = integerOption('--batch-size', options.batchSize, 1);

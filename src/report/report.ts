@@ -6,12 +6,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { compareRuns } from './compare.js';
+import { CompareError, compareRuns, partitionFinished, type Comparison } from './compare.js';
 import { computeReportExtras, REPORT_DATA_FILE } from './extras.js';
 import { renderPage } from './page.js';
 import { readRunSnapshot, REPORT_FILE, type RunSnapshot } from './run-data.js';
 
 export { REPORT_FILE } from './run-data.js';
+export { CompareError } from './compare.js';
 
 /** Writes RUN_DIR/report-data.json and RUN_DIR/report.html; returns the report's path. */
 export async function writeRunReport(runDir: string): Promise<string> {
@@ -27,12 +28,18 @@ export function renderRunReport(snapshot: RunSnapshot): string {
   return renderPage(`Stitch run ${snapshot.name}`, { mode: 'report', run: snapshot });
 }
 
-export class CompareError extends Error {}
-
-/** Writes the comparison of several run directories to `outPath`. */
-export function writeComparison(runDirs: readonly string[], outPath: string): void {
+/**
+ * Writes the comparison of several run directories to `outPath` and returns it (its `skipped`
+ * lists the unfinished runs left out). A directory that is not a run, nothing finished, or one
+ * seed twice in a group is a CompareError, and nothing is written.
+ */
+export function writeComparison(runDirs: readonly string[], outPath: string): Comparison {
   const snapshots = runDirs.map((dir) => readRunSnapshot(dir));
-  const unusable = snapshots.filter((snapshot) => snapshot.status === 'not a run' || snapshot.evaluations.length === 0);
-  if (unusable.length > 0) throw new CompareError(`no evaluation to compare in ${unusable.map((snapshot) => snapshot.name).join(', ')}`);
-  writeFileSync(outPath, renderPage(`Stitch comparison of ${snapshots.length} runs`, { mode: 'compare', comparison: compareRuns(snapshots) }));
+  const notRuns = snapshots.filter((snapshot) => snapshot.status === 'not a run');
+  if (notRuns.length > 0) throw new CompareError(`no evaluation to compare in ${notRuns.map((snapshot) => snapshot.name).join(', ')} (not a run directory: no readable config.json)`);
+  const { finished, skipped } = partitionFinished(snapshots);
+  if (finished.length === 0) throw new CompareError(`no finished run to compare (${skipped.map((run) => `${run.name}: ${run.reason}`).join('; ')})`);
+  const comparison = compareRuns(finished, skipped);
+  writeFileSync(outPath, renderPage(`Stitch comparison of ${comparison.runs.length} runs`, { mode: 'compare', comparison }));
+  return comparison;
 }

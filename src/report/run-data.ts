@@ -16,6 +16,7 @@ import type { EvaluationRecord } from '../train/evaluate.js';
 import { EVALUATIONS_JSONL, METRICS_JSONL, type MetricsRecord } from '../train/metrics.js';
 import { CONFIG_FILE, EVAL_FILE } from '../train/trainer.js';
 import { FileReadRefused, IncrementalLineReader, readRegularFile, regularFileStat } from '../util/local-server.js';
+import { snakeCase } from '../util/json-keys.js';
 import { REPORT_DATA_FILE, type ReportExtras } from './extras.js';
 
 export const REPORT_FILE = 'report.html';
@@ -123,8 +124,6 @@ function parseJson(text: string): unknown {
     return undefined;
   }
 }
-
-const snakeCase = (key: string): string => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 
 /**
  * Newer files use camelCase keys (`normalizedScore`); the pages read the older snake_case

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendToFile, syncFile, writeFileAtomic } from '../util/atomic-file.js';
+import { camelCaseKeys } from '../util/json-keys.js';
 import type { EvaluationRecord } from './evaluate.js';
 
 export const METRICS_JSONL = 'metrics.jsonl';
@@ -77,7 +78,8 @@ export class RunLogs {
   }
 
   appendEvaluation(record: EvaluationRecord): void {
-    appendToFile(this.path(EVALUATIONS_JSONL), `${JSON.stringify(record)}\n`);
+    // camelCase on disk, as every JSON Stitch writes (docs/cli.md); readers accept both spellings
+    appendToFile(this.path(EVALUATIONS_JSONL), `${JSON.stringify(camelCaseKeys(record))}\n`);
   }
 
   /**

@@ -21,6 +21,7 @@ import { stateStatistics } from '../data/preprocess.js';
 import { WindowSampler } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
+import { camelCaseKeys } from '../util/json-keys.js';
 import { FileWriteError, removeStaleTemporaries, writeFileAtomic } from '../util/atomic-file.js';
 import {
   CheckpointError, latestGoodCheckpoint, optimizerStates, restoreAlgorithm, writeCheckpoint,
@@ -305,7 +306,8 @@ function writeFinalFiles(runDir: string, session: Session, step: number, last: E
     datasetId: config.datasetId, envId: config.env, step,
   });
   const evalPath = join(runDir, EVAL_FILE);
-  writeFileAtomic(evalPath, `${JSON.stringify({
+  // camelCase on disk, as every JSON Stitch writes (docs/cli.md); readers accept both spellings
+  writeFileAtomic(evalPath, `${JSON.stringify(camelCaseKeys({
     format: 'stitch-eval',
     formatVersion: EVAL_FORMAT_VERSION,
     algo: config.algo,
@@ -325,7 +327,7 @@ function writeFinalFiles(runDir: string, session: Session, step: number, last: E
     policy: POLICY_FILE,
     skipped_batches: skippedBatches,
     dataset_preparation: session.preparationMetadata,
-  }, null, 2)}\n`);
+  }), null, 2)}\n`);
   return { runDir, evalPath, policyPath, reportPath: null, last, best, skippedBatches };
 }
 

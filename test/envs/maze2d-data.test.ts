@@ -137,7 +137,8 @@ describe('CLI', () => {
     const run = spawnSync(process.execPath, [cli, 'env', 'run', 'maze2d-umaze-v1', '--policy', 'zero', '--episodes', '2', '--json'], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
     const summary = JSON.parse(run.stdout) as Record<string, unknown>;
-    for (const key of ['mean_return', 'std_return', 'normalized_score', 'normalized_std', 'episodes']) assert.ok(key in summary, key);
+    // camelCase, as every JSON the CLI prints (docs/cli.md)
+    for (const key of ['meanReturn', 'stdReturn', 'normalizedScore', 'normalizedStd', 'episodes']) assert.ok(key in summary, key);
     assert.equal(summary.episodes, 2);
   });
 

@@ -101,6 +101,10 @@ describe('report.html in headless Chromium', () => {
     const charts = await chartStates(page);
     assert.deepEqual(charts.map((chart) => chart.chart), ['final-scores', 'curve-0', 'curve-1']);
     for (const chart of charts) assert.ok(chart.points > 0 && chart.inkedPixels > 0, `${chart.chart} drew its data`);
+    // issue 21: the IQM interval is an error bar per group, and a group of one run says so
+    assert.equal(await page.locator('figure[data-chart="final-scores"]').getAttribute('data-error-bars'), '2');
+    assert.equal(await page.locator('td', { hasText: '1 (single run)' }).count(), 2);
+    assert.match(await page.locator('#differing-fields').innerText(), /differ in .*algo/);
     await page.close();
   });
 });

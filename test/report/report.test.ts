@@ -130,4 +130,21 @@ describe('stitch report and stitch compare on real runs', () => {
     assert.ok(!existsSync(join(dir, 'never.html')));
     assert.equal(stitch('report', join(dir, 'missing')).status, 2);
   });
+
+  it('compare skips an unfinished run with a note instead of failing (issue 21)', () => {
+    const unfinished = join(dir, 'dt-seed2-killed');
+    mkdirSync(unfinished);
+    const config = JSON.parse(readFileSync(join(runA, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(unfinished, 'config.json'), JSON.stringify({ ...config, seed: 2, evalSeed: 2 }));
+    const out = join(dir, 'compare-skip.html');
+    const result = stitch('compare', runA, runB, unfinished, '--out', out);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /^stitch: note: skipped dt-seed2-killed \(unfinished, no evaluation yet\)$/m);
+    assert.match(result.stdout, /^dt · maze2d-umaze-v1: 2 seeds, IQM /m);
+    assert.match(readFileSync(out, 'utf8'), /"skipped":\[\{"name":"dt-seed2-killed"/);
+    const duplicate = stitch('compare', runA, runA, '--out', join(dir, 'never2.html'));
+    assert.equal(duplicate.status, 2);
+    assert.match(duplicate.stderr, /same config and seed 0/);
+    assert.ok(!existsSync(join(dir, 'never2.html')));
+  });
 });

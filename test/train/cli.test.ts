@@ -8,6 +8,7 @@ import { readSafetensors } from '../../src/nn/checkpoint.js';
 import { heldOutActionError } from '../../src/train/offline-eval.js';
 import { POLICY_METADATA_KEY } from '../../src/deploy/policy-file.js';
 import { ENV, smallMazeDataset, tempDir, TINY_DT } from './fixture.js';
+import { camelCaseKeys } from '../../src/util/json-keys.js';
 
 interface Result { status: number | null; stdout: string; stderr: string }
 
@@ -79,14 +80,15 @@ describe('stitch train and stitch eval', () => {
     const evaluations = readJsonLines(join(run, 'evaluations.jsonl'));
     assert.deepEqual(evaluations.map((e) => e.step), [20, 40]);
     const report = JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8')) as Record<string, unknown> & { last: Record<string, unknown> & { conditions: Array<Record<string, unknown>> }; best: Record<string, unknown> };
-    for (const key of ['normalized_score', 'normalized_std', 'mean_return', 'std_return', 'episodes', 'seed', 'last', 'best', 'headline', 'best_rule', 'policy']) assert.ok(key in report, key);
+    // camelCase keys, as every JSON the CLI writes (docs/cli.md)
+    for (const key of ['normalizedScore', 'normalizedStd', 'meanReturn', 'stdReturn', 'episodes', 'seed', 'last', 'best', 'headline', 'bestRule', 'policy']) assert.ok(key in report, key);
     assert.deepEqual(report.last, evaluations[1], 'last is the final evaluation');
-    assert.equal(report.normalized_score, report.last.normalized_score);
+    assert.equal(report.normalizedScore, report.last.normalizedScore);
     assert.equal(report.episodes, 2);
-    assert.deepEqual(report.last.conditions.map((c) => [c.label, c.target_return]), [['target 60', 60], ['target 20', 20]]);
-    assert.equal(report.last.normalized_score, report.last.conditions[0]!.normalized_score, 'the headline is the first condition');
+    assert.deepEqual(report.last.conditions.map((c) => [c.label, c.targetReturn]), [['target 60', 60], ['target 20', 20]]);
+    assert.equal(report.last.normalizedScore, report.last.conditions[0]!.normalizedScore, 'the headline is the first condition');
     for (const condition of report.last.conditions) assert.equal((condition.returns as number[]).length, 2);
-    const scores = evaluations.map((e) => e.normalized_score as number);
+    const scores = evaluations.map((e) => e.normalizedScore as number);
     const bestIndex = scores.indexOf(Math.max(...scores));
     assert.deepEqual(report.best, evaluations[bestIndex], 'best: highest headline score, earliest on ties');
   });
@@ -125,7 +127,7 @@ describe('stitch train and stitch eval', () => {
     const printed = JSON.parse(result.stdout) as Record<string, unknown>;
     const policyPath = join(run, 'policy.safetensors');
     const expected = heldOutActionError(policyPath, (await loadDataset(dataset)).store, { batches: 5, seed: 2 });
-    assert.deepEqual(printed, { ...expected, dataset, policy: policyPath });
+    assert.deepEqual(printed, camelCaseKeys({ ...expected, dataset, policy: policyPath }));
     assert.equal(printed.windows, 40, '5 batches of the run\'s batchSize 8');
     const human = stitch('eval', run, '--dataset', dataset, '--batches', '5', '--seed', '2');
     assert.equal(human.status, 0, human.stderr);

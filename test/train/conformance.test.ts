@@ -23,6 +23,7 @@ import { loadPolicy } from '../../src/deploy/node.js';
 import { algorithmSamplerOptions } from '../../src/train/sampling.js';
 import { resumeRun, startRun } from '../../src/train/trainer.js';
 import { captureIO, ENV, smallMazeDataset, tempDir, tinyConfig } from './fixture.js';
+import { camelCaseKeys, type CamelCased } from '../../src/util/json-keys.js';
 
 function jsonLines(path: string): Array<Record<string, number>> {
   return readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, number>);
@@ -83,22 +84,22 @@ describe('every registered algorithm conforms', () => {
           assert.ok(Object.keys(record).some((name) => name === 'lr' || name.startsWith('lr_')), 'the learning rate is logged');
         }
         const evaluation = JSON.parse(readFileSync(join(runDir(), 'eval.json'), 'utf8')) as {
-          last: EvaluationRecord; best: EvaluationRecord; dataset_preparation: Record<string, number | string> | null;
+          last: CamelCased<EvaluationRecord>; best: CamelCased<EvaluationRecord>; datasetPreparation: Record<string, number | string> | null;
         };
         assert.equal(evaluation.last.step, 30);
         for (const condition of evaluation.last.conditions) {
-          if (condition.candidate_choices === null) continue;
+          if (condition.candidateChoices === null) continue;
           // policies choosing among candidates account for every step they acted
-          const chosen = condition.candidate_choices.reduce((sum, choice) => sum + choice.chosen, 0);
+          const chosen = condition.candidateChoices.reduce((sum, choice) => sum + choice.chosen, 0);
           assert.equal(chosen, condition.lengths.reduce((sum, length) => sum + length, 0));
         }
-        if (findAlgorithm(algo)?.prepare === undefined) assert.equal(evaluation.dataset_preparation, null);
+        if (findAlgorithm(algo)?.prepare === undefined) assert.equal(evaluation.datasetPreparation, null);
         else {
           // RDT/RVDT: the expert subset's size is part of the run's record
-          assert.ok(Number(evaluation.dataset_preparation?.expert_trajectories) > 0);
-          assert.ok(Number(evaluation.dataset_preparation?.expert_transitions) > 0);
+          assert.ok(Number(evaluation.datasetPreparation?.expertTrajectories) > 0);
+          assert.ok(Number(evaluation.datasetPreparation?.expertTransitions) > 0);
         }
-        assert.ok(Number.isFinite(evaluation.last.normalized_score));
+        assert.ok(Number.isFinite(evaluation.last.normalizedScore));
       });
 
       it('acts within the action bounds from a loaded policy file', () => {
@@ -115,11 +116,11 @@ describe('every registered algorithm conforms', () => {
 
       it('its policy file reproduces the final evaluation exactly', async () => {
         const policy = loadPolicy(join(runDir(), 'policy.safetensors'));
-        const { last } = JSON.parse(readFileSync(join(runDir(), 'eval.json'), 'utf8')) as { last: EvaluationRecord };
+        const { last } = JSON.parse(readFileSync(join(runDir(), 'eval.json'), 'utf8')) as { last: CamelCased<EvaluationRecord> };
         const again = await evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
           env: ENV, episodes: last.episodes, seed: last.seed, numEnvs: 32,
         });
-        assert.deepEqual(again, last);
+        assert.deepEqual(camelCaseKeys(again), last);
       });
 
       it('resumes from a checkpoint to the identical run', async () => {

@@ -32,10 +32,10 @@ describe('a DT run on Hopper end to end', () => {
     const trained = stitch('train', '--algo', 'dt', '--dataset', dataset, '--env', 'hopper-medium-replay-v2', '--preset', 'none',
       '--steps', '20', '--eval-every', '10', '--eval-episodes', '2', ...sets, '--out', run);
     assert.equal(trained.status, 0, trained.stderr);
-    const evaluation = JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8')) as { env: string; normalized_score: number; last: { conditions: Array<{ target_return: number }> } };
+    const evaluation = JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8')) as { env: string; normalizedScore: number; last: { conditions: Array<{ targetReturn: number }> } };
     assert.equal(evaluation.env, 'hopper-medium-replay-v2');
-    assert.ok(Number.isFinite(evaluation.normalized_score), 'D4RL hopper constants give a normalized score');
-    assert.deepEqual(evaluation.last.conditions.map((c) => c.target_return), [200, 100]);
+    assert.ok(Number.isFinite(evaluation.normalizedScore), 'D4RL hopper constants give a normalized score');
+    assert.deepEqual(evaluation.last.conditions.map((c) => c.targetReturn), [200, 100]);
 
     const evaluated = stitch('eval', run, '--json');
     assert.equal(evaluated.status, 0, evaluated.stderr);

@@ -35,6 +35,38 @@ export interface ChartSpec {
   spanGaps?: boolean;
   /** controls shown under the chart */
   controls?: HTMLElement;
+  /** a vertical bar with caps from low[i] to high[i] at each x (uPlot has none); the figure's data-error-bars counts them */
+  errorBars?: { low: ReadonlyArray<number | null>; high: ReadonlyArray<number | null>; color: string };
+}
+
+function finiteValues(values: ReadonlyArray<number | null>): number[] {
+  return values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+}
+
+/** draws `bars` over the series and records how many were drawn on the figure */
+function drawErrorBars(u: uPlot, x: readonly number[], bars: NonNullable<ChartSpec['errorBars']>, fig: HTMLElement): void {
+  const ctx = u.ctx;
+  const cap = 6 * devicePixelRatio;
+  let drawn = 0;
+  ctx.save();
+  ctx.strokeStyle = bars.color;
+  ctx.lineWidth = 2 * devicePixelRatio;
+  x.forEach((xValue, i) => {
+    const low = bars.low[i];
+    const high = bars.high[i];
+    if (typeof low !== 'number' || typeof high !== 'number' || !Number.isFinite(low) || !Number.isFinite(high)) return;
+    const cx = u.valToPos(xValue, 'x', true);
+    const top = u.valToPos(high, 'y', true);
+    const bottom = u.valToPos(low, 'y', true);
+    ctx.beginPath();
+    ctx.moveTo(cx, top); ctx.lineTo(cx, bottom);
+    ctx.moveTo(cx - cap, top); ctx.lineTo(cx + cap, top);
+    ctx.moveTo(cx - cap, bottom); ctx.lineTo(cx + cap, bottom);
+    ctx.stroke();
+    drawn += 1;
+  });
+  ctx.restore();
+  fig.setAttribute('data-error-bars', String(drawn));
 }
 
 let plots: Array<{ plot: uPlot; parent: HTMLElement }> = [];
@@ -93,9 +125,20 @@ export function lineChart(parent: HTMLElement, spec: ChartSpec): void {
   }
   const fig = f.fig;
   fig.setAttribute('data-scale', spec.logScale ? 'log' : 'linear');
+  const yScale: uPlot.Scale = spec.logScale ? { distr: 3 } : {};
+  const errorBars = spec.errorBars;
+  if (errorBars && !spec.logScale) {
+    // the y range must hold the whole bars, not only the points
+    yScale.range = (_u, min, max) => {
+      const lo = Math.min(min, ...finiteValues(errorBars.low));
+      const hi = Math.max(max, ...finiteValues(errorBars.high));
+      const pad = (hi - lo) * 0.1 || Math.abs(hi) * 0.1 || 1;
+      return [lo - pad, hi + pad];
+    };
+  }
   const options: uPlot.Options = {
     width, height: 210,
-    scales: { x: xScale, y: spec.logScale ? { distr: 3 } : {} },
+    scales: { x: xScale, y: yScale },
     axes: [xAxis, {
       label: spec.yLabel, size: 60,
       values: (_u, ticks, _axis, _space, increment) => {
@@ -110,6 +153,7 @@ export function lineChart(parent: HTMLElement, spec: ChartSpec): void {
       draw: [(u) => {
         fig.setAttribute('data-y-min', String(u.scales.y?.min));
         fig.setAttribute('data-y-max', String(u.scales.y?.max));
+        if (errorBars) drawErrorBars(u, spec.x, errorBars, fig);
       }],
     },
   };
