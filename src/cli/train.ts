@@ -18,8 +18,12 @@ import { evaluateConditions, type EvaluationRecord } from '../train/evaluate.js'
 import { NON_FINITE_POLICIES, type NonFinitePolicy } from '../train/nonfinite.js';
 import { DEFAULT_HELD_OUT_BATCHES, heldOutActionError, type HeldOutActionError } from '../train/offline-eval.js';
 import { loadPolicy } from '../train/policy-file.js';
-import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainOutcome } from '../train/trainer.js';
+import { Progress } from '../train/progress.js';
+import { POLICY_FILE, readRunConfig } from '../train/run-files.js';
+import { resumeRun, RunInterruptedError, RunStoppedError, startRun, type TrainOutcome } from '../train/trainer.js';
+import { writeRunReport } from '../report/report.js';
 import { UserError } from './errors.js';
+import { handleInterrupts, SIGNAL_EXIT_CODES, type InterruptHandle } from './interrupt.js';
 
 /**
  * What `stitch train` runs when neither --algo nor --dataset is given: Reinformer on a locally
@@ -57,6 +61,8 @@ interface TrainOptions {
   out?: string;
   resume?: string;
   onNonfinite?: string;
+  overwrite?: boolean;
+  allowDataLoss?: boolean;
 }
 
 export const EXIT_NON_FINITE = 3;
@@ -106,10 +112,11 @@ function parseOverrides(assignments: readonly string[]): Record<string, unknown>
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** library errors that mean "your input is wrong" become one-line user errors */
-async function asUserErrors<T>(work: () => Promise<T>): Promise<T> {
+async function asUserErrors<T>(work: () => Promise<T>, interrupts?: InterruptHandle): Promise<T> {
   try {
     return await work();
   } catch (error) {
+    if (error instanceof RunInterruptedError) throw new UserError(error.message, SIGNAL_EXIT_CODES[interrupts?.received() ?? 'SIGINT']);
     if (error instanceof RunConfigError || error instanceof CheckpointError || error instanceof DataFileError || error instanceof SafetensorsError) {
       throw new UserError(error.message, 2);
     }
@@ -123,7 +130,7 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
-function reportOutcome(outcome: TrainOutcome): void {
+function reportOutcome(outcome: TrainOutcome, reportPath: string): void {
   const score = (record: EvaluationRecord): string => (record.normalized_score === null
     ? `return ${record.mean_return.toFixed(2)} ± ${record.std_return.toFixed(2)}`
     : `${record.normalized_score.toFixed(1)} ± ${(record.normalized_std ?? 0).toFixed(1)}`);
@@ -131,11 +138,11 @@ function reportOutcome(outcome: TrainOutcome): void {
   console.log(`best  step ${outcome.best.step}: normalized score ${score(outcome.best)} (${outcome.best.headline})`);
   if (outcome.skippedBatches > 0) console.log(`skipped batches: ${outcome.skippedBatches} (non-finite loss or gradient)`);
   console.log(`results: ${outcome.evalPath}`);
-  if (outcome.reportPath !== null) console.log(`report: ${outcome.reportPath}`);
+  console.log(`report: ${reportPath}`);
   console.log(`policy: ${outcome.policyPath}`);
 }
 
-async function newRun(options: TrainOptions): Promise<TrainOutcome> {
+async function newRun(options: TrainOptions, signal: AbortSignal): Promise<TrainOutcome> {
   const embedded = options.algo === undefined && options.dataset === undefined;
   const env = options.env ?? EMBEDDED_DEFAULT.env;
   if (options.dataset !== undefined && !existsSync(options.dataset)) throw new UserError(`--dataset ${options.dataset}: no such file or folder`);
@@ -163,7 +170,9 @@ async function newRun(options: TrainOptions): Promise<TrainOutcome> {
   };
   const config = resolveRunConfig(request, typeof fileId === 'string' ? fileId : undefined);
   const runDir = options.out ?? join('runs', `${config.algo}-${config.env}-seed${config.seed}-${timestamp()}`);
-  return startRun(runDir, config, { stream: process.stderr }, loaded);
+  return startRun(runDir, config, { stream: process.stderr }, loaded, {
+    signal, overwrite: options.overwrite === true, allowDataLoss: options.allowDataLoss === true,
+  });
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -185,18 +194,33 @@ export function registerTrainCommands(program: Command): void {
     .option('--checkpoint-every <n>', 'a checkpoint every N steps; 0: only at the end (default steps/10)')
     .option('--set <key=value>', 'an algorithm config field (repeatable), e.g. --set batchSize=64', collect, [])
     .option('--out <dir>', 'run directory; must not exist or be empty (default runs/<algo>-<env>-seed<s>-<time>)')
-    .option('--resume <dir>', 'continue the run in <dir> from its last good checkpoint, with its saved config')
+    .option('--overwrite', 'with --out: replace the run already in that directory')
+    .option('--resume <dir>', 'continue the run in <dir> from its last good checkpoint (from step 0 when it has none), with its saved config; --steps raises its budget')
+    .option('--allow-data-loss', 'train even when segmentation keeps less than half of the dataset\'s rows')
     .option('--on-nonfinite <policy>', 'a NaN or infinite loss or gradient: halt (stop, keeping the last checkpoint) or skip (drop the batch, count it); with --resume, changes the saved setting (default halt)')
     .action(async (options: TrainOptions) => {
-      const outcome = await asUserErrors(async () => {
-        if (options.resume === undefined) return newRun(options);
-        // onNonfinite changes nothing in a run without faults, so a resumed run may change it
-        const given = Object.entries(options).filter(([key, value]) => key !== 'resume' && key !== 'onNonfinite' && value !== undefined && !(Array.isArray(value) && value.length === 0));
-        if (given.length > 0) throw new UserError(`--resume continues a run with its saved config; drop ${given.map(([key]) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
-        const onNonFinite = nonFinitePolicy(options.onNonfinite);
-        return resumeRun(options.resume, { stream: process.stderr }, onNonFinite === undefined ? {} : { onNonFinite });
-      });
-      reportOutcome(outcome);
+      const interrupts = handleInterrupts(process, (text) => process.stderr.write(text));
+      try {
+        const outcome = await asUserErrors(async () => {
+          if (options.resume === undefined) return newRun(options, interrupts.signal);
+          // onNonfinite and allowDataLoss change nothing in a run without faults, and steps only extends it, so a resumed run may change them
+          const changeable = new Set(['resume', 'onNonfinite', 'steps', 'allowDataLoss']);
+          const given = Object.entries(options).filter(([key, value]) => !changeable.has(key) && value !== undefined && !(Array.isArray(value) && value.length === 0));
+          if (given.length > 0) throw new UserError(`--resume continues a run with its saved config; drop ${given.map(([key]) => flagName(key)).join(', ')}`);
+          const onNonFinite = nonFinitePolicy(options.onNonfinite);
+          const steps = integerOption('--steps', options.steps, 1);
+          return resumeRun(options.resume, { stream: process.stderr }, {
+            signal: interrupts.signal, allowDataLoss: options.allowDataLoss === true,
+            ...(onNonFinite === undefined ? {} : { onNonFinite }), ...(steps === undefined ? {} : { steps }),
+          });
+        }, interrupts);
+        interrupts.dispose();
+        // the report reads every file training wrote, so it comes last
+        const reportPath = await asUserErrors(() => writeRunReport(outcome.runDir));
+        reportOutcome(outcome, reportPath);
+      } finally {
+        interrupts.dispose();
+      }
     });
 
   program
@@ -223,12 +247,16 @@ export function registerTrainCommands(program: Command): void {
         if (misplaced.length > 0) throw new UserError(`${misplaced.map(flagName).join(', ')} ${misplaced.length === 1 ? 'applies' : 'apply'} to held-out evaluation; add --dataset FILE`);
         const { run, policyPath } = resolvePolicyTarget(target);
         const policy = loadPolicy(policyPath);
-        return evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
+        // progress on stderr under the training rules, so --json output on stdout stays one object
+        const progress = new Progress(process.stderr, 0, 0);
+        const record = await evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
           env: policy.header.envId,
           episodes: integerOption('--episodes', options.episodes, 1) ?? run?.evalEpisodes ?? 10,
           seed: integerOption('--seed', options.seed, 0) ?? run?.evalSeed ?? 0,
           numEnvs: integerOption('--envs', options.envs, 1) ?? run?.evalEnvs ?? 32,
-        });
+        }, { onProgress: (at) => progress.evaluation(null, at) });
+        progress.finish();
+        return record;
       });
       if (options.json === true) {
         console.log(JSON.stringify(record));

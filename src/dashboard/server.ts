@@ -13,7 +13,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { renderPage } from '../report/page.js';
 import { readRunSnapshot, runSignature } from '../report/run-data.js';
-import { CONFIG_FILE } from '../train/trainer.js';
+import { CONFIG_FILE } from '../train/run-files.js';
 
 export interface DashboardOptions {
   runsDir: string;

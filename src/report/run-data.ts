@@ -6,8 +6,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { EvaluationRecord } from '../train/evaluate.js';
-import { EVALUATIONS_JSONL, METRICS_JSONL, type MetricsRecord } from '../train/metrics.js';
-import { CONFIG_FILE, EVAL_FILE } from '../train/trainer.js';
+import type { MetricsRecord } from '../train/metrics.js';
+import { CONFIG_FILE, EVAL_FILE, EVALUATIONS_JSONL, METRICS_JSONL } from '../train/run-files.js';
 import { REPORT_DATA_FILE, type ReportExtras } from './extras.js';
 
 export const REPORT_FILE = 'report.html';
