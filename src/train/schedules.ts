@@ -12,6 +12,12 @@ const numberField = (config: Record<string, unknown>, name: string): number | un
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 };
 
+/** the --set that makes iterations × stepsPerIteration at most `steps` */
+function fittingCosine(iterations: number, steps: number): string {
+  const perIteration = Math.floor(steps / iterations);
+  return perIteration >= 1 ? `--set stepsPerIteration=${perIteration}` : `--set iterations=${steps} --set stepsPerIteration=1`;
+}
+
 /** one line per schedule of `algorithm` (a resolved algorithm config) that does not fit `steps` */
 export function scheduleWarnings(algorithm: Record<string, unknown>, steps: number): string[] {
   const warnings: string[] = [];
@@ -25,7 +31,7 @@ export function scheduleWarnings(algorithm: Record<string, unknown>, steps: numb
     const span = iterations * perIteration;
     if (span > steps) {
       const ratio = (1 + Math.cos((Math.PI * Math.floor((steps - 1) / perIteration)) / iterations)) / 2;
-      warnings.push(`the cosine learning-rate decay spans iterations ${iterations} × stepsPerIteration ${perIteration} = ${span} steps, but the run has ${steps}: it stops at ${(100 * ratio).toFixed(0)}% of lr; try --set iterations=${Math.max(1, Math.floor(steps / perIteration))} or --set stepsPerIteration=${Math.max(1, Math.floor(steps / iterations))}`);
+      warnings.push(`the cosine learning-rate decay spans iterations ${iterations} × stepsPerIteration ${perIteration} = ${span} steps, but the run has ${steps}: the run stops at ${(100 * ratio).toFixed(0)}% of lr; try ${fittingCosine(iterations, steps)}`);
     } else if (span < steps) {
       warnings.push(`the cosine learning-rate decay spans iterations ${iterations} × stepsPerIteration ${perIteration} = ${span} steps, but the run has ${steps}: beyond step ${span} the learning rate rises again (a cosine period, as torch's CosineAnnealingLR does)`);
     }

@@ -162,6 +162,8 @@ describe('the run directory', () => {
     const run = join(dir, 'provenance');
     const result = stitch('train', '--algo', 'dt', '--dataset', dataset, '--steps', '4', '--eval-episodes', '1', ...tinyDtFlags, '--out', run);
     assert.equal(result.status, 0, result.stderr);
+    // the tiny config's 10-step warm-up does not fit 4 steps: said at the start (issue 21 item 4)
+    assert.match(result.stderr, /^warning: warmupSteps 10 > steps 4: the learning rate never leaves warm-up \(it reaches 40% of lr\); try --set warmupSteps=1$/m);
     const { sessions } = JSON.parse(readFileSync(join(run, 'provenance.json'), 'utf8')) as { sessions: Array<{ kind: string; stitchVersion: string; gitCommit: string | null; commandLine: string[] }> };
     const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
     assert.equal(sessions.length, 1);
@@ -186,7 +188,7 @@ describe('datasets and schedules that do not fit', () => {
     assert.match(scheduleWarnings({ warmupSteps: 10_000 }, 2000)[0]!, /^warmupSteps 10000 > steps 2000: the learning rate never leaves warm-up \(it reaches 20% of lr\); try --set warmupSteps=200$/);
     const rvdt = scheduleWarnings({ iterations: 100, stepsPerIteration: 1000, lrDecay: true, emaStart: 1000 }, 500);
     assert.equal(rvdt.length, 2);
-    assert.match(rvdt[0]!, /spans iterations 100 × stepsPerIteration 1000 = 100000 steps, but the run has 500: it stops at 100% of lr/);
+    assert.match(rvdt[0]!, /spans iterations 100 × stepsPerIteration 1000 = 100000 steps, but the run has 500: the run stops at 100% of lr; try --set stepsPerIteration=5$/);
     assert.match(rvdt[1]!, /^emaStart 1000 >= steps 500: the EMA copy of the actor is never updated/);
     assert.match(scheduleWarnings({ iterations: 2, stepsPerIteration: 10, lrDecay: true }, 40)[0]!, /beyond step 20 the learning rate rises again/);
     assert.deepEqual(scheduleWarnings({ iterations: 2, stepsPerIteration: 10, lrDecay: false }, 40), []);
