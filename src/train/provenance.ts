@@ -3,7 +3,7 @@
  * session (the first start, then every --resume), so a result can be traced to its code.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -57,10 +57,16 @@ export function stitchBuild(): { stitchVersion: string; gitCommit: string | null
   return cached;
 }
 
-/** the CLI's arguments when this process is the stitch command, else null */
+/** the CLI's arguments when this process is the stitch command (this package's cli/main.js, or a link to it), else null */
 export function cliCommandLine(): string[] | null {
-  const script = process.argv[1] ?? '';
-  return /(^|[/\\])(main\.js|stitch)$/.test(script) ? ['stitch', ...process.argv.slice(2)] : null;
+  const script = process.argv[1];
+  if (script === undefined) return null;
+  try {
+    const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    return realpathSync(script) === realpathSync(cli) ? ['stitch', ...process.argv.slice(2)] : null;
+  } catch {
+    return null;
+  }
 }
 
 const MAX_PROVENANCE_BYTES = 1 << 20;
