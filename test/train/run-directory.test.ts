@@ -162,6 +162,8 @@ describe('the run directory', () => {
     const run = join(dir, 'provenance');
     const result = stitch('train', '--algo', 'dt', '--dataset', dataset, '--steps', '4', '--eval-episodes', '1', ...tinyDtFlags, '--out', run);
     assert.equal(result.status, 0, result.stderr);
+    // the evaluation inside training shows its progress (issue 21 item 2)
+    assert.match(result.stderr, /^eval step 4: 2\/2 episodes {2}target 20: mean return -?\d+\.\d\d so far {2}ETA \d+s$/m);
     // the tiny config's 10-step warm-up does not fit 4 steps: said at the start (issue 21 item 4)
     assert.match(result.stderr, /^warning: warmupSteps 10 > steps 4: the learning rate never leaves warm-up \(it reaches 40% of lr\); try --set warmupSteps=1$/m);
     const { sessions } = JSON.parse(readFileSync(join(run, 'provenance.json'), 'utf8')) as { sessions: Array<{ kind: string; stitchVersion: string; gitCommit: string | null; commandLine: string[] }> };
@@ -192,6 +194,24 @@ describe('datasets and schedules that do not fit', () => {
     assert.match(rvdt[1]!, /^emaStart 1000 >= steps 500: the EMA copy of the actor is never updated/);
     assert.match(scheduleWarnings({ iterations: 2, stepsPerIteration: 10, lrDecay: true }, 40)[0]!, /beyond step 20 the learning rate rises again/);
     assert.deepEqual(scheduleWarnings({ iterations: 2, stepsPerIteration: 10, lrDecay: false }, 40), []);
+  });
+
+  it('a constant observation dimension is said at the start of training', async () => {
+    const dir = tempDir();
+    try {
+      const { writeD4rlHdf5 } = await import('../../src/data/hdf5.js');
+      const { generateMazeDataset } = await import('../../src/envs/maze2d/generate.js');
+      const { mazeLayout } = await import('../../src/envs/maze2d/layouts.js');
+      const data = await generateMazeDataset({ datasetId: 'maze2d-umaze-v1', layout: mazeLayout('umaze'), maxEpisodeSteps: 300, rewardType: 'sparse', steps: 2000, seed: 5 });
+      for (let i = 0; i < data.rewards.length; i++) data.observations[i * data.obsDim + 3] = 0.5;
+      const path = join(dir, 'constant.hdf5');
+      await writeD4rlHdf5(path, data, { compression: 'none' });
+      const io = captureIO();
+      await startRun(join(dir, 'run'), tinyConfig(path, 'dt', { steps: 2, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 0, logEvery: 1 }), io);
+      assert.match(io.text(), /^data: observation dimension\(s\) 3 are constant in the dataset \(std 0, normalized with std 0\.000001\)/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a dataset that loses most of its rows is refused (exit 2, nothing created) unless --allow-data-loss', async () => {
