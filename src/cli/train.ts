@@ -1,8 +1,10 @@
 /**
  * `stitch train` (new runs, --resume, and the embedded default) and `stitch eval` (re-evaluate a
  * run's policy file). Every problem is one line: exit code 2 for bad input, 3 for a run halted by
- * a non-finite loss or gradient, 4 for a write that failed (a full disk); after 3 and 4 the run's
- * last checkpoint is intact and --resume continues from it.
+ * a non-finite loss, gradient or training target, 4 for a write that failed (a full disk), 130/143
+ * for a run interrupted by SIGINT/SIGTERM (checkpointed at the current step); after 3, 4, 130 and
+ * 143 the run's last checkpoint is intact and --resume continues from it. The report is written
+ * here, after training returns, so training code never imports the report.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
