@@ -8,7 +8,7 @@ import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { RunConfigError } from './config.js';
-import { LOCK_FILE } from './run-files.js';
+import { LOCK_FILE, processAlive } from './run-files.js';
 
 export interface LockOwner {
   pid: number;
@@ -21,18 +21,6 @@ export class RunLockedError extends RunConfigError {
   constructor(message: string) {
     super(message);
     this.name = 'RunLockedError';
-  }
-}
-
-/** whether `pid` names a live process on this host */
-export function processAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else
-    return (error as { code?: unknown }).code === 'EPERM';
   }
 }
 

@@ -4,6 +4,7 @@
  * imports training code, and training never imports the report (docs/run-format.md).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RunConfigError, validateRunConfig, type RunConfig } from './config.js';
@@ -77,4 +78,27 @@ export function readHeartbeat(runDir: string): Heartbeat | null {
   } catch {
     return null;
   }
+}
+
+/** whether `pid` names a live process on this host */
+export function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else
+    return (error as { code?: unknown }).code === 'EPERM';
+  }
+}
+
+/**
+ * A run whose process crashed or hangs: its heartbeat is older than HEARTBEAT_STALE_SECONDS, or
+ * its pid is gone on this host, while its phase is not a final one (finished, interrupted, halted).
+ */
+export function isHeartbeatStale(heartbeat: Heartbeat, now = Date.now()): boolean {
+  if (heartbeat.phase === 'finished' || heartbeat.phase === 'interrupted' || heartbeat.phase === 'halted') return false;
+  const updated = Date.parse(heartbeat.updatedAt);
+  if (!Number.isFinite(updated) || now - updated > HEARTBEAT_STALE_SECONDS * 1000) return true;
+  return heartbeat.hostname === hostname() && !processAlive(heartbeat.pid);
 }

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
 import { CheckpointError } from '../../src/train/checkpoint.js';
 import { RunLockedError } from '../../src/train/lock.js';
-import { HeartbeatSchema, readHeartbeat } from '../../src/train/run-files.js';
+import { HeartbeatSchema, isHeartbeatStale, readHeartbeat } from '../../src/train/run-files.js';
 import { scheduleWarnings } from '../../src/train/schedules.js';
 import { resumeRun, startRun } from '../../src/train/trainer.js';
 import { assertSameRun } from '../reliability/helpers.js';
@@ -158,6 +158,11 @@ describe('the run directory', () => {
     assert.ok(HeartbeatSchema.safeParse(JSON.parse(readFileSync(join(finished, 'heartbeat.json'), 'utf8'))).success);
     assert.deepEqual({ phase: heartbeat.phase, step: heartbeat.step, steps: heartbeat.steps, pid: heartbeat.pid, evaluation: heartbeat.evaluation }, { phase: 'finished', step: 20, steps: 20, pid: process.pid, evaluation: null });
     assert.ok(Date.now() - Date.parse(heartbeat.updatedAt) < 600_000);
+    assert.equal(isHeartbeatStale(heartbeat), false, 'a finished run is never stale');
+    const active = { ...heartbeat, phase: 'train' as const };
+    assert.equal(isHeartbeatStale(active), false, 'fresh, and its process (this one) is alive');
+    assert.equal(isHeartbeatStale(active, Date.parse(heartbeat.updatedAt) + 31_000), true, 'older than 30 s');
+    assert.equal(isHeartbeatStale({ ...active, pid: 2 ** 22 + 12345 }), true, 'its process is gone on this host');
 
     const run = join(dir, 'provenance');
     const result = stitch('train', '--algo', 'dt', '--dataset', dataset, '--steps', '4', '--eval-episodes', '1', ...tinyDtFlags, '--out', run);
