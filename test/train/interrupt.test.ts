@@ -4,7 +4,7 @@
  * signal ends the process at once (the listeners are gone, so the default action applies).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -100,6 +100,18 @@ describe('interrupting a run', () => {
     assert.ok(!existsSync(join(run, 'evaluations.jsonl')), 'the interrupted evaluation was not logged');
     await resumeRun(run, captureIO());
     assertSameRun(reference, run);
+  });
+
+  it('a second SIGINT ends the process at once (the default action), whatever it was doing', () => {
+    // a process that handles the first signal as stitch train does, then would run for 20 s
+    const script = `import { handleInterrupts } from './dist/src/cli/interrupt.js';
+      const handle = handleInterrupts(process, (text) => process.stderr.write(text));
+      handle.signal.addEventListener('abort', () => setTimeout(() => process.kill(process.pid, 'SIGINT'), 20));
+      setTimeout(() => process.kill(process.pid, 'SIGINT'), 20);
+      setTimeout(() => process.exit(0), 20000);`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.signal, 'SIGINT', result.stderr);
+    assert.match(result.stderr, /SIGINT: stopping at the current step/);
   });
 
   it('the first signal removes the listeners, so the second one ends the process at once', () => {
