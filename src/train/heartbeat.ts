@@ -11,7 +11,8 @@ import { HEARTBEAT_FILE, type Heartbeat, type HeartbeatPhase } from './run-files
 
 export const HEARTBEAT_INTERVAL_MS = 2000;
 
-export type EvaluationProgress = NonNullable<Heartbeat['evaluation']>;
+/** the heartbeat's `evaluation` block */
+export type HeartbeatEvaluation = NonNullable<Heartbeat['evaluation']>;
 
 export class HeartbeatWriter {
   private lastWrite = Number.NEGATIVE_INFINITY;
@@ -23,7 +24,7 @@ export class HeartbeatWriter {
    * Writes the heartbeat when the phase changed, `force` is set or the interval has passed.
    * A failed write is left to the next one: the heartbeat is a hint, never worth stopping a run.
    */
-  beat(phase: HeartbeatPhase, step: number, evaluation: EvaluationProgress | null = null, force = false): void {
+  beat(phase: HeartbeatPhase, step: number, evaluation: HeartbeatEvaluation | null = null, force = false): void {
     const now = performance.now();
     if (!force && phase === this.lastPhase && now - this.lastWrite < HEARTBEAT_INTERVAL_MS) return;
     const heartbeat: Heartbeat = {

@@ -2,6 +2,7 @@
  * Training progress on stderr: one line redrawn in place on a terminal, or plain lines (at most
  * one every few seconds) when stderr is not a terminal or the CI variable is set, so logs stay readable.
  */
+import type { EvaluationProgress } from './evaluate.js';
 
 export interface ProgressStream {
   write(text: string): unknown;
@@ -18,15 +19,6 @@ function formatDuration(seconds: number): string {
   const m = Math.floor((whole % 3600) / 60);
   const s = whole % 60;
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
-}
-
-/** what the evaluation line shows (train/evaluate.ts's EvaluationProgress) */
-export interface EvaluationProgressLine {
-  episodesDone: number;
-  episodesTotal: number;
-  meanReturnSoFar: number | null;
-  etaSeconds: number | null;
-  condition: string;
 }
 
 export class Progress {
@@ -67,7 +59,7 @@ export class Progress {
    * Evaluation progress, under the same rules as the step line (redrawn on a terminal, a plain
    * line at most every few seconds otherwise; the last episode always shows).
    */
-  evaluation(step: number | null, progress: EvaluationProgressLine): void {
+  evaluation(step: number | null, progress: EvaluationProgress): void {
     const now = performance.now();
     const final = progress.episodesDone === progress.episodesTotal;
     if (!final && now - this.lastDraw < (this.interactive ? REDRAW_MS : PLAIN_LINE_MS)) return;

@@ -23,8 +23,7 @@ import type { Algorithm, AnyAlgorithmDefinition, DatasetPreparation, PolicyConte
 import { formatFinding } from '../data/findings.js';
 import { loadDataset, type LoadedDataset } from '../data/load.js';
 import { stateStatistics, STD_EPSILON } from '../data/preprocess.js';
-import type { WindowBatch } from '../data/sampler.js';
-import { WindowSampler, type WindowSamplerOptions } from '../data/sampler.js';
+import { WindowSampler, type WindowBatch, type WindowSamplerOptions } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
 import { EvaluationAbortedError } from '../envs/evaluate.js';
