@@ -1,8 +1,10 @@
 /**
  * `stitch train` (new runs, --resume, and the embedded default) and `stitch eval` (re-evaluate a
  * run's policy file). Every problem is one line: exit code 2 for bad input, 3 for a run halted by
- * a non-finite loss or gradient, 4 for a write that failed (a full disk); after 3 and 4 the run's
- * last checkpoint is intact and --resume continues from it.
+ * a non-finite loss, gradient or training target, 4 for a write that failed (a full disk), 130/143
+ * for a run interrupted by SIGINT/SIGTERM (checkpointed at the current step); after 3, 4, 130 and
+ * 143 the run's last checkpoint is intact and --resume continues from it. The report is written
+ * here, after training returns, so training code never imports the report.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,12 +21,16 @@ import { evaluateConditions, type EvaluationRecord } from '../train/evaluate.js'
 import { NON_FINITE_POLICIES, type NonFinitePolicy } from '../train/nonfinite.js';
 import { DEFAULT_HELD_OUT_BATCHES, heldOutActionError, type HeldOutActionError } from '../train/offline-eval.js';
 import { loadPolicy } from '../deploy/node.js';
+import { Progress } from '../train/progress.js';
+import { POLICY_FILE, readRunConfig } from '../train/run-files.js';
 import { TensorboardMirror } from '../train/tensorboard.js';
-import { POLICY_FILE, readRunConfig, resumeRun, RunStoppedError, startRun, type TrainIO, type TrainOutcome } from '../train/trainer.js';
+import { resumeRun, RunInterruptedError, RunStoppedError, startRun, type TrainIO, type TrainOutcome } from '../train/trainer.js';
+import { writeRunReport } from '../report/report.js';
 import { checkOverrideKeys } from './config-fields.js';
 import { readConfigFile } from './config-file.js';
 import { resolveEnvName } from './env.js';
 import { UserError } from './errors.js';
+import { handleInterrupts, SIGNAL_EXIT_CODES, type InterruptHandle } from './interrupt.js';
 import { addHiddenAlias, eitherSpelling } from './options.js';
 
 /**
@@ -63,6 +69,8 @@ interface TrainOptions {
   out?: string;
   resume?: string;
   onNonfinite?: string;
+  overwrite?: boolean;
+  allowDataLoss?: boolean;
   config?: string;
   tensorboard?: string;
 }
@@ -82,8 +90,8 @@ interface EvalOptions {
   evalEnvs?: string;
   /** older spellings of evalEpisodes, evalEnvs */
   episodes?: string;
-  envs?: string;
   seed?: string;
+  envs?: string;
   json?: boolean;
   dataset?: string;
   batches?: string;
@@ -117,10 +125,11 @@ function parseOverrides(assignments: readonly string[]): Record<string, unknown>
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** library errors that mean "your input is wrong" become one-line user errors */
-async function asUserErrors<T>(work: () => Promise<T>): Promise<T> {
+async function asUserErrors<T>(work: () => Promise<T>, interrupts?: InterruptHandle): Promise<T> {
   try {
     return await work();
   } catch (error) {
+    if (error instanceof RunInterruptedError) throw new UserError(error.message, SIGNAL_EXIT_CODES[interrupts?.received() ?? 'SIGINT']);
     if (error instanceof RunConfigError || error instanceof CheckpointError || error instanceof DataFileError || error instanceof SafetensorsError) {
       throw new UserError(error.message, 2);
     }
@@ -134,7 +143,7 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
-function reportOutcome(outcome: TrainOutcome): void {
+function reportOutcome(outcome: TrainOutcome, reportPath: string): void {
   const score = (record: EvaluationRecord): string => (record.normalized_score === null
     ? `return ${record.mean_return.toFixed(2)} ± ${record.std_return.toFixed(2)}`
     : `${record.normalized_score.toFixed(1)} ± ${(record.normalized_std ?? 0).toFixed(1)}`);
@@ -142,7 +151,7 @@ function reportOutcome(outcome: TrainOutcome): void {
   console.log(`best  step ${outcome.best.step}: normalized score ${score(outcome.best)} (${outcome.best.headline})`);
   if (outcome.skippedBatches > 0) console.log(`skipped batches: ${outcome.skippedBatches} (non-finite loss or gradient)`);
   console.log(`results: ${outcome.evalPath}`);
-  if (outcome.reportPath !== null) console.log(`report: ${outcome.reportPath}`);
+  console.log(`report: ${reportPath}`);
   console.log(`policy: ${outcome.policyPath}`);
 }
 
@@ -154,7 +163,7 @@ function withConfigFile(options: TrainOptions): TrainOptions {
   return { ...fromFile, ...given, set: [...fileSet, ...(options.set ?? [])] };
 }
 
-async function newRun(requested: TrainOptions, makeIO: (runDir: string) => TrainIO): Promise<TrainOutcome> {
+async function newRun(requested: TrainOptions, io: (runDir: string) => TrainIO, signal: AbortSignal): Promise<TrainOutcome> {
   const options = withConfigFile(requested);
   const embedded = options.algo === undefined && options.dataset === undefined;
   const env = options.env === undefined ? EMBEDDED_DEFAULT.env : resolveEnvName(options.env);
@@ -186,7 +195,9 @@ async function newRun(requested: TrainOptions, makeIO: (runDir: string) => Train
   };
   const config = resolveRunConfig(request, typeof fileId === 'string' ? fileId : undefined);
   const runDir = options.out ?? join('runs', `${config.algo}-${config.env}-seed${config.seed}-${timestamp()}`);
-  return startRun(runDir, config, makeIO(runDir), loaded);
+  return startRun(runDir, config, io(runDir), loaded, {
+    signal, overwrite: options.overwrite === true, allowDataLoss: options.allowDataLoss === true,
+  });
 }
 
 /**
@@ -264,22 +275,37 @@ export function registerTrainCommands(program: Command): void {
     .option('--checkpoint-every <n>', 'a checkpoint every N steps; 0: only at the end (default steps/10)')
     .option('--set <key=value>', 'an algorithm config field (repeatable), e.g. --set batchSize=64', collect, [])
     .option('--out <dir>', 'run directory; must not exist or be empty (default runs/<algo>-<env>-seed<s>-<time>)')
-    .option('--resume <dir>', 'continue the run in <dir> from its last good checkpoint, with its saved config')
+    .option('--overwrite', 'with --out: replace the run already in that directory')
+    .option('--resume <dir>', 'continue the run in <dir> from its last good checkpoint (from step 0 when it has none), with its saved config; --steps raises its budget')
+    .option('--allow-data-loss', 'train even when segmentation keeps less than half of the dataset\'s rows')
     .option('--on-nonfinite <policy>', 'a NaN or infinite loss or gradient: halt (stop, keeping the last checkpoint) or skip (drop the batch, count it); with --resume, changes the saved setting (default halt)')
     .option('--config <file>', "start from a config file, JSON or YAML (e.g. a previous run's config.json); flags given here win, --set applies over its algorithm fields")
     .option('--tensorboard <dir>', 'also write TensorBoard event files of the metrics and evaluations to <dir> (as the run logs them)')
     .action(async (options: TrainOptions) => {
+      const interrupts = handleInterrupts(process, (text) => process.stderr.write(text));
       const tensorboard = new TensorboardLink(options.tensorboard);
-      const outcome = await asUserErrors(async () => {
-        if (options.resume === undefined) return newRun(options, (runDir) => tensorboard.io(runDir));
-        // onNonfinite changes nothing in a run without faults, and the TensorBoard copy nothing at all, so a resumed run may change them
-        const given = Object.entries(options).filter(([key, value]) => key !== 'resume' && key !== 'onNonfinite' && key !== 'tensorboard' && value !== undefined && !(Array.isArray(value) && value.length === 0));
-        if (given.length > 0) throw new UserError(`--resume continues a run with its saved config; drop ${given.map(([key]) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
-        const onNonFinite = nonFinitePolicy(options.onNonfinite);
-        return resumeRun(options.resume, tensorboard.io(options.resume), onNonFinite === undefined ? {} : { onNonFinite });
-      }).finally(() => tensorboard.close());
-      reportOutcome(outcome);
-      if (tensorboard.path !== null) console.log(`tensorboard: ${tensorboard.path}`);
+      try {
+        const outcome = await asUserErrors(async () => {
+          if (options.resume === undefined) return newRun(options, (runDir) => tensorboard.io(runDir), interrupts.signal);
+          // onNonfinite and allowDataLoss change nothing in a run without faults, steps only extends it, and the TensorBoard copy changes nothing at all, so a resumed run may change them
+          const changeable = new Set(['resume', 'onNonfinite', 'steps', 'allowDataLoss', 'tensorboard']);
+          const given = Object.entries(options).filter(([key, value]) => !changeable.has(key) && value !== undefined && !(Array.isArray(value) && value.length === 0));
+          if (given.length > 0) throw new UserError(`--resume continues a run with its saved config; drop ${given.map(([key]) => flagName(key)).join(', ')}`);
+          const onNonFinite = nonFinitePolicy(options.onNonfinite);
+          const steps = integerOption('--steps', options.steps, 1);
+          return resumeRun(options.resume, tensorboard.io(options.resume), {
+            signal: interrupts.signal, allowDataLoss: options.allowDataLoss === true,
+            ...(onNonFinite === undefined ? {} : { onNonFinite }), ...(steps === undefined ? {} : { steps }),
+          });
+        }, interrupts).finally(() => tensorboard.close());
+        interrupts.dispose();
+        // the report reads every file training wrote, so it comes last
+        const reportPath = await asUserErrors(() => writeRunReport(outcome.runDir));
+        reportOutcome(outcome, reportPath);
+        if (tensorboard.path !== null) console.log(`tensorboard: ${tensorboard.path}`);
+      } finally {
+        interrupts.dispose();
+      }
     });
 
   const evalCommand = program
@@ -315,12 +341,16 @@ export function registerTrainCommands(program: Command): void {
         if (misplaced.length > 0) throw new UserError(`${misplaced.map(flagName).join(', ')} ${misplaced.length === 1 ? 'applies' : 'apply'} to held-out evaluation; add --dataset FILE`);
         const { run, policyPath } = resolvePolicyTarget(target);
         const policy = loadPolicy(policyPath);
-        return evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
+        // progress on stderr under the training rules, so --json output on stdout stays one object
+        const progress = new Progress(process.stderr, 0, 0);
+        const record = await evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
           env: policy.header.envId,
           episodes: integerOption('--eval-episodes', options.evalEpisodes, 1) ?? run?.evalEpisodes ?? 10,
           seed: integerOption('--seed', options.seed, 0) ?? run?.evalSeed ?? 0,
           numEnvs: integerOption('--eval-envs', options.evalEnvs, 1) ?? run?.evalEnvs ?? 32,
-        });
+        }, { onProgress: (at) => progress.evaluation(null, at) });
+        progress.finish();
+        return record;
       });
       if (options.json === true) {
         // eval.json's `last`, key for key (camelCase, as every JSON the CLI writes)

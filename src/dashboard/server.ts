@@ -18,7 +18,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { pagePolicy, renderPage } from '../report/page.js';
 import { RunReader } from '../report/run-data.js';
-import { CONFIG_FILE } from '../train/trainer.js';
+import { CONFIG_FILE } from '../train/run-files.js';
 import {
   createAccessToken, FileReadRefused, headerPolicy, localServerGuard, needsToken, readRegularFile, SANDBOXED_FILE_POLICY,
 } from '../util/local-server.js';

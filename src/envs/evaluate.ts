@@ -11,7 +11,22 @@ export interface EvaluationOptions {
   numEnvs?: number;
   /** keep each episode's [x, y, ...] observations (for drawing) */
   recordObservations?: boolean;
+  /** called as each episode ends (in the order they end), for progress displays */
+  onEpisodeEnd?: (episode: number, episodeReturn: number, length: number) => void;
+  /** checked between batches of steps: when aborted, evaluation stops with EvaluationAbortedError */
+  signal?: AbortSignal;
 }
+
+/** the evaluation's signal was aborted (an interrupted training run) */
+export class EvaluationAbortedError extends Error {
+  constructor() {
+    super('evaluation aborted');
+    this.name = 'EvaluationAbortedError';
+  }
+}
+
+/** how long evaluation steps before it yields to the event loop, so signals and timers are seen */
+const YIELD_MS = 100;
 
 export interface EvaluationResult {
   envId: string;
@@ -64,9 +79,15 @@ export async function evaluatePolicy(envId: string, policy: VectorPolicy, option
     if (options.recordObservations === true) recorded[k] = Array.from(first);
     policy.beginEpisode(i, k, policySeeds[k] as number);
   };
+  let lastYield = performance.now();
   try {
     for (let i = 0; i < numEnvs; i++) startEpisode(i);
     while (active.includes(1)) {
+      if (performance.now() - lastYield > YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
+      if (options.signal?.aborted === true) throw new EvaluationAbortedError();
       policy.act(observations, active, actions);
       const result = vec.step(actions);
       observations = result.observations;
@@ -79,6 +100,7 @@ export async function evaluatePolicy(envId: string, policy: VectorPolicy, option
         lengths[k] = (lengths[k] as number) + 1;
         if (options.recordObservations === true) recorded[k]?.push(...observations.subarray(i * obsDim, (i + 1) * obsDim));
         if (result.terminated[i] === 1 || result.truncated[i] === 1) {
+          options.onEpisodeEnd?.(k, returns[k] as number, lengths[k] as number);
           if (nextEpisode < episodes) startEpisode(i);
           else active[i] = 0;
         }

@@ -21,7 +21,7 @@ import { evaluatePolicy } from '../envs/evaluate.js';
 import { positionsOf, renderMazeSvg } from '../envs/maze2d/render.js';
 import { envSpec } from '../envs/registry.js';
 import { loadPolicy } from '../deploy/node.js';
-import { POLICY_FILE, readRunConfig } from '../train/trainer.js';
+import { POLICY_FILE, readRunConfig } from '../train/run-files.js';
 import { mean, quantileOfSorted, sampleStd } from './stats.js';
 
 export const REPORT_DATA_FILE = 'report-data.json';

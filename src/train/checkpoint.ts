@@ -18,9 +18,10 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { describeIssues } from './config.js';
 import type { EvaluationRecord } from './evaluate.js';
 import { prefixedTensors } from './policy-file.js';
+import { CHECKPOINT_DIR } from './run-files.js';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
-export const CHECKPOINT_DIR = 'checkpoints';
+export { CHECKPOINT_DIR } from './run-files.js';
 /** the newest checkpoint and the one before it */
 export const KEPT_CHECKPOINTS = 2;
 const STATE_KEY = 'stitch-checkpoint';
@@ -46,6 +47,12 @@ export const TrainingStateSchema = z.object({
   step: z.number().int().min(0),
   /** of the store's arrays: resuming on other data is refused */
   datasetSha256: z.string(),
+  /**
+   * the fields of the run config that change the training trajectory (trainer.ts's
+   * trajectoryFields) and their SHA-256: resuming under another config is refused. Absent in
+   * checkpoints written before it existed.
+   */
+  trajectory: z.object({ sha256: z.string(), fields: z.record(z.string(), z.unknown()) }).strict().optional(),
   /** wall-clock seconds of the run so far, over every session */
   elapsedSeconds: z.number().min(0),
   rng: z.object({ algorithm: rngState, sampler: rngState }).strict(),

@@ -48,6 +48,27 @@ export interface EvaluationSettings {
   numEnvs: number;
 }
 
+/** where a running evaluation stands (also the heartbeat's `evaluation` block) */
+export interface EvaluationProgress {
+  /** episodes finished over every condition */
+  episodesDone: number;
+  /** episodes per condition × conditions */
+  episodesTotal: number;
+  /** the mean return of the current condition's finished episodes; null before the first */
+  meanReturnSoFar: number | null;
+  /** from the time per finished episode so far; null before the first */
+  etaSeconds: number | null;
+  /** the condition being evaluated */
+  condition: string;
+}
+
+export interface EvaluationHooks {
+  /** called as each episode ends */
+  onProgress?: (progress: EvaluationProgress) => void;
+  /** aborts the evaluation (EvaluationAbortedError) */
+  signal?: AbortSignal;
+}
+
 /** builds the batched policy of one condition; `rng` is seeded from the evaluation seed */
 export type PolicyFactory = (numEnvs: number, condition: EvaluationCondition, rng: Rng) => SequencePolicy;
 
@@ -56,15 +77,35 @@ export async function evaluateConditions(
   conditions: readonly EvaluationCondition[],
   makePolicy: PolicyFactory,
   settings: EvaluationSettings,
+  hooks: EvaluationHooks = {},
 ): Promise<EvaluationRecord> {
   const first = conditions[0];
   if (first === undefined) throw new Error('an algorithm must report at least one evaluation condition');
   const numEnvs = Math.min(settings.episodes, settings.numEnvs);
   const results: ConditionResult[] = [];
+  const episodesTotal = settings.episodes * conditions.length;
+  const started = performance.now();
+  let episodesDone = 0;
   for (const condition of conditions) {
+    let conditionReturns = 0;
+    let conditionDone = 0;
+    const onEpisodeEnd = hooks.onProgress === undefined ? undefined : (_episode: number, episodeReturn: number): void => {
+      episodesDone += 1;
+      conditionDone += 1;
+      conditionReturns += episodeReturn;
+      const seconds = (performance.now() - started) / 1000;
+      hooks.onProgress?.({
+        episodesDone, episodesTotal, meanReturnSoFar: conditionReturns / conditionDone,
+        etaSeconds: (seconds / episodesDone) * (episodesTotal - episodesDone), condition: condition.label,
+      });
+    };
     // every condition starts from the same seed: same start states, so conditions compare fairly
     const policy = makePolicy(numEnvs, condition, new Rng(settings.seed));
-    const result = await evaluatePolicy(settings.env, policy, { episodes: settings.episodes, seed: settings.seed, numEnvs });
+    const result = await evaluatePolicy(settings.env, policy, {
+      episodes: settings.episodes, seed: settings.seed, numEnvs,
+      ...(onEpisodeEnd === undefined ? {} : { onEpisodeEnd }),
+      ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
+    });
     results.push({
       label: condition.label,
       target_return: condition.targetReturn ?? null,

@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { appendToFile, syncFile, writeFileAtomic } from '../util/atomic-file.js';
 import { camelCaseKeys } from '../util/json-keys.js';
 import type { EvaluationRecord } from './evaluate.js';
+import { EVALUATIONS_JSONL, METRICS_CSV, METRICS_JSONL } from './run-files.js';
 
-export const METRICS_JSONL = 'metrics.jsonl';
-export const METRICS_CSV = 'metrics.csv';
-export const EVALUATIONS_JSONL = 'evaluations.jsonl';
+export { EVALUATIONS_JSONL, METRICS_CSV, METRICS_JSONL } from './run-files.js';
 
 export type MetricsRecord = Record<string, number>;
 
@@ -54,17 +53,22 @@ export class RunLogs {
       });
       writeFileAtomic(path, kept.map((line) => `${line}\n`).join(''));
     }
+    // metrics.csv is rebuilt from metrics.jsonl, which holds the same records: a header torn by
+    // a crash during the first write (every later row then misses columns) is repaired with it
     const csv = this.path(METRICS_CSV);
-    if (existsSync(csv)) {
-      const [header = '', ...rows] = readFileSync(csv, 'utf8').split('\n');
-      const width = header.split(',').length;
-      const kept = rows.filter((row) => {
-        const cells = row.split(',');
-        const recorded = Number(cells[0]);
-        return row !== '' && cells.length === width && Number.isInteger(recorded) && recorded <= step;
-      });
-      writeFileAtomic(csv, header === '' ? '' : [header, ...kept].map((line) => `${line}\n`).join(''));
+    if (existsSync(csv) || existsSync(this.path(METRICS_JSONL))) {
+      const records = existsSync(this.path(METRICS_JSONL))
+        ? readFileSync(this.path(METRICS_JSONL), 'utf8').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as MetricsRecord)
+        : [];
+      const first = records[0];
+      this.csvColumns = first === undefined ? null : Object.keys(first);
+      writeFileAtomic(csv, this.csvColumns === null ? '' : [this.csvColumns.join(','), ...records.map((record) => this.csvRow(record))].map((line) => `${line}\n`).join(''));
     }
+  }
+
+  /** numbers print in their shortest round-trip form; a term missing from the record stays empty */
+  private csvRow(record: MetricsRecord): string {
+    return (this.csvColumns ?? []).map((column) => (record[column] === undefined ? '' : String(record[column]))).join(',');
   }
 
   appendMetrics(record: MetricsRecord): void {
@@ -73,8 +77,7 @@ export class RunLogs {
       this.csvColumns = Object.keys(record);
       appendToFile(this.path(METRICS_CSV), `${this.csvColumns.join(',')}\n`);
     }
-    // numbers print in their shortest round-trip form; a term missing from this record stays empty
-    appendToFile(this.path(METRICS_CSV), `${this.csvColumns.map((column) => (record[column] === undefined ? '' : String(record[column]))).join(',')}\n`);
+    appendToFile(this.path(METRICS_CSV), `${this.csvRow(record)}\n`);
   }
 
   appendEvaluation(record: EvaluationRecord): void {

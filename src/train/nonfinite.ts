@@ -15,8 +15,12 @@ const BATCH_INPUTS = ['states', 'actions', 'rewards', 'returnsToGo'] as const;
 
 /** at most this many windows are listed, so the message stays one readable line */
 const LISTED_WINDOWS = 8;
-/** finite inputs this large overflow float32 once summed or squared (float32 ends near 3.4e38) */
-const HUGE = 1e30;
+/**
+ * Training targets beyond this overflow float32 once squared (float32 ends near 3.4e38, so
+ * squares stay finite below about 1.8e19) or summed over a batch; the trainer refuses them.
+ */
+export const TARGET_LIMIT = 1e19;
+export const TARGET_LIMIT_TEXT = '1e19';
 
 /**
  * Which batch it was, for the fault message: the windows (episode and start step) whose inputs
@@ -33,7 +37,7 @@ export function describeBatch(batch: WindowBatch): string {
       const width = values.length / (B * K);
       const row = values.subarray(b * K * width, (b + 1) * K * width);
       if (row.some((value) => !Number.isFinite(value))) findings.push(`non-finite ${name}`);
-      else if (row.some((value) => Math.abs(value) > HUGE)) findings.push(`${name} beyond ±${HUGE}`);
+      else if (row.some((value) => Math.abs(value) > TARGET_LIMIT)) findings.push(`${name} beyond ±${TARGET_LIMIT_TEXT}`);
     }
     if (findings.length > 0) faulty.push(`${window(b)} (${findings.join(', ')})`);
   }

@@ -2,6 +2,7 @@
  * Training progress on stderr: one line redrawn in place on a terminal, or plain lines (at most
  * one every few seconds) when stderr is not a terminal or the CI variable is set, so logs stay readable.
  */
+import type { EvaluationProgress } from './evaluate.js';
 
 export interface ProgressStream {
   write(text: string): unknown;
@@ -46,6 +47,26 @@ export class Progress {
     const eta = (this.totalSteps - step) / rate;
     const width = String(this.totalSteps).length;
     const line = `step ${String(step).padStart(width)}/${this.totalSteps}  ${rate.toFixed(1)} steps/s  ${lossName} ${loss.toPrecision(4)}  ETA ${formatDuration(eta)}`;
+    if (this.interactive) {
+      this.stream.write(`\r\x1b[2K${line}`);
+      this.drawn = true;
+    } else {
+      this.stream.write(`${line}\n`);
+    }
+  }
+
+  /**
+   * Evaluation progress, under the same rules as the step line (redrawn on a terminal, a plain
+   * line at most every few seconds otherwise; the last episode always shows).
+   */
+  evaluation(step: number | null, progress: EvaluationProgress): void {
+    const now = performance.now();
+    const final = progress.episodesDone === progress.episodesTotal;
+    if (!final && now - this.lastDraw < (this.interactive ? REDRAW_MS : PLAIN_LINE_MS)) return;
+    this.lastDraw = now;
+    const mean = progress.meanReturnSoFar === null ? '' : `  ${progress.condition}: mean return ${progress.meanReturnSoFar.toFixed(2)} so far`;
+    const eta = progress.etaSeconds === null ? '' : `  ETA ${formatDuration(progress.etaSeconds)}`;
+    const line = `${step === null ? 'eval' : `eval step ${step}`}: ${progress.episodesDone}/${progress.episodesTotal} episodes${mean}${eta}`;
     if (this.interactive) {
       this.stream.write(`\r\x1b[2K${line}`);
       this.drawn = true;

@@ -1,47 +1,60 @@
 /**
  * The training loop every algorithm shares: sample → update → log, evaluate every N steps,
- * checkpoint every N steps, and at the end write eval.json and policy.safetensors.
+ * checkpoint every N steps, and at the end write eval.json and policy.safetensors. The report is
+ * the caller's business (the CLI writes it after training returns), so training never imports it.
  *
  * Determinism: one Rng(seed) at the root is forked, in this order, into the algorithm's generator
- * (initialisation, then dropout) and the sampler's. Evaluation builds its own generators from the
+ * (initialization, then dropout) and the sampler's. Evaluation builds its own generators from the
  * evaluation seed, so evaluating never moves the training streams. A resumed run restores both
- * streams in place, the sampler's epoch position, weights, optimiser moments and step counts and
+ * streams in place, the sampler's epoch position, weights, optimizer moments and step counts and
  * the algorithm's extra state, so it computes exactly the losses of an uninterrupted run.
  *
- * Faults stop a run without losing more than the steps since its last checkpoint: a failed write
- * (a full disk) and, with onNonFinite 'halt', a non-finite loss or gradient throw RunStoppedError
- * naming that checkpoint; with 'skip' the faulty batch is dropped, the update undone and counted.
+ * One process writes a run directory at a time (lock.ts). Faults stop a run without losing more
+ * than the steps since its last checkpoint: a failed write (a full disk) and, with onNonFinite
+ * 'halt', a non-finite loss or gradient throw RunStoppedError naming that checkpoint; with 'skip'
+ * the faulty batch is dropped, the update undone and counted. An interruption (the `signal`
+ * option: SIGINT/SIGTERM in the CLI) writes a checkpoint at the current step and throws
+ * RunInterruptedError.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Algorithm, AnyAlgorithmDefinition, DatasetPreparation, PolicyContext } from '../algos/algorithm.js';
+import { formatFinding } from '../data/findings.js';
 import { loadDataset, type LoadedDataset } from '../data/load.js';
-import { stateStatistics } from '../data/preprocess.js';
-import { WindowSampler } from '../data/sampler.js';
+import { stateStatistics, STD_EPSILON } from '../data/preprocess.js';
+import { WindowSampler, type WindowBatch, type WindowSamplerOptions } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
 import { Rng } from '../engine/rng.js';
+import { EvaluationAbortedError } from '../envs/evaluate.js';
 import { camelCaseKeys } from '../util/json-keys.js';
 import { FileWriteError, removeStaleTemporaries, writeFileAtomic } from '../util/atomic-file.js';
 import {
-  CheckpointError, latestGoodCheckpoint, optimizerStates, restoreAlgorithm, writeCheckpoint,
-  CHECKPOINT_DIR, CHECKPOINT_FORMAT_VERSION, type TrainingState,
+  CheckpointError, latestGoodCheckpoint, listCheckpoints, optimizerStates, restoreAlgorithm, writeCheckpoint,
+  CHECKPOINT_FORMAT_VERSION, type LoadedCheckpoint, type TrainingState,
 } from './checkpoint.js';
 import { checkAllocationBounds, parseAlgorithmConfig, requireAlgorithm, requireEnv, RunConfigError, validateRunConfig, type RunConfig } from './config.js';
 import { evaluateConditions, isBetter, type EvaluationRecord } from './evaluate.js';
+import { HeartbeatWriter } from './heartbeat.js';
+import { acquireRunLock, type RunLock } from './lock.js';
 import { RunLogs, type MetricsRecord } from './metrics.js';
-import { describeBatch, NonFiniteError, type NonFinitePolicy } from './nonfinite.js';
+import { describeBatch, NonFiniteError, TARGET_LIMIT, TARGET_LIMIT_TEXT, type NonFinitePolicy } from './nonfinite.js';
 import { writePolicyFile } from './policy-file.js';
 import { Progress, type ProgressStream } from './progress.js';
+import { recordSession } from './provenance.js';
+import { CHECKPOINT_DIR, CONFIG_FILE, EVAL_FILE, LOCK_FILE, POLICY_FILE, readRunConfig } from './run-files.js';
 import { algorithmSamplerOptions } from './sampling.js';
+import { scheduleWarnings } from './schedules.js';
 import { UpdateSnapshot } from './snapshot.js';
 
-export const CONFIG_FILE = 'config.json';
-export const EVAL_FILE = 'eval.json';
-export const POLICY_FILE = 'policy.safetensors';
+// the run-file names and reader live in run-files.ts; re-exported for the public API
+export { CONFIG_FILE, EVAL_FILE, POLICY_FILE, readRunConfig } from './run-files.js';
 export const EVAL_FORMAT_VERSION = 1;
 
 export const BEST_RULE = 'the evaluation with the highest headline normalized_score (mean_return where the task has no reference scores); ties go to the earlier step';
+
+/** a dataset that keeps less than this share of its rows after segmentation is refused without allowDataLoss */
+export const MIN_KEPT_ROW_SHARE = 0.5;
 
 export interface TrainIO {
   /** progress and messages (stderr in the CLI) */
@@ -54,8 +67,6 @@ export interface TrainOutcome {
   runDir: string;
   evalPath: string;
   policyPath: string;
-  /** report.html, written last */
-  reportPath: string | null;
   last: EvaluationRecord;
   best: EvaluationRecord;
   /** batches dropped for a non-finite loss or gradient (onNonFinite 'skip') */
@@ -73,6 +84,29 @@ export class RunStoppedError extends Error {
   }
 }
 
+/** The run was interrupted (its `signal` aborted); a checkpoint at `step` was written first. */
+export class RunInterruptedError extends Error {
+  constructor(readonly step: number, readonly checkpointPath: string, message: string) {
+    super(message);
+    this.name = 'RunInterruptedError';
+  }
+}
+
+/** What both a new and a resumed run may be given besides their config. */
+export interface SessionOptions {
+  /** the run's dataset, already loaded; a resumed run's must match the checkpoint's fingerprint */
+  dataset?: LoadedDataset;
+  /** train on a dataset that keeps less than half its rows after segmentation (refused otherwise) */
+  allowDataLoss?: boolean;
+  /** aborting it interrupts the run: a checkpoint at the current step, then RunInterruptedError */
+  signal?: AbortSignal;
+}
+
+export interface StartOptions extends SessionOptions {
+  /** replace an existing run directory (one holding a config.json) instead of refusing it */
+  overwrite?: boolean;
+}
+
 interface Session {
   config: RunConfig;
   definition: AnyAlgorithmDefinition;
@@ -83,6 +117,7 @@ interface Session {
   algorithmRng: Rng;
   samplerRng: Rng;
   datasetSha256: string;
+  trajectory: NonNullable<TrainingState['trajectory']>;
   /** what the algorithm derived from the dataset (RDT/RVDT's expert subset), for eval.json */
   preparationMetadata: Record<string, string | number> | null;
 }
@@ -96,17 +131,136 @@ function fingerprint(store: TrajectoryStore): string {
   return hash.digest('hex');
 }
 
-async function prepareSession(config: RunConfig, preloaded?: LoadedDataset): Promise<Session> {
+/** JSON with object keys sorted, so equal configs hash equally whatever order their keys were written in */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The run config's fields that change the training trajectory: the algorithm and its full config
+ * (lr, batch size, dropout, widths, schedules, ...), the seed and the dataset id (it selects
+ * sampling rules). Not the step budget (raising it on --resume continues the same trajectory:
+ * every schedule is a function of the absolute step), nor evaluation, logging, checkpoint or
+ * fault settings, which never change the weights. The dataset's contents have their own fingerprint.
+ */
+export function trajectoryFields(config: RunConfig): Record<string, unknown> {
+  const { steps: _steps, ...algorithm } = config.algorithm;
+  return { algo: config.algo, datasetId: config.datasetId, seed: config.seed, algorithm };
+}
+
+function trajectoryOf(config: RunConfig): Session['trajectory'] {
+  const fields = trajectoryFields(config);
+  return { sha256: createHash('sha256').update(canonicalJson(fields)).digest('hex'), fields };
+}
+
+/** the fields whose values differ between two trajectory records, as `name: saved -> now` */
+function describeDifferences(saved: Record<string, unknown>, now: Record<string, unknown>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const key of [...new Set([...Object.keys(saved), ...Object.keys(now)])].sort()) {
+    const a = saved[key];
+    const b = now[key];
+    if (canonicalJson(a) === canonicalJson(b)) continue;
+    const nested = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+    if (nested(a) && nested(b)) out.push(...describeDifferences(a, b, `${prefix}${key}.`));
+    else out.push(`${prefix}${key}: ${canonicalJson(a) ?? 'absent'} in the checkpoint, ${canonicalJson(b) ?? 'absent'} in the run`);
+  }
+  return out;
+}
+
+/** at most this many findings are printed at the start of a run; the rest are counted */
+const PRINTED_FINDINGS = 20;
+
+/**
+ * What the data layer found, printed before training, and the refusal of a dataset that loses
+ * most of its rows to segmentation (a one-step episode followed by rows that never end trains on
+ * almost nothing).
+ */
+function reportDataset(loaded: LoadedDataset, stream: ProgressStream, allowDataLoss: boolean): void {
+  const { findings, store, arrays } = loaded;
+  for (const finding of findings.slice(0, PRINTED_FINDINGS)) stream.write(`data: ${formatFinding(finding)}\n`);
+  if (findings.length > PRINTED_FINDINGS) stream.write(`data: and ${findings.length - PRINTED_FINDINGS} more findings (stitch data check ${loaded.file} lists them all)\n`);
+  const rows = arrays.rewards.length;
+  const kept = store.transitionCount;
+  const summary = `${kept} of ${rows} rows in ${store.episodeCount} episodes`;
+  if (rows > 0 && kept / rows < MIN_KEPT_ROW_SHARE) {
+    const message = `${loaded.file}: training would use only ${summary} (${((100 * kept) / rows).toFixed(1)}%); the rest is dropped by the findings above`;
+    if (!allowDataLoss) throw new RunConfigError(`${message}. Fix the dataset (stitch data check), or pass --allow-data-loss to train on what is kept`);
+    stream.write(`warning: ${message} (--allow-data-loss)\n`);
+  } else {
+    stream.write(`data: training on ${summary}\n`);
+  }
+}
+
+/** a constant observation dimension has std 0, so normalization divides by the epsilon alone: say so */
+function reportConstantDimensions(std: Float32Array, epsilon: number, stream: ProgressStream): void {
+  const constant: number[] = [];
+  std.forEach((value, d) => {
+    if (value <= epsilon * 1.5) constant.push(d);
+  });
+  if (constant.length === 0) return;
+  const listed = constant.slice(0, 10).join(', ') + (constant.length > 10 ? `, and ${constant.length - 10} more` : '');
+  stream.write(`data: observation dimension(s) ${listed} are constant in the dataset (std 0, normalized with std ${epsilon}); a policy sees 0 there unless evaluation states differ\n`);
+}
+
+/**
+ * The raw training targets (rewards after the algorithm's transform, returns-to-go after its
+ * return scale) checked before training: values beyond TARGET_LIMIT overflow float32 once squared
+ * or summed. An algorithm whose loss divides by the batch's magnitude (Reinformer's return loss)
+ * would hide them, so every batch is checked again after its update (batchTargetsOverflow).
+ */
+function reportTargets(options: WindowSamplerOptions, store: TrajectoryStore, stream: ProgressStream): void {
+  const episodes = new Set<number>();
+  const columns: Array<[string, Float32Array | undefined]> = [['returns-to-go', options.returnsToGo], ['rewards', options.rewards]];
+  const bad: string[] = [];
+  for (const [name, values] of columns) {
+    if (values === undefined) continue;
+    let count = 0;
+    let episode = 0;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]!;
+      if (Number.isFinite(value) && Math.abs(value) <= TARGET_LIMIT) continue;
+      count += 1;
+      while (store.episodeStarts[episode + 1]! <= i) episode += 1;
+      episodes.add(episode);
+    }
+    if (count > 0) bad.push(`${count} ${name}`);
+  }
+  if (bad.length === 0) return;
+  const listed = [...episodes].slice(0, 10).join(', ') + (episodes.size > 10 ? `, and ${episodes.size - 10} more` : '');
+  stream.write(`warning: ${bad.join(' and ')} are non-finite or beyond ±${TARGET_LIMIT_TEXT} after scaling (episodes ${listed}); they overflow float32 in any loss, so every batch holding them stops the run (--on-nonfinite halt) or is skipped (skip)\n`);
+}
+
+/** the batch's training targets hold a value beyond TARGET_LIMIT (or a non-finite one), which no finite loss should have come from */
+function batchTargetsOverflow(batch: WindowBatch): boolean {
+  for (const values of [batch.returnsToGo, batch.rewards]) {
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]!;
+      if (!(Math.abs(value) <= TARGET_LIMIT)) return true;
+    }
+  }
+  return false;
+}
+
+async function prepareSession(config: RunConfig, io: TrainIO, options: SessionOptions): Promise<Session> {
   const definition = requireAlgorithm(config.algo);
   const spec = requireEnv(config.env);
   const algorithmConfig = parseAlgorithmConfig(definition, config.algorithm);
   checkAllocationBounds(algorithmConfig, `invalid ${definition.name} config`);
   if (algorithmConfig.steps !== config.steps) throw new RunConfigError(`config: algorithm.steps (${algorithmConfig.steps}) differs from steps (${config.steps})`);
-  const { store } = preloaded ?? await loadDataset(config.dataset);
+  const loaded = options.dataset ?? await loadDataset(config.dataset);
+  const { store } = loaded;
   if (store.obsDim !== spec.obsDim || store.actionDim !== spec.actionDim) {
     throw new RunConfigError(`${config.dataset}: observations ${store.obsDim}-d and actions ${store.actionDim}-d, but ${spec.id} has ${spec.obsDim}-d observations and ${spec.actionDim}-d actions`);
   }
+  reportDataset(loaded, io.stream, options.allowDataLoss ?? false);
+  for (const warning of scheduleWarnings(config.algorithm, config.steps)) io.stream.write(`warning: ${warning}\n`);
   const statistics = stateStatistics(store);
+  reportConstantDimensions(statistics.std, STD_EPSILON, io.stream);
   const context: PolicyContext = {
     obsDim: store.obsDim,
     actionDim: store.actionDim,
@@ -136,17 +290,19 @@ async function prepareSession(config: RunConfig, preloaded?: LoadedDataset): Pro
   }
   let sampler: WindowSampler;
   try {
-    sampler = new WindowSampler(store, {
+    const samplerOptions: WindowSamplerOptions = {
       ...algorithmSamplerOptions(definition, algorithmConfig, config.datasetId, store, statistics),
       ...(preparation?.samplerEpisodeWeights === undefined ? {} : { episodeWeights: preparation.samplerEpisodeWeights }),
-    }, samplerRng);
+    };
+    reportTargets(samplerOptions, store, io.stream);
+    sampler = new WindowSampler(store, samplerOptions, samplerRng);
   } catch (error) {
     if (error instanceof RangeError) throw new RunConfigError(`${config.dataset}: ${error.message}`);
     throw error;
   }
   return {
     config, definition, algorithmConfig, context, algorithm, sampler, algorithmRng, samplerRng,
-    datasetSha256: fingerprint(store), preparationMetadata: preparation?.metadata ?? null,
+    datasetSha256: fingerprint(store), trajectory: trajectoryOf(config), preparationMetadata: preparation?.metadata ?? null,
   };
 }
 
@@ -199,7 +355,10 @@ interface Resumed {
   checkpointPath: string;
 }
 
-async function runLoop(runDir: string, session: Session, resumed: Resumed | null, io: TrainIO): Promise<TrainOutcome> {
+/** how often the loop yields to the event loop, so an interrupt signal and the heartbeat are seen mid-training */
+const YIELD_MS = 50;
+
+async function runLoop(runDir: string, session: Session, resumed: Resumed | null, io: TrainIO, signal: AbortSignal | undefined): Promise<TrainOutcome> {
   const { config, algorithm, sampler } = session;
   const logs = new RunLogs(runDir);
   let step = resumed?.state.step ?? 0;
@@ -210,9 +369,11 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
   const sessionStart = performance.now();
   const elapsed = (): number => elapsedBefore + (performance.now() - sessionStart) / 1000;
   const progress = new Progress(io.stream, config.steps, step, io.interactive === undefined ? {} : { interactive: io.interactive });
+  const heartbeat = new HeartbeatWriter(runDir, config.steps);
   const evaluationSettings = { env: config.env, episodes: config.evalEpisodes, seed: config.evalSeed, numEnvs: config.evalEnvs };
   let skippedBatches = resumed?.state.skippedBatches ?? 0;
   let lastCheckpoint = resumed?.checkpointPath ?? null;
+  let checkpointStep = resumed?.state.step ?? -1;
   // only 'skip' continues after a fault, so only it pays for a copy of the state before each update
   const snapshot = config.onNonFinite === 'skip' ? new UpdateSnapshot(algorithm) : null;
   const closeInterval = (): MetricsRecord => {
@@ -220,27 +381,92 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
     if (config.onNonFinite === 'skip') record.skipped_batches = skippedBatches;
     return record;
   };
+  const resumeHint = `stitch train --resume ${runDir}`;
   const stopped = (reason: RunStoppedError['reason'], what: string): RunStoppedError => {
-    const resumeHint = `stitch train --resume ${runDir}`;
     const checkpoint = lastCheckpoint === null
-      ? 'no checkpoint was written yet, so the run must start over'
+      ? `no checkpoint was written yet; ${resumeHint} starts it again from step 0`
       : `the last good checkpoint is ${relative(runDir, lastCheckpoint)} (continue with ${resumeHint}${reason === 'non-finite' ? ', adding --on-nonfinite skip to skip such batches' : ''})`;
     return new RunStoppedError(reason, `${what}; the run stopped at step ${step}/${config.steps}; ${checkpoint}`);
   };
+  const checkpoint = (): void => {
+    // the logs up to this step reach the disk before the checkpoint that vouches for them
+    logs.sync();
+    lastCheckpoint = writeCheckpoint(runDir, {
+      format: 'stitch-checkpoint',
+      formatVersion: CHECKPOINT_FORMAT_VERSION,
+      algo: config.algo,
+      step,
+      datasetSha256: session.datasetSha256,
+      trajectory: session.trajectory,
+      elapsedSeconds: elapsed(),
+      rng: { algorithm: session.algorithmRng.state(), sampler: session.samplerRng.state() },
+      sampler: sampler.state(),
+      optimizers: optimizerStates(algorithm),
+      extraState: algorithm.extraState?.() ?? {},
+      metrics: interval.snapshot(),
+      evaluation: { last, best },
+      skippedBatches,
+    }, algorithm);
+    checkpointStep = step;
+  };
+  const interrupted = (): RunInterruptedError => {
+    // the evaluation in progress (if any) is redone on resume: evaluating never moves the training streams
+    algorithm.setTraining(true);
+    if (checkpointStep !== step) checkpoint();
+    progress.message(`interrupted at step ${step}/${config.steps}; checkpoint ${relative(runDir, lastCheckpoint as string)} written; continue with ${resumeHint}`);
+    heartbeat.beat('interrupted', step, null, true);
+    return new RunInterruptedError(step, lastCheckpoint as string, `interrupted at step ${step}/${config.steps}; continue with ${resumeHint}`);
+  };
+  const isEvaluationStep = (at: number): boolean => (config.evalEvery > 0 && at % config.evalEvery === 0) || at === config.steps;
+  const evaluate = async (): Promise<void> => {
+    algorithm.setTraining(false);
+    heartbeat.beat('eval', step, { episodesDone: 0, episodesTotal: config.evalEpisodes * algorithm.evaluationConditions().length, meanReturnSoFar: null, etaSeconds: null });
+    const record = await evaluateConditions(step, algorithm.evaluationConditions(), (n, condition, rng) => algorithm.createPolicy(n, condition, rng), evaluationSettings, {
+      onProgress: (at) => {
+        progress.evaluation(step, at);
+        const { condition: _condition, ...state } = at;
+        heartbeat.beat('eval', step, state);
+      },
+      ...(signal === undefined ? {} : { signal }),
+    });
+    algorithm.setTraining(true);
+    logs.appendEvaluation(record);
+    last = record;
+    if (isBetter(record, best)) best = record;
+    progress.message(formatEvaluation(record));
+    heartbeat.beat('train', step, null, true);
+  };
   algorithm.setTraining(true);
+  heartbeat.beat('train', step, null, true);
+  let lastYield = performance.now();
 
   try {
+    // a run interrupted during an evaluation was checkpointed before it: evaluate that step first
+    if (resumed !== null && step > 0 && isEvaluationStep(step) && (last === null || last.step < step)) await evaluate();
     while (step < config.steps) {
+      if (performance.now() - lastYield > YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
+      if (signal?.aborted === true) throw interrupted();
       const started = performance.now();
       const batch = sampler.sample();
       snapshot?.capture();
       let scalars: Record<string, number> | null = null;
       try {
         scalars = algorithm.update(batch, step);
+        // a finite loss from targets that overflow float32 (a loss normalized by the batch's own magnitude hides them)
+        if (batchTargetsOverflow(batch)) {
+          throw new NonFiniteError('targets', 'weights', `the loss stayed finite, but the batch's training targets (returns-to-go or rewards after scaling) are non-finite or beyond ±${TARGET_LIMIT_TEXT}`);
+        }
       } catch (error) {
         if (!(error instanceof NonFiniteError)) throw error;
+        scalars = null;
         const fault = `step ${step + 1}: ${error.message}; batch ${step + 1} (${describeBatch(batch)})`;
-        if (snapshot === null) throw stopped('non-finite', `${fault}; ${error.kind === 'weights' ? 'the changed weights were not saved' : 'the update was stopped before it changed the weights'}`);
+        if (snapshot === null) {
+          heartbeat.beat('halted', step, null, true);
+          throw stopped('non-finite', `${fault}; ${error.kind === 'weights' ? 'the changed weights were not saved' : 'the update was stopped before it changed the weights'}`);
+        }
         snapshot.restore();
         skippedBatches += 1;
         progress.message(`skipped batch: ${fault}; the weights are unchanged (${skippedBatches} skipped so far)`);
@@ -252,46 +478,22 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
         const [lossName, loss] = headlineLoss(scalars);
         progress.update(step, lossName, loss);
       }
+      heartbeat.beat('train', step);
 
-      if ((config.evalEvery > 0 && step % config.evalEvery === 0) || step === config.steps) {
-        algorithm.setTraining(false);
-        const record = await evaluateConditions(step, algorithm.evaluationConditions(), (n, condition, rng) => algorithm.createPolicy(n, condition, rng), evaluationSettings);
-        algorithm.setTraining(true);
-        logs.appendEvaluation(record);
-        last = record;
-        if (isBetter(record, best)) best = record;
-        progress.message(formatEvaluation(record));
-      }
-
-      if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || step === config.steps) {
-        // the logs up to this step reach the disk before the checkpoint that vouches for them
-        logs.sync();
-        lastCheckpoint = writeCheckpoint(runDir, {
-          format: 'stitch-checkpoint',
-          formatVersion: CHECKPOINT_FORMAT_VERSION,
-          algo: config.algo,
-          step,
-          datasetSha256: session.datasetSha256,
-          elapsedSeconds: elapsed(),
-          rng: { algorithm: session.algorithmRng.state(), sampler: session.samplerRng.state() },
-          sampler: sampler.state(),
-          optimizers: optimizerStates(algorithm),
-          extraState: algorithm.extraState?.() ?? {},
-          metrics: interval.snapshot(),
-          evaluation: { last, best },
-          skippedBatches,
-        }, algorithm);
-      }
+      if (isEvaluationStep(step)) await evaluate();
+      if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || step === config.steps) checkpoint();
     }
     progress.finish();
     if (last === null || best === null) throw new Error('the last step is always evaluated; no evaluation was recorded');
     const outcome = writeFinalFiles(runDir, session, step, last, best, skippedBatches);
-    // last: the report reads every file above; imported on demand to keep report code (and a
-    // trainer <-> report import cycle) off the training path
-    const { writeRunReport } = await import('../report/report.js');
-    return { ...outcome, reportPath: await writeRunReport(runDir) };
+    heartbeat.beat('finished', step, null, true);
+    return outcome;
   } catch (error) {
-    if (error instanceof FileWriteError) throw stopped('write-failed', error.message);
+    if (error instanceof EvaluationAbortedError) throw interrupted();
+    if (error instanceof FileWriteError) {
+      heartbeat.beat('halted', step, null, true);
+      throw stopped('write-failed', error.message);
+    }
     throw error;
   }
 }
@@ -328,73 +530,119 @@ function writeFinalFiles(runDir: string, session: Session, step: number, last: E
     skipped_batches: skippedBatches,
     dataset_preparation: session.preparationMetadata,
   }), null, 2)}\n`);
-  return { runDir, evalPath, policyPath, reportPath: null, last, best, skippedBatches };
+  return { runDir, evalPath, policyPath, last, best, skippedBatches };
 }
 
-/** A new run in `runDir`, which must not exist or be empty (a run is never overwritten). */
-export async function startRun(runDir: string, config: RunConfig, io: TrainIO, dataset?: LoadedDataset): Promise<TrainOutcome> {
-  if (existsSync(runDir) && readdirSync(runDir).length > 0) {
-    throw new RunConfigError(`${runDir} already exists and is not empty; continue it with --resume ${runDir} or choose another --out`);
-  }
-  const session = await prepareSession(config, dataset);
-  mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-  io.stream.write(`run directory: ${runDir}\n`);
-  return runLoop(runDir, session, null, io);
-}
-
-/** far above any real config.json (a few KiB); a larger file is not read into memory */
-const MAX_CONFIG_BYTES = 1 << 20;
-
-export function readRunConfig(runDir: string): RunConfig {
-  const path = join(runDir, CONFIG_FILE);
-  if (!existsSync(path)) throw new RunConfigError(`${runDir} is not a Stitch run directory (no ${CONFIG_FILE})`);
-  const size = statSync(path).size;
-  if (size > MAX_CONFIG_BYTES) throw new RunConfigError(`${path}: ${size} bytes, too large for a run config (at most ${MAX_CONFIG_BYTES})`);
-  let raw: unknown;
+/** runs `work` holding the run directory's lock, released however it ends */
+async function withLock<T>(lock: RunLock, work: () => Promise<T>): Promise<T> {
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new RunConfigError(`${path}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+    return await work();
+  } finally {
+    lock.release();
   }
-  return validateRunConfig(raw, path);
 }
 
-export interface ResumeOptions {
-  /** the run's dataset, already loaded (as startRun takes it); its fingerprint must match the checkpoint's */
-  dataset?: LoadedDataset;
+/**
+ * A new run in `runDir`, which must not exist or be empty; with `overwrite`, an existing run
+ * directory (one holding a config.json, not locked by a live process) is emptied first.
+ */
+export async function startRun(runDir: string, config: RunConfig, io: TrainIO, dataset?: LoadedDataset, options: StartOptions = {}): Promise<TrainOutcome> {
+  const existing = existsSync(runDir) ? readdirSync(runDir).filter((name) => name !== LOCK_FILE) : [];
+  if (existing.length > 0 && options.overwrite !== true) {
+    throw new RunConfigError(`${runDir} already exists and is not empty; continue it with --resume ${runDir}, replace it with --overwrite, or choose another --out`);
+  }
+  if (existing.length > 0 && !existing.includes(CONFIG_FILE)) {
+    throw new RunConfigError(`${runDir} is not a Stitch run directory (no ${CONFIG_FILE}); --overwrite only replaces runs`);
+  }
+  const session = await prepareSession(config, io, { ...options, ...(dataset === undefined ? {} : { dataset }) });
+  mkdirSync(runDir, { recursive: true });
+  const lock = acquireRunLock(runDir);
+  return withLock(lock, async () => {
+    if (existing.length > 0) {
+      for (const name of readdirSync(runDir)) if (name !== LOCK_FILE) rmSync(join(runDir, name), { recursive: true, force: true });
+      io.stream.write(`--overwrite: removed the previous run in ${runDir}\n`);
+    }
+    writeFileAtomic(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+    recordSession(runDir, 'start', 0);
+    io.stream.write(`run directory: ${runDir}\n`);
+    return runLoop(runDir, session, null, io, options.signal);
+  });
+}
+
+export interface ResumeOptions extends SessionOptions {
   /** changes the run's onNonFinite (saved to config.json): the one setting that never changes an unfaulted run */
   onNonFinite?: NonFinitePolicy;
+  /**
+   * a new step budget, at least the run's current one (saved to config.json); the run continues
+   * the same trajectory, since every schedule is a function of the absolute step (docs/run-format.md)
+   */
+  steps?: number;
 }
 
-/** Continues a run from its newest checkpoint that verifies; logs are truncated back to its step. */
+function verifyCheckpoint(checkpoint: LoadedCheckpoint, session: Session): void {
+  const { state, path } = checkpoint;
+  const { config } = session;
+  if (state.algo !== config.algo) throw new CheckpointError(`${path}: a ${state.algo} checkpoint, but the run trains ${config.algo}`);
+  if (state.datasetSha256 !== session.datasetSha256) throw new CheckpointError(`${path}: the dataset ${config.dataset} changed since this checkpoint was written`);
+  if (state.trajectory !== undefined && state.trajectory.sha256 !== session.trajectory.sha256) {
+    const differences = describeDifferences(state.trajectory.fields, session.trajectory.fields);
+    throw new CheckpointError(`${path}: written under another config (${differences.slice(0, 5).join('; ') || 'the config fingerprint differs'}); a checkpoint only continues the run that wrote it`);
+  }
+  if (state.step > config.steps) throw new CheckpointError(`${path}: step ${state.step} is beyond the run's ${config.steps} steps`);
+}
+
+/**
+ * Continues a run from its newest checkpoint that verifies; logs are truncated back to its step.
+ * A run with no checkpoint at all (stopped before its first) starts again from step 0 with its saved config.
+ */
 export async function resumeRun(runDir: string, io: TrainIO, options: ResumeOptions = {}): Promise<TrainOutcome> {
   const saved = readRunConfig(runDir);
-  const config = options.onNonFinite === undefined ? saved : { ...saved, onNonFinite: options.onNonFinite };
-  const session = await prepareSession(config, options.dataset);
-  // what a process killed mid-write left behind; the files they were replacing are intact
-  for (const dir of [runDir, join(runDir, CHECKPOINT_DIR)]) {
-    for (const name of removeStaleTemporaries(dir)) io.stream.write(`removed an unfinished write: ${join(dir, name)}\n`);
+  if (options.steps !== undefined && options.steps < saved.steps) {
+    throw new RunConfigError(`--steps ${options.steps} is below the run's budget of ${saved.steps}; resuming can only raise it`);
   }
-  const { checkpoint, skipped } = latestGoodCheckpoint(runDir);
-  const { state } = checkpoint;
-  for (const reason of skipped) io.stream.write(`skipping checkpoint: ${reason}\n`);
-  if (state.algo !== config.algo) throw new CheckpointError(`${checkpoint.path}: a ${state.algo} checkpoint, but the run trains ${config.algo}`);
-  if (state.datasetSha256 !== session.datasetSha256) throw new CheckpointError(`${checkpoint.path}: the dataset ${config.dataset} changed since this checkpoint was written`);
-  if (state.step > config.steps) throw new CheckpointError(`${checkpoint.path}: step ${state.step} is beyond the run's ${config.steps} steps`);
-  restoreAlgorithm(session.algorithm, checkpoint);
-  try {
-    session.algorithmRng.restore(state.rng.algorithm);
-    session.samplerRng.restore(state.rng.sampler);
-    session.sampler.restore(state.sampler);
-  } catch (error) {
-    throw new CheckpointError(`${checkpoint.path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  new RunLogs(runDir).truncateAfter(state.step);
-  if (config.onNonFinite !== saved.onNonFinite) {
-    writeFileAtomic(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-    io.stream.write(`onNonFinite: ${saved.onNonFinite} -> ${config.onNonFinite} (saved in ${CONFIG_FILE})\n`);
-  }
-  io.stream.write(`resuming ${runDir} at step ${state.step}/${config.steps}\n`);
-  return runLoop(runDir, session, { state, checkpointPath: checkpoint.path }, io);
+  const config: RunConfig = validateRunConfig({
+    ...saved,
+    ...(options.onNonFinite === undefined ? {} : { onNonFinite: options.onNonFinite }),
+    ...(options.steps === undefined ? {} : { steps: options.steps, algorithm: { ...saved.algorithm, steps: options.steps } }),
+  }, join(runDir, CONFIG_FILE));
+  const lock = acquireRunLock(runDir);
+  return withLock(lock, async () => {
+    if (lock.replaced !== null) io.stream.write(`took over the lock of process ${lock.replaced.pid}, which is gone\n`);
+    const session = await prepareSession(config, io, options);
+    // what a process killed mid-write left behind; the files they were replacing are intact
+    for (const dir of [runDir, join(runDir, CHECKPOINT_DIR)]) {
+      for (const name of removeStaleTemporaries(dir)) io.stream.write(`removed an unfinished write: ${join(dir, name)}\n`);
+    }
+    let resumed: Resumed | null = null;
+    if (listCheckpoints(runDir).length === 0) {
+      io.stream.write(`${runDir} has no checkpoint (it stopped before its first); starting it again from step 0 with its saved config\n`);
+      new RunLogs(runDir).truncateAfter(0);
+    } else {
+      const { checkpoint, skipped } = latestGoodCheckpoint(runDir);
+      const { state } = checkpoint;
+      for (const reason of skipped) io.stream.write(`skipping checkpoint: ${reason}\n`);
+      verifyCheckpoint(checkpoint, session);
+      restoreAlgorithm(session.algorithm, checkpoint);
+      try {
+        session.algorithmRng.restore(state.rng.algorithm);
+        session.samplerRng.restore(state.rng.sampler);
+        session.sampler.restore(state.sampler);
+      } catch (error) {
+        throw new CheckpointError(`${checkpoint.path}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      new RunLogs(runDir).truncateAfter(state.step);
+      resumed = { state, checkpointPath: checkpoint.path };
+    }
+    const changes: string[] = [];
+    if (config.onNonFinite !== saved.onNonFinite) changes.push(`onNonFinite: ${saved.onNonFinite} -> ${config.onNonFinite}`);
+    if (config.steps !== saved.steps) changes.push(`steps: ${saved.steps} -> ${config.steps}`);
+    if (changes.length > 0) {
+      writeFileAtomic(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+      io.stream.write(`${changes.join(', ')} (saved in ${CONFIG_FILE})\n`);
+    }
+    const fromStep = resumed?.state.step ?? 0;
+    recordSession(runDir, 'resume', fromStep);
+    io.stream.write(`resuming ${runDir} at step ${fromStep}/${config.steps}\n`);
+    return runLoop(runDir, session, resumed, io, options.signal);
+  });
 }

@@ -72,7 +72,8 @@ describe('a dataset whose returns overflow', () => {
     const io = captureIO();
     const outcome = await startRun(whole, config, io);
     assert.ok(outcome.skippedBatches > 0 && outcome.skippedBatches < 40, `${outcome.skippedBatches} skipped`);
-    assert.equal((io.text().match(/^skipped batch: step \d+: action_loss is NaN; batch \d+ \(/gm) ?? []).length, outcome.skippedBatches);
+    // a NaN loss, or (since issue 15) a finite loss computed from targets that overflow float32
+    assert.equal((io.text().match(/^skipped batch: step \d+: (action_loss is NaN|the loss stayed finite, but the batch's training targets .*); batch \d+ \(/gm) ?? []).length, outcome.skippedBatches);
     const records = readFileSync(join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, number>);
     for (const record of records) for (const [name, value] of Object.entries(record)) assert.ok(Number.isFinite(value), `${name} at step ${record.step}`);
     assert.equal(records.at(-1)!.skipped_batches, outcome.skippedBatches);
@@ -86,10 +87,24 @@ describe('a dataset whose returns overflow', () => {
     assertSameRun(whole, resumed);
   });
 
+  it('Reinformer halts too, though its return loss divides by the batch mean |G| and stays finite (issue 15)', async () => {
+    const run = join(dir, 'reinformer-halt');
+    const io = captureIO();
+    // maze2d's Reinformer preset scales returns by 100: 6e38 / 100 is finite in float32, and its loss hid it
+    const config = tinyConfig(dataset, 'reinformer', { steps: 200, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 5 });
+    await assert.rejects(startRun(run, config, io), (error: unknown) => error instanceof RunStoppedError && error.reason === 'non-finite'
+      && /^step \d+: the loss stayed finite, but the batch's training targets \(returns-to-go or rewards after scaling\) are non-finite or beyond ±1e19; batch \d+ \(\d+ of its 8 windows have non-finite or huge inputs: episode (2|3|40|90) from step/.test(error.message)
+      && /the changed weights were not saved; the run stopped at step \d+\/200; /.test(error.message));
+    // and before training, the raw targets are checked and the episodes named
+    assert.match(io.text(), /^warning: \d+ returns-to-go and \d+ rewards are non-finite or beyond ±1e19 after scaling \(episodes (2, )?3, 40, 90\); they overflow float32 in any loss/m);
+  });
+
   it('QT names its critic or actor loss and the windows with huge rewards', async () => {
     const run = join(dir, 'qt-halt');
     const config = tinyConfig(dataset, 'qt', { steps: 60, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 5, overrides: { ...TINY_QT, iterations: 6 } });
     await assert.rejects(startRun(run, config, captureIO()), (error: unknown) => error instanceof RunStoppedError
-      && /^step \d+: (critic_loss|actor_loss) is (NaN|Infinity)/.test(error.message) && /episode (3|40|90) from step \d+ \(rewards beyond/.test(error.message));
+      // since issue 15 a batch whose scaled targets overflow float32 halts even when QT's losses stay finite on it
+      && /^step \d+: ((critic_loss|actor_loss) is (NaN|Infinity)|the loss stayed finite, but the batch's training targets)/.test(error.message)
+      && /episode (3|40|90) from step \d+ \((rewards|returnsToGo) beyond/.test(error.message));
   });
 });

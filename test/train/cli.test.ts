@@ -165,7 +165,9 @@ describe('stitch train and stitch eval', () => {
       [['train', '--algo', 'dt', '--dataset', dataset, '--set', 'widht=4', '--out', join(dir, 'x5')], /invalid dt config: .*widht/],
       [['train', '--algo', 'dt', '--dataset', dataset, '--preset', 'hopper-v9', '--out', join(dir, 'x6')], /dt has no preset 'hopper-v9'/],
       [['train', '--algo', 'dt', '--dataset', dataset, '--steps', '0', '--out', join(dir, 'x7')], /--steps must be an integer >= 1/],
-      [['train', '--resume', run, '--steps', '80'], /--resume continues a run with its saved config; drop --steps/],
+      // --steps may raise a resumed run's budget (issue 21), never lower it; other settings stay refused
+      [['train', '--resume', run, '--steps', '20'], /--steps 20 is below the run's budget of 40; resuming can only raise it/],
+      [['train', '--resume', run, '--seed', '4'], /--resume continues a run with its saved config; drop --seed/],
       [['train', '--resume', empty], /is not a Stitch run directory/],
       [['eval', join(dir, 'nothing')], /no such run directory or policy file/],
       [['eval', dataset], /not a Stitch policy file|header/],

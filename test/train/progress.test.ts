@@ -30,4 +30,20 @@ describe('progress', () => {
     assert.ok(stream.chunks.every((line) => line.endsWith('\n') && !line.includes('\r')));
     assert.match(stream.chunks[1]!, /^step 100\/100 .*action_loss 0\.01000 .*ETA 0s\n$/);
   });
+
+  it('shows evaluation progress under the same rules: episodes, mean return so far, ETA; the last episode always', () => {
+    const stream = recorder();
+    const progress = new Progress(stream, 100, 0, { interactive: false });
+    for (let done = 1; done <= 40; done++) {
+      progress.evaluation(2000, { episodesDone: done, episodesTotal: 40, meanReturnSoFar: 61.2, etaSeconds: 65 * (1 - done / 40), condition: 'target 280' });
+    }
+    assert.deepEqual(stream.chunks, [
+      'eval step 2000: 1/40 episodes  target 280: mean return 61.20 so far  ETA 1m03s\n',
+      'eval step 2000: 40/40 episodes  target 280: mean return 61.20 so far  ETA 0s\n',
+    ]);
+    const live = recorder();
+    const interactive = new Progress(live, 100, 0, { interactive: true });
+    interactive.evaluation(null, { episodesDone: 0, episodesTotal: 4, meanReturnSoFar: null, etaSeconds: null, condition: 'max-return' });
+    assert.deepEqual(live.chunks, ['\r\x1b[2Keval: 0/4 episodes']);
+  });
 });
