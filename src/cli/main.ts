@@ -9,6 +9,7 @@ import { registerDataCommands } from './data.js';
 import { registerEnvCommands } from './env.js';
 import { UserError } from './errors.js';
 import { registerReportCommands } from './report.js';
+import { registerSweepCommands } from './sweep.js';
 import { registerTrainCommands } from './train.js';
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerEnvCommands(program);
   registerTrainCommands(program);
   registerReportCommands(program);
+  registerSweepCommands(program);
   return program;
 }
 
