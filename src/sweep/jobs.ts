@@ -183,6 +183,7 @@ export async function runJob(sweepDir: string, job: SweepJob, options: { threads
     updateJobState(sweepDir, job.name, { ...base, status: 'done', pid: null, finishedAt: base.startedAt, error: null });
     return { mode, seconds: 0 };
   }
+  options.log(mode === 'resume' ? 'resuming from its last checkpoint' : 'starting a new run');
   const running = startTraining(job, mode, options.threads);
   updateJobState(sweepDir, job.name, { ...base, status: 'running', pid: running.pid ?? null });
   options.onStart?.(running);

@@ -47,12 +47,16 @@ export function checkRedisUrl(url: string): void {
 export async function probeRedis(url: string): Promise<void> {
   checkRedisUrl(url);
   const client = new Redis(url, { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  client.on('error', () => {});
+  // the 'error' event carries the cause (ECONNREFUSED, ENOTFOUND); connect() rejects with "Connection is closed."
+  let cause: string | null = null;
+  client.on('error', (error: Error) => {
+    cause ??= error.message;
+  });
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = cause ?? (error instanceof Error ? error.message : String(error));
     throw new SweepError(`cannot reach Redis at ${url} (${reason}); start one with \`redis-server --port PORT\` (docs/sweeps.md)`);
   } finally {
     client.disconnect();
