@@ -96,9 +96,11 @@ export function registerSweepCommands(program: Command): void {
     .option('--queue <url>', "also show the queue's counts (all sweeps on that Redis)")
     .option('--json', 'print one JSON object')
     .action(async (target: string, options: { queue?: string; json?: boolean }) => {
+      // commander gives a --queue after `status` to the parent command, which has one too
+      const url = options.queue ?? (sweep.opts() as { queue?: string }).queue;
       await asUserErrors(async () => {
+        const queue = url === undefined ? null : await queueCounts(url);
         const status = sweepStatus(sweepDirectory(target));
-        const queue = options.queue === undefined ? null : await queueCounts(options.queue);
         if (options.json === true) {
           console.log(JSON.stringify({ ...status, queue }));
           return;
