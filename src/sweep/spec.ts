@@ -62,6 +62,8 @@ const DatasetSchema = z.object({
   make: RecipeSchema.optional(),
   /** false: only a source for other recipes (or a held-out set), no runs train on it */
   train: z.boolean().default(true),
+  /** this dataset's seeds, instead of the sweep's (e.g. more seeds where a result is close) */
+  seeds: z.array(count(0)).min(1).optional(),
 }).strict().superRefine((dataset, context) => {
   if ((dataset.file === undefined) === (dataset.make === undefined)) context.addIssue({ code: 'custom', message: 'give exactly one of file or make' });
 });
@@ -221,8 +223,9 @@ export function expandSweep(spec: SweepSpec, cwd: string): Sweep {
     if (dataset.make?.dropped !== undefined) datasetFiles[dataset.make.dropped] = join(dataDirectory, `${dataset.make.dropped}.hdf5`);
   }
   const jobs: SweepJob[] = [];
-  for (const seed of spec.seeds) {
-    for (const dataset of spec.datasets.filter((entry) => entry.train)) {
+  const allSeeds = [...new Set([...spec.seeds, ...spec.datasets.flatMap((dataset) => dataset.seeds ?? [])])].sort((a, b) => a - b);
+  for (const seed of allSeeds) {
+    for (const dataset of spec.datasets.filter((entry) => entry.train && (entry.seeds ?? spec.seeds).includes(seed))) {
       for (const algorithm of spec.algorithms) {
         const label = algorithm.label ?? algorithm.algo;
         for (const point of gridPoints({ ...spec.grid, ...algorithm.grid })) {

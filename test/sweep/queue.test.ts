@@ -4,6 +4,7 @@
  * completes exactly once, the killed job is resumed from its checkpoint by another worker, and the
  * results equal a local sweep's. An unreachable Redis is a clear message and exit 2.
  * Skipped, visibly, without redis-server, unless STITCH_REQUIRE_REDIS=1 (.ci/run sets it).
+ * With STITCH_TEST_REDIS_URL (.ci/run starts one) that server is used instead of a new one.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -46,7 +47,9 @@ describe('stitch sweep --queue and stitch worker (BullMQ + redis-server)', () =>
   before(async () => {
     dir = tempDir();
     dataset = await smallMazeDataset(dir, 4000);
-    if (available) redis = await startRedis(dir);
+    const given = process.env.STITCH_TEST_REDIS_URL;
+    if (given !== undefined && given !== '') redis = { url: given, stop: async () => {} };
+    else if (available) redis = await startRedis(dir);
   });
   after(async () => {
     for (const worker of workers) {
