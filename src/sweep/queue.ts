@@ -28,6 +28,8 @@ export interface QueuedResult {
   mode: 'new' | 'resume' | 'finished';
   seconds: number;
   host: string;
+  /** epoch ms when the job's training ended, for the queue's own overhead (bench) */
+  endedAt: number;
 }
 
 /** how long a connection attempt may take before the command gives up (never a hang) */
@@ -165,7 +167,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         },
       });
       options.log(run.mode === 'finished' ? `already finished ${sweepJob.name}` : `done ${sweepJob.name} (${run.mode}, ${run.seconds.toFixed(1)} s)`);
-      return { name: sweepJob.name, mode: run.mode, seconds: run.seconds, host: hostname() };
+      return { name: sweepJob.name, mode: run.mode, seconds: run.seconds, host: hostname(), endedAt: Date.now() };
     } catch (error) {
       if (error instanceof JobFailedError) {
         const failures = job.attemptsMade + 1;
