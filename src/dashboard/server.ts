@@ -14,6 +14,7 @@ import { streamSSE } from 'hono/streaming';
 import { renderPage } from '../report/page.js';
 import { readRunSnapshot, runSignature } from '../report/run-data.js';
 import { CONFIG_FILE } from '../train/trainer.js';
+import { mountSweepRoutes } from './sweeps.js';
 
 export interface DashboardOptions {
   runsDir: string;
@@ -108,6 +109,7 @@ export function createDashboardApp(runsDir: string, pollMs: number, closing: Abo
   });
   app.get('/', (c) => c.html(page));
   app.get('/api/runs', (c) => c.json(listRuns(runsRoot)));
+  mountSweepRoutes(app, runsRoot);
   app.get('/api/runs/:name', (c) => {
     const dir = runDirectory(runsRoot, c.req.param('name'));
     if (dir === null || !existsSync(dir)) return c.json({ error: 'no such run' }, 404);
