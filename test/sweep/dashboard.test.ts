@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { startDashboard, type Dashboard } from '../../src/dashboard/server.js';
 import type { SweepView } from '../../src/dashboard/sweeps.js';
 import { writeJobState } from '../../src/sweep/jobs.js';
+import { launchChromium } from '../report/fixture.js';
 import { tempDir } from '../train/fixture.js';
 
 const record = (step: number, score: number): Record<string, unknown> => ({ step, normalized_score: score, mean_return: score / 2 });
@@ -49,5 +50,20 @@ describe('dashboard sweep view', () => {
     const response = await fetch(`${dashboard.url}/sweeps`);
     assert.equal(response.status, 200);
     assert.match(await response.text(), /<title>Stitch sweeps<\/title>[\s\S]*fetch\('\/api\/sweeps'\)/);
+  });
+
+  it('renders the counts, the results table and the failed job in a browser', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${dashboard.url}/sweeps`);
+      await page.waitForSelector('section.sweep');
+      assert.match(await page.textContent('p.counts') ?? '', /^1\/2 done, 0 running, 1 failed, 0 queued; ETA /);
+      const text = await page.textContent('section.sweep') ?? '';
+      assert.match(text, /12\.5 ± 0\.0/);
+      assert.match(text, /dt-umaze-seed1failed.*exit 2: stitch: bad width/);
+    } finally {
+      await browser.close();
+    }
   });
 });
