@@ -78,6 +78,27 @@ describe('stitch sweep, local', () => {
     assert.deepEqual(scoreTable(sweepDir), scoreTable(join(dir, 'whole')));
   });
 
+  it('a job that keeps failing is marked failed with its error after its tries; the others finish', () => {
+    const sweepDir = join(dir, 'failing');
+    const spec = tinySpec(sweepDir, dataset);
+    const algorithms = [
+      // a width the heads do not divide: `stitch train` refuses it at once (exit 2)
+      { algo: 'dt', label: 'broken', overrides: { width: 15, layers: 1, heads: 2, mlpWidth: 32, context: 4, batchSize: 8 } },
+      (spec.algorithms as unknown[])[0],
+    ];
+    const { status, stdout, stderr } = stitch(['sweep', writeSpec(join(dir, 'failing.json'), { ...spec, algorithms, seeds: [0], attempts: 2 }), '--threads', '1']);
+    assert.equal(status, 1, stderr);
+    assert.match(stdout, /sweep tiny: 1 jobs done, 1 failed/);
+    assert.match(stdout, /^failed broken-umaze-seed0: exit 2: stitch: /m);
+    assert.match(stderr, /retrying broken-umaze-seed0 \(try 1 of 2\)/);
+    const state = readJobState(sweepDir, 'broken-umaze-seed0');
+    assert.equal(state?.status, 'failed');
+    assert.equal(state?.failures, 2);
+    assert.match(state?.error ?? '', /^exit 2: stitch: .*width/);
+    assert.ok(existsSync(join(sweepDir, 'runs', 'dt-umaze-seed0', 'eval.json')));
+    assert.match(stitch(['sweep', 'status', sweepDir]).stdout, /1\/2 done, 0 running, 1 failed, 0 queued[\s\S]*failed +broken-umaze-seed0: exit 2/);
+  });
+
   it('refuses an invalid sweep file in one line naming the field, exit 2, creating nothing', () => {
     const sweepDir = join(dir, 'bad');
     const cases: Array<[Record<string, unknown>, RegExp]> = [
