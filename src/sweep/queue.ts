@@ -155,6 +155,8 @@ export interface RunningWorker {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   await probeRedis(options.url);
   const running = new Map<string, RunningJob>();
+  /** jobs whose lock this worker lost: another worker owns them now, so their state is not ours to write */
+  const lost = new Set<string>();
   const processor = async (job: Job<QueuedJob, QueuedResult>): Promise<QueuedResult> => {
     const { sweepDir, job: sweepJob } = job.data;
     const log = (line: string): void => options.log(`${sweepJob.name}: ${line}`);
@@ -169,7 +171,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       options.log(run.mode === 'finished' ? `already finished ${sweepJob.name}` : `done ${sweepJob.name} (${run.mode}, ${run.seconds.toFixed(1)} s)`);
       return { name: sweepJob.name, mode: run.mode, seconds: run.seconds, host: hostname(), endedAt: Date.now() };
     } catch (error) {
-      if (error instanceof JobFailedError) {
+      if (error instanceof JobFailedError && job.id !== undefined && lost.delete(job.id)) {
+        options.log(`stopped ${sweepJob.name}: this worker lost the job`);
+      } else if (error instanceof JobFailedError) {
         const failures = job.attemptsMade + 1;
         const last = failures >= (job.opts.attempts ?? 1);
         updateJobState(sweepDir, sweepJob.name, { status: last ? 'failed' : 'queued', failures, error: error.message, pid: null });
@@ -192,6 +196,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     for (const id of jobIds) {
       const child = running.get(id);
       if (child === undefined) continue;
+      lost.add(id);
       options.log(`lost the lock of job ${id}; stopping its training (another worker resumes it)`);
       child.kill();
     }
