@@ -81,10 +81,9 @@ export function registerSweepCommands(program: Command): void {
           return;
         }
         const summary = await runLocalSweep(loaded, { workers, threads: threads ?? threadsPerWorker(workers), log });
-        const { paths } = writeSweepReport(loaded.directory);
         console.log(`sweep ${loaded.spec.name}: ${summary.done} jobs done, ${summary.failed.length} failed`);
         for (const failure of summary.failed) console.log(`failed ${failure.name}: ${failure.error}`);
-        console.log(`results: ${paths.markdown}`);
+        if (summary.done > 0) console.log(`results: ${writeSweepReport(loaded.directory).paths.markdown}`);
         if (summary.failed.length > 0) process.exitCode = 1;
       });
     });
