@@ -14,11 +14,10 @@ import { compareRuns, type Comparison } from '../report/compare.js';
 import { renderPage } from '../report/page.js';
 import { readRunSnapshot } from '../report/run-data.js';
 import { bootstrapInterval, interquartileMean, mean, sampleStd } from '../report/stats.js';
-import { METRICS_JSONL } from '../train/metrics.js';
-import { EVAL_FILE } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { isFinished } from './jobs.js';
 import { readJobIndex, type JobIndex, type JobIndexEntry } from './prepare.js';
+import { readFinalScores, readMetricsSummary } from './run-reading.js';
 import { SweepError } from './spec.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -65,20 +64,10 @@ interface FinishedRun {
   rate: number;
 }
 
-type EvalRecord = { normalized_score: number | null; mean_return: number };
-
 function readFinished(job: JobIndexEntry): FinishedRun {
-  const evaluation = JSON.parse(readFileSync(join(job.runDir, EVAL_FILE), 'utf8')) as { last: EvalRecord; best: EvalRecord };
-  const score = (record: EvalRecord): number => record.normalized_score ?? record.mean_return;
-  const metrics = readFileSync(join(job.runDir, METRICS_JSONL), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { time_s: number; steps_per_s: number });
-  return {
-    job,
-    last: score(evaluation.last),
-    best: score(evaluation.best),
-    normalized: evaluation.last.normalized_score !== null,
-    seconds: metrics[metrics.length - 1]?.time_s ?? 0,
-    rate: mean(metrics.map((record) => record.steps_per_s)),
-  };
+  const scores = readFinalScores(job.runDir);
+  const metrics = readMetricsSummary(job.runDir);
+  return { job, ...scores, seconds: metrics?.seconds ?? 0, rate: metrics?.stepsPerSecond ?? 0 };
 }
 
 function summarize(values: number[]): ScoreSummary {

@@ -3,11 +3,9 @@
  * eval.json is done, whatever any state file says) and the job state files, and an ETA from the
  * finished jobs' times. Works without Redis; the CLI adds the queue's own counts when given --queue.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { METRICS_JSONL } from '../train/metrics.js';
 import { isFinished, readJobState, type JobStatus } from './jobs.js';
 import { readJobIndex } from './prepare.js';
+import { readMetricsSummary } from './run-reading.js';
 
 export interface JobStatusLine {
   name: string;
@@ -28,23 +26,6 @@ export interface SweepStatus {
   jobs: JobStatusLine[];
 }
 
-function lastMetrics(runDir: string): { step: number; seconds: number } | null {
-  try {
-    const lines = readFileSync(join(runDir, METRICS_JSONL), 'utf8').trim().split('\n');
-    for (let i = lines.length - 1; i >= 0; i--) {
-      try {
-        const record = JSON.parse(lines[i] as string) as { step?: number; time_s?: number };
-        if (typeof record.step === 'number') return { step: record.step, seconds: record.time_s ?? 0 };
-      } catch {
-        // a torn last line while the run writes it
-      }
-    }
-  } catch {
-    // no metrics yet
-  }
-  return null;
-}
-
 export function sweepStatus(sweepDir: string): SweepStatus {
   const index = readJobIndex(sweepDir);
   const counts: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0 };
@@ -52,7 +33,7 @@ export function sweepStatus(sweepDir: string): SweepStatus {
   const durations: number[] = [];
   for (const job of index.jobs) {
     const state = readJobState(sweepDir, job.name);
-    const metrics = lastMetrics(job.runDir);
+    const metrics = readMetricsSummary(job.runDir);
     let status: JobStatus = state?.status ?? 'queued';
     if (isFinished(job.runDir)) {
       status = 'done';
