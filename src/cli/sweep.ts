@@ -108,6 +108,7 @@ export function registerSweepCommands(program: Command): void {
         const eta = status.etaSeconds === null ? 'ETA unknown until a job finishes' : `ETA ${formatDuration(status.etaSeconds)}`;
         console.log(`sweep ${status.name}: ${counts.done}/${status.total} done, ${counts.running} running, ${counts.failed} failed, ${counts.queued} queued; ${eta}`);
         if (queue !== null) console.log(`queue: ${queue.waiting} waiting, ${queue.active} active, ${queue.completed} completed, ${queue.failed} failed, ${queue.delayed} delayed (every sweep on this Redis)`);
+        for (const job of status.jobs.filter((line) => line.note !== null)) console.log(`queued   ${job.name}: ${job.note ?? ''}`);
         for (const job of status.jobs.filter((line) => line.status === 'running' || line.status === 'failed')) {
           const where = job.host === null ? '' : ` on ${job.host}`;
           console.log(`${job.status.padEnd(8)} ${job.name}${job.status === 'running' ? `${where}, step ${job.step ?? 0}` : `: ${job.error ?? ''}`}`);

@@ -92,7 +92,7 @@ function readRunLock(runDir: string): RunLock | null {
   }
 }
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

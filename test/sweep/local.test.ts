@@ -70,6 +70,11 @@ describe('stitch sweep, local', () => {
     assert.ok(newestCheckpointStep(firstRun) >= 10 && newestCheckpointStep(firstRun) < TINY_STEPS, 'the first run was not caught mid-way');
     child.kill('SIGKILL');
     await exited;
+    // status: the killed sweep's running jobs are not running any more
+    let status = stitch(['sweep', 'status', sweepDir]).stdout;
+    for (let i = 0; i < 10 && !/ 0 running/.test(status); i++) status = stitch(['sweep', 'status', sweepDir]).stdout;
+    assert.match(status, /, 0 running, 0 failed, \d queued/);
+    assert.match(status, /^queued +dt-umaze-seed0: interrupted: its process is gone/m);
     const rerun = stitch(['sweep', specPath, '--workers', '2', '--threads', '1']);
     assert.equal(rerun.status, 0, rerun.stderr);
     assert.match(rerun.stderr, /dt-umaze-seed0: resuming from its last checkpoint/);
