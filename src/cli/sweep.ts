@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runLocalSweep, threadsPerWorker } from '../sweep/local.js';
-import { makeDatasets, prepareSweepDirectory } from '../sweep/prepare.js';
+import { jobIndex, makeDatasets, prepareSweepDirectory, type JobIndex } from '../sweep/prepare.js';
 import { enqueueSweep, probeRedis, queueCounts, startWorker } from '../sweep/queue.js';
 import { writeSweepReport } from '../sweep/results.js';
 import { loadSweep, SweepError, type Sweep } from '../sweep/spec.js';
@@ -40,10 +40,15 @@ const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-/** a sweep directory, or a sweep file naming one */
-function sweepDirectory(target: string): string {
+/**
+ * A sweep directory (its jobs.json), or a sweep file: its jobs come from the file, so a sweep whose
+ * runs were made otherwise (or whose directory is gone) can still be reported.
+ */
+function sweepTarget(target: string): { directory: string; index?: JobIndex } {
   if (!existsSync(target)) throw new UserError(`${target}: no such sweep directory or sweep file`);
-  return statSync(target).isDirectory() ? target : loadSweep(target).directory;
+  if (statSync(target).isDirectory()) return { directory: target };
+  const loaded = loadSweep(target);
+  return { directory: loaded.directory, index: jobIndex(loaded) };
 }
 
 function printDryRun(sweep: Sweep): void {
@@ -99,7 +104,8 @@ export function registerSweepCommands(program: Command): void {
       const url = options.queue ?? (sweep.opts() as { queue?: string }).queue;
       await asUserErrors(async () => {
         const queue = url === undefined ? null : await queueCounts(url);
-        const status = sweepStatus(sweepDirectory(target));
+        const { directory, index } = sweepTarget(target);
+        const status = sweepStatus(directory, index);
         if (options.json === true) {
           console.log(JSON.stringify({ ...status, queue }));
           return;
@@ -122,7 +128,8 @@ export function registerSweepCommands(program: Command): void {
     .argument('<sweep>', 'the sweep directory or its sweep file')
     .action(async (target: string) => {
       await asUserErrors(() => {
-        const { paths } = writeSweepReport(sweepDirectory(target));
+        const { directory, index } = sweepTarget(target);
+        const { paths } = writeSweepReport(directory, index);
         console.log(`results: ${paths.markdown}`);
         console.log(`csv: ${paths.csv}`);
         console.log(`comparison: ${paths.html}`);

@@ -7,7 +7,7 @@
  * Written as results.md, results.csv, results.json and the HTML comparison page (comparison.html).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareRuns, type Comparison } from '../report/compare.js';
@@ -175,10 +175,11 @@ export interface ReportPaths {
   html: string;
 }
 
-export function writeSweepReport(sweepDir: string): { results: SweepResults; paths: ReportPaths } {
-  const index = readJobIndex(sweepDir);
+/** `index`: the jobs, when they come from the sweep file rather than the directory's jobs.json */
+export function writeSweepReport(sweepDir: string, index: JobIndex = readJobIndex(sweepDir)): { results: SweepResults; paths: ReportPaths } {
   const results = computeResults(index);
   if (results.rows.length === 0) throw new SweepError(`sweep ${index.name}: no finished run to report yet`);
+  mkdirSync(sweepDir, { recursive: true });
   const paths: ReportPaths = {
     markdown: join(sweepDir, 'results.md'),
     csv: join(sweepDir, 'results.csv'),

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isFinished, pidAlive, readJobState, type JobState, type JobStatus } from './jobs.js';
-import { readJobIndex } from './prepare.js';
+import { readJobIndex, type JobIndex } from './prepare.js';
 import { readMetricsSummary } from './run-reading.js';
 
 export interface JobStatusLine {
@@ -52,8 +52,8 @@ export interface SweepStatus {
   jobs: JobStatusLine[];
 }
 
-export function sweepStatus(sweepDir: string): SweepStatus {
-  const index = readJobIndex(sweepDir);
+/** `index`: the jobs, when they come from the sweep file rather than the directory's jobs.json */
+export function sweepStatus(sweepDir: string, index: JobIndex = readJobIndex(sweepDir)): SweepStatus {
   const counts: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0 };
   const jobs: JobStatusLine[] = [];
   const durations: number[] = [];

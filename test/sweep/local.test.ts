@@ -56,6 +56,13 @@ describe('stitch sweep, local', () => {
     assert.doesNotMatch(again.stderr, /starting a new run|resuming/);
     const status2 = stitch(['sweep', 'status', sweepDir]);
     assert.match(status2.stdout, /sweep tiny: 4\/4 done, 0 running, 0 failed, 0 queued/);
+
+    // a sweep file whose runs exist but whose sweep directory does not: reported from the file
+    const fromFile = writeSpec(join(dir, 'from-file.yaml'), { ...tinySpec(join(dir, 'from-file'), dataset), runs: join(sweepDir, 'runs') });
+    assert.match(stitch(['sweep', 'status', fromFile]).stdout, /sweep tiny: 4\/4 done/);
+    const report = stitch(['sweep', 'report', fromFile]);
+    assert.equal(report.status, 0, report.stderr);
+    assert.deepEqual(scoreTable(join(dir, 'from-file')), scoreTable(sweepDir));
   });
 
   it('SIGKILLed mid-sweep and run again, it resumes from checkpoints and ends with the uninterrupted results', async () => {
