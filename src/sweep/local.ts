@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { JobFailedError, runJob, updateJobState } from './jobs.js';
+import { readMetricsSummary } from './run-reading.js';
 import type { Sweep, SweepJob } from './spec.js';
 
 export interface LocalOptions {
@@ -12,6 +13,8 @@ export interface LocalOptions {
   /** threads per training process (default: cores / workers) */
   threads?: number;
   log: (line: string) => void;
+  /** how often the running jobs' steps are logged (default 30 s) */
+  progressMs?: number;
 }
 
 export interface LocalSummary {
@@ -47,13 +50,24 @@ export async function runLocalSweep(sweep: Sweep, options: LocalOptions): Promis
   const summary: LocalSummary = { done: 0, failed: [] };
   const total = pending.length;
   options.log(`${total} jobs, ${options.workers} at a time, ${threads} thread(s) each`);
+  // training runs for minutes to hours: say where the running jobs are now and then
+  const running = new Set<SweepJob>();
+  const ticker = setInterval(() => {
+    if (running.size === 0) return;
+    const steps = [...running].map((job) => `${job.name} step ${readMetricsSummary(job.runDir)?.step ?? 0}/${typeof job.point.steps === 'number' ? job.point.steps : sweep.spec.budget.steps}`);
+    options.log(`progress: ${summary.done + summary.failed.length}/${total} jobs finished; running ${steps.join(', ')}`);
+  }, options.progressMs ?? 30_000);
+  ticker.unref();
   await Promise.all(Array.from({ length: Math.min(options.workers, total) }, async () => {
     for (let job = pending.shift(); job !== undefined; job = pending.shift()) {
+      running.add(job);
       const error = await runWithRetries(sweep, job, threads, options.log);
+      running.delete(job);
       if (error === null) summary.done += 1;
       else summary.failed.push({ name: job.name, error });
       options.log(`progress: ${summary.done + summary.failed.length}/${total} jobs (${summary.failed.length} failed)`);
     }
   }));
+  clearInterval(ticker);
   return summary;
 }
