@@ -11,6 +11,7 @@ const sections: Record<string, () => Promise<BenchSection>> = {
   engine: async () => (await import('./engine.js')).run,
   envs: async () => (await import('./envs.js')).run,
   kernels: async () => (await import('./kernels.js')).run,
+  sweep: async () => (await import('./sweep.js')).run,
 };
 
 function formatTable(rows: BenchRow[]): string {

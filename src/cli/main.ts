@@ -11,6 +11,7 @@ import { registerDataCommands } from './data.js';
 import { registerEnvCommands } from './env.js';
 import { UserError } from './errors.js';
 import { registerReportCommands } from './report.js';
+import { registerSweepCommands } from './sweep.js';
 import { registerTrainCommands } from './train.js';
 
 /** BAD_ARGUMENTS: the exit code of every input error (docs/cli.md) */
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerEnvCommands(program);
   registerTrainCommands(program);
   registerReportCommands(program);
+  registerSweepCommands(program);
   return program;
 }
 

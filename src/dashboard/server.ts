@@ -22,6 +22,7 @@ import { CONFIG_FILE } from '../train/run-files.js';
 import {
   createAccessToken, FileReadRefused, headerPolicy, localServerGuard, needsToken, readRegularFile, SANDBOXED_FILE_POLICY,
 } from '../util/local-server.js';
+import { mountSweepRoutes } from './sweeps.js';
 
 export interface DashboardOptions {
   runsDir: string;
@@ -191,6 +192,7 @@ export function createDashboardApp(runsDir: string, pollMs: number, closing: Abo
   // browsers ask for it whatever the page says; an empty answer instead of a 404 in every console
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/api/runs', (c) => c.json(runs.list()));
+  mountSweepRoutes(app, resolve(runsDir));
   app.get('/api/runs/:name', (c) => {
     const reader = runs.reader(c.req.param('name'));
     if (reader === null) return c.json({ error: 'no such run' }, 404);
