@@ -77,7 +77,7 @@ describe('a dataset whose returns overflow', () => {
     const records = readFileSync(join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, number>);
     for (const record of records) for (const [name, value] of Object.entries(record)) assert.ok(Number.isFinite(value), `${name} at step ${record.step}`);
     assert.equal(records.at(-1)!.skipped_batches, outcome.skippedBatches);
-    assert.equal((JSON.parse(readFileSync(join(whole, 'eval.json'), 'utf8')) as { skipped_batches: number }).skipped_batches, outcome.skippedBatches);
+    assert.equal((JSON.parse(readFileSync(join(whole, 'eval.json'), 'utf8')) as { skippedBatches: number }).skippedBatches, outcome.skippedBatches);
 
     const resumed = join(dir, 'skip-resumed');
     cpSync(whole, resumed, { recursive: true });
