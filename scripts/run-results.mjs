@@ -15,7 +15,8 @@ import { join } from 'node:path';
 
 const SMALL_NETWORK = { width: 64, layers: 2, batchSize: 64, warmupSteps: 200 };
 const QT_SMALL_TRUNK = { width: 64, layers: 2, batchSize: 64, heads: 1, mlpWidth: 256, actorLr: 1e-3, stepsPerIteration: 78 };
-const QT_SMALL = { ...QT_SMALL_TRUNK, candidates: 12 };
+// criticWidth 256: the documented QT and RVDT rows ran when that was the default (now the actor's width, as in the reference)
+const QT_SMALL = { ...QT_SMALL_TRUNK, criticWidth: 256, candidates: 12 };
 const COVERAGE_DATA = join('runs', 'results', 'coverage', 'datasets');
 const MATRICES = {
   // docs/results.md, issue 5: DT and Reinformer on generated Maze2D at a 2-core budget
