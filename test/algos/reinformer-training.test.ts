@@ -196,6 +196,57 @@ describe('Reinformer training', () => {
     assert.deepEqual(snapshot(resumed), snapshot(original));
   });
 
+  it('keeps log σ at 0 under LAMB (reference); logStdOptimizer adam lets the likelihood and entropy move it', () => {
+    const rng = new Rng(12);
+    const batches = Array.from({ length: 10 }, () => randomBatch(4, rng));
+    const logStdNorm = (algorithm: Algorithm): number => {
+      const logStd = (algorithm.modules().model as ReinformerNetwork).action_log_std.data;
+      return Math.hypot(...Array.from(logStd));
+    };
+    // a warm-up as the reference has (step 0 at 1% of lr), at 10x its lr so that moves are visible
+    const run = (overrides: Partial<ReinformerConfig>) => {
+      const config = smallConfig({ dropout: 0, lr: 1e-3, warmupSteps: 100, ...overrides });
+      const algorithm = reinformer.create(config, policyContext(), new Rng(13));
+      const norms: number[] = [];
+      const entropies: number[] = [];
+      batches.forEach((batch, step) => {
+        entropies.push(algorithm.update(batch, step).entropy ?? NaN);
+        norms.push(logStdNorm(algorithm));
+      });
+      return { algorithm, norms, entropies, config };
+    };
+
+    const lamb = run({});
+    assert.equal(lamb.config.logStdOptimizer, 'lamb', 'the reference is the default');
+    // LAMB's trust ratio ‖w‖/‖u‖ is 1 only while ‖w‖ = 0: the first step moves log σ by lr·(1/100)
+    // per entry, every later step changes its norm by at most a factor (1 + lr_t)
+    const first = lamb.norms[0] ?? NaN;
+    assert.ok(first > 0 && first < 1.5e-5 * Math.sqrt(A), `first LAMB step ${first}`);
+    let bound = first;
+    for (let step = 1; step < batches.length; step++) {
+      bound *= 1 + 1e-3 * Math.min((step + 1) / 100, 1);
+      assert.ok((lamb.norms[step] ?? NaN) <= bound * (1 + 1e-6), `step ${step}: ‖log σ‖ ${lamb.norms[step]} above ${bound}`);
+    }
+    assert.ok((lamb.norms.at(-1) ?? NaN) < 2e-5, 'σ stays 1 to four decimals');
+    assert.ok(Math.abs((lamb.entropies.at(-1) ?? NaN) - (lamb.entropies[0] ?? NaN)) < 1e-4, 'the logged entropy does not move');
+
+    const adam = run({ logStdOptimizer: 'adam' });
+    // Adam's first steps move each entry by about lr_t: Σ_t 1e-3 (t + 1)/100 = 5.5e-4 over 10 steps
+    const moved = adam.norms.at(-1) ?? NaN;
+    assert.ok(moved > 3e-4 * Math.sqrt(A), `‖log σ‖ after 10 Adam steps: ${moved}`);
+    assert.ok(moved > 20 * (lamb.norms.at(-1) ?? NaN), 'far beyond what LAMB allows');
+    // entropy = Σ_d (½ log 2πe + log σ_d): it moves by the sum of log σ's moves
+    assert.ok(Math.abs((adam.entropies.at(-1) ?? NaN) - (adam.entropies[0] ?? NaN)) > 5e-4, 'the logged entropy moves with σ');
+    const optimizers = adam.algorithm.optimizers();
+    assert.deepEqual(Object.keys(optimizers), ['optimizer', 'log_std_optimizer', 'temperature_optimizer']);
+    assert.deepEqual(optimizers.log_std_optimizer?.names, ['action_log_std']);
+    assert.ok(!(optimizers.optimizer?.names ?? []).includes('action_log_std'), 'LAMB no longer steps log σ');
+    assert.equal(adam.algorithm.optimizers().optimizer?.optimizer.params.length, (adam.algorithm.modules().model?.parameters().length ?? 0) - 1);
+    // the option's learning rate
+    const slow = run({ logStdOptimizer: 'adam', logStdLr: 1e-5 });
+    assert.ok((slow.norms.at(-1) ?? NaN) < moved / 50, 'logStdLr sets log σ\'s Adam rate');
+  });
+
   it('pushes the return head above the mean, towards the upper expectile of the returns', () => {
     // four identical one-step windows with different returns: the state token sees the same input in
     // every row, so the best prediction is the m-expectile of the returns, above their mean
