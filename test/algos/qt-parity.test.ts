@@ -5,7 +5,8 @@
  * the twin critic loss, the actor's behaviour term and normalized Q-term through the updated
  * critic, both clipped Adam steps, the EMA and Polyak updates) and five environment steps of the
  * 50-candidate get_action (candidate returns, the batched forward, the target critic's scores,
- * softmax and choice), with torch's random draws replayed. On the js and native backends, to
+ * softmax and choice), with torch's random draws replayed; RVDT's qt column, which reuses QT's
+ * parts, takes the same training step. On the js and native backends, to
  * relative error 1e-4 (relative to each tensor's largest entry).
  */
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { QtActor } from '../../src/algos/parts/actors.js';
 import { CandidateActingModel, candidateReturns, chooseCandidate } from '../../src/algos/parts/candidate-acting.js';
 import { bootstrapIndices, bootstrapValues, nStepTargets, TwinCritic, twinCriticLoss, type QNumerator } from '../../src/algos/parts/critic.js';
 import { actorConfig } from '../../src/algos/parts/qt-family.js';
+import { RvdtAlgorithm, RvdtConfigSchema, type RvdtConfig } from '../../src/algos/rvdt.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
 import { setBackend, Rng, Tensor, tidy, type BackendName } from '../../src/engine/index.js';
 import { tryNativeBackend } from '../../src/engine/backends/index.js';
@@ -70,6 +72,18 @@ const context: PolicyContext = {
 class ReplayedCoinQt extends QtAlgorithm {
   constructor(config: QtConfig, private readonly numerator: QNumerator) {
     super(config, context, new Rng(0));
+  }
+
+  protected override drawNumerator(): QNumerator {
+    return this.numerator;
+  }
+}
+
+/** RVDT (which reuses QT's critic, targets, Q-term and update) with the coin fixed likewise */
+class ReplayedCoinRvdt extends RvdtAlgorithm {
+  constructor(config: RvdtConfig, private readonly numerator: QNumerator) {
+    // the qt column rebalances nothing: no window is from an expert trajectory
+    super(config, context, new Rng(0), { expertEpisodes: new Uint8Array(1), metadata: {} });
   }
 
   protected override drawNumerator(): QNumerator {
@@ -207,6 +221,32 @@ for (const { name: backendName, skip } of backends) {
           const error = relativeError(moved, expectedMove);
           assert.ok(error <= 1e-3, `${module}.${name}: the step's change, relative error ${error}`);
         }
+      }
+    });
+  });
+
+  describe(`RVDT's qt column against charleshsc/QT: the shared parts take the reference's step, on the ${backendName} backend`, { skip }, () => {
+    it('updates all four modules as train_step does', () => {
+      const { metadata, tensor, prefixed } = openFixture('qt_step.safetensors');
+      const stored = JSON.parse(metadata.config ?? '{}') as Record<string, unknown>;
+      const config = RvdtConfigSchema.parse({ ...stored, targetReturns: [1], candidates: 1, variant: 'qt' });
+      setBackend(backendName);
+      const algorithm = new ReplayedCoinRvdt(config, metadata.numerator as QNumerator);
+      for (const [module, value] of Object.entries(algorithm.modules())) loadModuleTensors(value, prefixed(`param.${module}.`), `param.${module}`);
+      const B = config.batchSize;
+      const K = config.context;
+      const rtg = tensor('input.rtg').data;
+      const mask = Float32Array.from(tensor('input.mask').data);
+      algorithm.update({
+        batchSize: B, contextLength: K, obsDim: S, actionDim: A,
+        states: Float32Array.from(tensor('input.states').data), actions: Float32Array.from(tensor('input.actions').data),
+        rewards: Float32Array.from(tensor('input.rewards').data),
+        returnsToGo: Float32Array.from({ length: B * K }, (_, i) => rtg[Math.floor(i / K) * (K + 1) + (i % K)] as number),
+        mask, terminated: Float32Array.from(tensor('input.dones').data, (d, i) => ((mask[i] as number) === 1 ? d : 0)),
+        timesteps: Int32Array.from(tensor('input.timesteps').data), episodes: new Int32Array(B), starts: new Int32Array(B),
+      }, Number(metadata.step));
+      for (const [module, value] of Object.entries(algorithm.modules())) {
+        for (const [name, p] of value.namedParameters()) assertClose(p.data, tensor(`after.${module}.${name}`).data, `${module}.${name} after the step`);
       }
     });
   });
