@@ -294,7 +294,7 @@ def training_fixture(ql_dt, ql_trainer):
     out.update(actor_tensors(actor, "param.ema_actor.", ema_values))
     out.update(module_tensors(critic, "param.critic."))
     out.update(module_tensors(critic, "param.critic_target.", target_values))
-    states, actions, rewards, action_target, dones, rtg, timesteps, mask = batch
+    states, actions, rewards, _, dones, rtg, timesteps, mask = batch
     out.update({
         "input.states": states, "input.actions": actions, "input.rewards": rewards[..., 0].clone(),
         "input.dones": dones[..., 0].to(torch.int32), "input.rtg": rtg[..., 0], "input.timesteps": timesteps.to(torch.int32),
@@ -321,35 +321,30 @@ def training_fixture(ql_dt, ql_trainer):
             p.copy_(target_values[n].double())
     trainer.step = STEP_INDEX
 
-    # record what the step computes inside without changing it: wrap the optimizers' step and the
-    # critic target's forward, which train_step calls by name
+    # record what the step computes inside, without changing it, by wrapping what train_step calls
+    # by name: clip_grad_norm_ (gradients before clipping and the norm it returns, critic first,
+    # then actor), the actor optimizer's step (the critic as the actor's loss saw it) and the target
+    # critic's forward (the bootstrap values)
     recorded = {}
-    critic_step = trainer.critic_optimizer.step
     actor_step = trainer.actor_optimizer.step
 
-    def record_critic_step(*args, **kwargs):
-        recorded["critic_grads"] = {n: g.clone() for n, g in recorded["critic_grads_before_clip"].items()}
-        recorded["critic_grad_norm"] = clip_norm_of(recorded["critic_grads_before_clip"])
-        return critic_step(*args, **kwargs)
-
     def record_actor_step(*args, **kwargs):
-        recorded["actor_grad_norm"] = clip_norm_of(recorded["actor_grads_before_clip"])
         recorded["critic_after_update"] = {n: p.detach().clone() for n, p in trainer.critic.named_parameters()}
         return actor_step(*args, **kwargs)
 
-    trainer.critic_optimizer.step = record_critic_step
     trainer.actor_optimizer.step = record_actor_step
     clip = nn.utils.clip_grad_norm_
     calls = []
 
     def recording_clip(parameters, *args, **kwargs):
-        parameters = list(parameters)
         which = "critic" if len(calls) == 0 else "actor"
         module = trainer.critic if which == "critic" else trainer.actor
         recorded[f"{which}_grads_before_clip"] = {n: (p.grad.clone() if p.grad is not None else torch.zeros_like(p))
                                                   for n, p in module.named_parameters()}
         calls.append(which)
-        return clip(parameters, *args, **kwargs)
+        norm = clip(parameters, *args, **kwargs)
+        recorded[f"{which}_grad_norm"] = norm.detach().clone()
+        return norm
 
     nn.utils.clip_grad_norm_ = recording_clip
     target_forward = trainer.critic_target.forward
@@ -369,7 +364,7 @@ def training_fixture(ql_dt, ql_trainer):
 
     def recording_mse(a, b, *args, **kwargs):
         value = mse(a, b, *args, **kwargs)
-        captured_terms.append(value.detach().clone())
+        captured_terms.append((value.detach().clone(), b.detach().clone()))
         return value
 
     F.mse_loss = recording_mse
@@ -379,6 +374,7 @@ def training_fixture(ql_dt, ql_trainer):
         F.mse_loss = mse
         nn.utils.clip_grad_norm_ = clip
         del trainer.critic_target.forward
+        del trainer.actor_optimizer.step
     assert calls == ["critic", "actor"], calls
 
     out.update(module_tensors(critic, "grad.critic.", recorded["critic_grads_before_clip"]))
@@ -389,16 +385,19 @@ def training_fixture(ql_dt, ql_trainer):
     out.update(module_tensors(trainer.critic, "after.critic."))
     out.update(module_tensors(trainer.critic_target, "after.critic_target."))
 
-    # the n-step targets as the reference computes them, for the positions its critic loss uses
-    targets, weights = reference_targets(wide, recorded["bootstrap_values"])
-    # captured_terms: the critic's two MSEs, then the actor's action MSE
-    critic_loss = captured_terms[0] + captured_terms[1]
+    # captured_terms: the critic's two MSEs (their targets: target_q at the positions the loss
+    # uses, t < K - 1 with mask 1, in row-major order), then the actor's action MSE
+    critic_loss = captured_terms[0][0] + captured_terms[1][0]
+    weights = torch.zeros(BATCH, CONTEXT, dtype=torch.float64)
+    weights[:, :-1] = (wide[7][:, :-1] > 0).double()
+    targets = torch.zeros(BATCH, CONTEXT, dtype=torch.float64)
+    targets[weights > 0] = captured_terms[0][1].reshape(-1)
     out.update({
         "output.bootstrap_values": recorded["bootstrap_values"].reshape(BATCH),
         "output.critic_targets": targets, "output.critic_target_weights": weights,
         "output.critic_loss": critic_loss.reshape([]),
-        "output.action_loss": captured_terms[2].reshape([]),
-        "output.state_loss": torch.tensor(metrics["bc_loss"][0] - captured_terms[2].item()),
+        "output.action_loss": captured_terms[2][0].reshape([]),
+        "output.state_loss": torch.tensor(metrics["bc_loss"][0] - captured_terms[2][0].item()),
         "output.bc_loss": torch.tensor(metrics["bc_loss"][0]),
         "output.q_loss": torch.tensor(metrics["ql_loss"][0]),
         "output.actor_loss": torch.tensor(metrics["actor_loss"][0]),
@@ -425,27 +424,6 @@ def training_fixture(ql_dt, ql_trainer):
     }
     torch.set_default_dtype(torch.float32)
     return tensors, metadata
-
-
-def clip_norm_of(gradients):
-    return torch.norm(torch.stack([torch.norm(g.detach(), 2.0) for g in gradients.values()]), 2.0)
-
-
-def reference_targets(batch, bootstrap):
-    """y_t for the positions the reference's critic loss uses (t < K - 1, mask 1); 0 elsewhere."""
-    _, _, rewards, _, dones, _, _, mask = batch
-    B, K = mask.shape
-    gamma = TRAINING["discount"]
-    targets = torch.zeros(B, K, dtype=torch.float64)
-    weights = torch.zeros(B, K, dtype=torch.float64)
-    for b in range(B):
-        future = (1 - float(dones[b, -1, 0])) * float(bootstrap[b, 0])
-        for t in range(K - 2, -1, -1):
-            future = float(rewards[b, t, 0]) + gamma * future
-            if mask[b, t] > 0:
-                targets[b, t] = future
-                weights[b, t] = 1
-    return targets, weights
 
 
 # ---------------------------------------------------------------------------------------------
