@@ -12,6 +12,7 @@ import {
 import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
 import { Rng, tidy } from '../../src/engine/index.js';
 import { loadModuleTensors, loadOptimizerTensors, moduleTensors, optimizerTensors } from '../../src/nn/checkpoint.js';
+import type { Module } from '../../src/nn/module.js';
 
 const S = 4;
 const A = 2;
@@ -245,6 +246,25 @@ describe('Reinformer training', () => {
     // the option's learning rate
     const slow = run({ logStdOptimizer: 'adam', logStdLr: 1e-5 });
     assert.ok((slow.norms.at(-1) ?? NaN) < moved / 50, 'logStdLr sets log σ\'s Adam rate');
+  });
+
+  it('resumes exactly with logStdOptimizer adam (log σ\'s Adam is checkpointed too)', () => {
+    const config = smallConfig({ dropout: 0, warmupSteps: 10, logStdOptimizer: 'adam' });
+    const rng = new Rng(14);
+    const batches = Array.from({ length: 5 }, () => randomBatch(4, rng));
+    const original = reinformer.create(config, policyContext(), new Rng(15));
+    for (let step = 0; step < 3; step++) original.update(batches[step] as SampledBatch, step);
+    const resumed = reinformer.create(config, policyContext(), new Rng(16));
+    for (const [name, module] of Object.entries(original.modules())) loadModuleTensors(resumed.modules()[name] as Module, moduleTensors(module), name);
+    for (const [name, { optimizer, names }] of Object.entries(original.optimizers())) {
+      const target = resumed.optimizers()[name];
+      assert.ok(target !== undefined, `optimizer ${name}`);
+      loadOptimizerTensors(target.optimizer, target.names, optimizerTensors(optimizer, names), name);
+    }
+    for (let step = 3; step < 5; step++) {
+      assert.deepEqual(resumed.update(batches[step] as SampledBatch, step), original.update(batches[step] as SampledBatch, step));
+    }
+    assert.deepEqual(snapshot(resumed), snapshot(original));
   });
 
   it('pushes the return head above the mean, towards the upper expectile of the returns', () => {
