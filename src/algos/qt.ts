@@ -31,7 +31,7 @@ import { nextStateTargets, QtActor } from './parts/actors.js';
 import { CandidateActingModel } from './parts/candidate-acting.js';
 import { qRegularizer, TwinCritic, type QNumerator } from './parts/critic.js';
 import { CriticRegularizedAlgorithm, type ActorObjective } from './parts/critic-regularized.js';
-import { actorConfig, checkCandidates, QT_FIELDS } from './parts/qt-family.js';
+import { actorConfig, checkCandidates, QT_FIELDS, resolveCriticWidth } from './parts/qt-family.js';
 
 // ---------------------------------------------------------------------------------------------
 // Networks: the actor QtActor (DT's network with a next-state head, parts/actors.ts) and the
@@ -40,10 +40,13 @@ import { actorConfig, checkCandidates, QT_FIELDS } from './parts/qt-family.js';
 // ---------------------------------------------------------------------------------------------
 // Configuration and presets
 
-/** QT's config: every field of the QT family (parts/qt-family.ts), checked for one candidate per target. */
-export const QtConfigSchema = z.object(QT_FIELDS).strict().superRefine(checkCandidates);
+/**
+ * QT's config: every field of the QT family (parts/qt-family.ts), checked for one candidate per
+ * target, with the critic's width resolved (unset: the actor's width).
+ */
+export const QtConfigSchema = z.object(QT_FIELDS).strict().superRefine(checkCandidates).transform(resolveCriticWidth);
 
-export type QtConfig = z.infer<typeof QtConfigSchema>;
+export type QtConfig = z.output<typeof QtConfigSchema>;
 
 export { QT_PRESETS };
 

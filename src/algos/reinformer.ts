@@ -28,7 +28,10 @@
  *   no gradient, hence no clipping share and no LAMB update either);
  * - no attention padding mask: training windows are right-padded (only trajectories shorter than K
  *   are padded at all), so causal attention already keeps padding out of every unpadded position;
- * - acting clips the mean to the action bounds before executing it (a no-op for D4RL's [−1, 1]).
+ * - acting clips the mean to the action bounds before executing it (a no-op for D4RL's [−1, 1]);
+ * - log σ is stepped by LAMB with the network, whose trust ratio holds a zero-initialized tensor near
+ *   0, so σ stays 1 and the entropy term is inert, in the reference too; `logStdOptimizer: 'adam'`
+ *   (off by default) gives log σ an Adam of its own so the entropy term can act.
  */
 import { z } from 'zod';
 import type { WindowBatch } from '../data/sampler.js';
@@ -38,7 +41,8 @@ import {
 } from '../engine/index.js';
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { Adam, Lamb, linearWarmup } from '../nn/optim.js';
+import { assertFiniteGradient, assertFiniteWeights } from '../nn/nonfinite.js';
+import { Adam, gradNorm, Lamb, linearWarmup } from '../nn/optim.js';
 import { gradientStep } from '../nn/step.js';
 import { TrajectoryTransformer, type TrajectoryTransformerConfig, type TransformerInput } from '../nn/transformer.js';
 import {
@@ -154,6 +158,16 @@ export const ReinformerConfigSchema = z.object({
   lambMaxGradNorm: z.number().positive().nullable().default(1.0),
   /** network input = return-to-go / returnScale */
   returnScale: z.number().positive().default(1000),
+  /**
+   * what steps the learned log σ. lamb (reference): LAMB with the network; its trust ratio scales
+   * each update by the tensor's own norm, so log σ, initialized at 0, stays within about 1e-5 of 0
+   * (σ = 1) and the entropy term does nothing. adam: log σ leaves LAMB for an Adam of its own
+   * (logStdLr, the network's warm-up), so the likelihood and the entropy term move σ.
+   * docs/algorithms/reinformer.md, "The learned σ under LAMB".
+   */
+  logStdOptimizer: z.enum(['lamb', 'adam']).default('lamb'),
+  /** the learning rate of log σ's Adam (logStdOptimizer adam); null: the network's lr */
+  logStdLr: z.number().positive().nullable().default(null),
 }).strict();
 
 export type ReinformerConfig = z.infer<typeof ReinformerConfigSchema>;
@@ -290,6 +304,10 @@ class ReinformerPolicyModel implements PolicyModel {
 class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
   readonly temperature: EntropyTemperature;
   private readonly optimizer: Lamb;
+  /** the names of the parameters LAMB steps, in its order (all but log σ when log σ has its own Adam) */
+  private readonly lambNames: string[];
+  /** log σ's own Adam (logStdOptimizer adam), null when LAMB steps it (reference) */
+  private readonly logStdOptimizer: Adam | null;
   private readonly temperatureOptimizer: Adam;
   private readonly schedule: (step: number) => number;
   private readonly targetEntropy: number;
@@ -297,7 +315,11 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
   constructor(config: ReinformerConfig, context: PolicyContext, rng: Rng) {
     super(new ReinformerNetwork(networkConfig(config, context), rng), config, context);
     this.temperature = new EntropyTemperature(config.initTemperature);
-    this.optimizer = new Lamb(this.model.parameters(), { lr: config.lr, weightDecay: config.weightDecay, maxGradNorm: config.lambMaxGradNorm });
+    const separateLogStd = config.logStdOptimizer === 'adam';
+    const lambParameters = this.model.namedParameters().filter(([, p]) => !separateLogStd || p !== this.model.action_log_std);
+    this.lambNames = lambParameters.map(([n]) => n);
+    this.optimizer = new Lamb(lambParameters.map(([, p]) => p), { lr: config.lr, weightDecay: config.weightDecay, maxGradNorm: config.lambMaxGradNorm });
+    this.logStdOptimizer = separateLogStd ? new Adam([this.model.action_log_std], { lr: config.logStdLr ?? config.lr }) : null;
     this.temperatureOptimizer = new Adam(this.temperature.parameters(), { lr: config.temperatureLr });
     this.schedule = linearWarmup(config.warmupSteps);
     this.targetEntropy = config.targetEntropy ?? -context.actionDim;
@@ -306,6 +328,8 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
   update(batch: WindowBatch, step: number): Record<string, number> {
     const temperature = this.temperature.value();
     let terms = { returnLoss: 0, actionNll: 0, entropy: 0, actionLoss: 0 };
+    // the step below zeroes only LAMB's gradients; log σ's, when Adam steps it, is zeroed here
+    this.logStdOptimizer?.zeroGrad();
     const result = gradientStep({
       optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
       loss: () => {
@@ -318,6 +342,7 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
       },
       parts: () => ({ return_loss: terms.returnLoss, action_nll: terms.actionNll, entropy: terms.entropy, action_loss: terms.actionLoss }),
     });
+    if (this.logStdOptimizer !== null) this.stepLogStd(this.logStdOptimizer, step);
     // the entropy of this step's forward pass, i.e. before the LAMB update, as the reference uses it
     const temperatureStep = gradientStep({
       optimizer: this.temperatureOptimizer, clipNorm: null,
@@ -337,13 +362,26 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
     };
   }
 
+  /**
+   * One Adam step on log σ with the gradient the network's backward left on it: the network's
+   * warm-up, no clipping (Adam's step does not scale with the gradient's size), the same
+   * finiteness guard as every other step.
+   */
+  private stepLogStd(optimizer: Adam, step: number): void {
+    assertFiniteGradient('action_log_std', gradNorm(optimizer.params));
+    optimizer.lr = optimizer.baseLr * this.schedule(step);
+    optimizer.step();
+    assertFiniteWeights('action_log_std', optimizer.params);
+  }
+
   modules(): Record<string, Module> {
     return { model: this.model, temperature: this.temperature };
   }
 
   optimizers() {
     return {
-      optimizer: { optimizer: this.optimizer, names: this.model.namedParameters().map(([n]) => n) },
+      optimizer: { optimizer: this.optimizer, names: this.lambNames },
+      ...(this.logStdOptimizer === null ? {} : { log_std_optimizer: { optimizer: this.logStdOptimizer, names: ['action_log_std'] } }),
       temperature_optimizer: { optimizer: this.temperatureOptimizer, names: this.temperature.namedParameters().map(([n]) => n) },
     };
   }

@@ -24,7 +24,7 @@ import { actorFactory } from './parts/actors.js';
 import { CandidateActingModel } from './parts/candidate-acting.js';
 import { qRegularizer, TwinCritic, type QNumerator } from './parts/critic.js';
 import { CriticRegularizedAlgorithm, type ActorObjective } from './parts/critic-regularized.js';
-import { actorConfig, checkCandidates, QT_FIELDS } from './parts/qt-family.js';
+import { actorConfig, checkCandidates, QT_FIELDS, resolveCriticWidth } from './parts/qt-family.js';
 import {
   actionLossWeighting, behaviorLosses, checkVariant, expandVariant, expertPositions, nameVariant, prepareRebalancing,
   REBALANCING_FIELDS, reparameterizedActions, type VariantComponents,
@@ -56,7 +56,7 @@ const RvdtFieldsSchema = z.object(QT_FIELDS).extend({
 export const RvdtConfigSchema = z.preprocess(
   expandVariant(RVDT_VARIANTS),
   RvdtFieldsSchema.strict().superRefine(checkCandidates).superRefine(checkVariant(RVDT_VARIANTS)),
-).transform(nameVariant(RVDT_VARIANTS));
+).transform((config) => resolveCriticWidth(nameVariant(RVDT_VARIANTS)(config)));
 
 export type RvdtConfig = z.output<typeof RvdtConfigSchema>;
 

@@ -466,6 +466,22 @@ describe('QT definition and presets', () => {
     assert.equal(parse('antmaze-medium-diverse-v0').rewardTransform, 'none');
   });
 
+  it('builds the critic at the actor\'s width unless criticWidth is set (the reference: Critic(hidden_dim=embed_dim))', () => {
+    assert.equal(QtConfigSchema.parse({}).criticWidth, 256);
+    assert.equal(QtConfigSchema.parse({ width: 64 }).criticWidth, 64);
+    assert.equal(QtConfigSchema.parse({ width: 64, criticWidth: 256 }).criticWidth, 256);
+    assert.equal(QtConfigSchema.parse({ width: 64, criticWidth: null }).criticWidth, 64);
+    // a parsed config re-parses to itself, so a run's config.json keeps the width it built
+    const parsed = QtConfigSchema.parse({ width: 32 });
+    assert.deepEqual(QtConfigSchema.parse(JSON.parse(JSON.stringify(parsed))), parsed);
+    const config = QtConfigSchema.parse({ context: 4, width: 8, layers: 1, heads: 2, mlpWidth: 16, maxTimestep: 64, batchSize: 6 });
+    const modules = new QtAlgorithm(config, tinyContext(), new Rng(1)).modules();
+    const shapeOf = (module: string, name: string): readonly number[] | undefined =>
+      modules[module]?.namedParameters().find(([n]) => n === name)?.[1].shape;
+    assert.deepEqual(shapeOf('critic', 'q1_model.0.weight'), [8, S + A]);
+    assert.deepEqual(shapeOf('critic_target', 'q2_model.4.weight'), [8, 8]);
+  });
+
   it('rejects fewer candidates than targets and a context below 2', () => {
     assert.equal(QtConfigSchema.safeParse({ candidates: 1, targetReturns: [1, 2] }).success, false);
     assert.equal(QtConfigSchema.safeParse({ context: 1 }).success, false);

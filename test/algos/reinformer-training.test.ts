@@ -12,6 +12,7 @@ import {
 import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
 import { Rng, tidy } from '../../src/engine/index.js';
 import { loadModuleTensors, loadOptimizerTensors, moduleTensors, optimizerTensors } from '../../src/nn/checkpoint.js';
+import type { Module } from '../../src/nn/module.js';
 
 const S = 4;
 const A = 2;
@@ -190,6 +191,76 @@ describe('Reinformer training', () => {
       loadOptimizerTensors(target.optimizer, target.names, optimizerTensors(optimizer, names), name);
     }
     assert.equal(original.extraState, undefined, 'the temperature is a module, so nothing lives outside modules and optimizers');
+    for (let step = 3; step < 5; step++) {
+      assert.deepEqual(resumed.update(batches[step] as SampledBatch, step), original.update(batches[step] as SampledBatch, step));
+    }
+    assert.deepEqual(snapshot(resumed), snapshot(original));
+  });
+
+  it('keeps log σ at 0 under LAMB (reference); logStdOptimizer adam lets the likelihood and entropy move it', () => {
+    const rng = new Rng(12);
+    const batches = Array.from({ length: 10 }, () => randomBatch(4, rng));
+    const logStdNorm = (algorithm: Algorithm): number => {
+      const logStd = (algorithm.modules().model as ReinformerNetwork).action_log_std.data;
+      return Math.hypot(...Array.from(logStd));
+    };
+    // a warm-up as the reference has (step 0 at 1% of lr), at 10x its lr so that moves are visible
+    const run = (overrides: Partial<ReinformerConfig>) => {
+      const config = smallConfig({ dropout: 0, lr: 1e-3, warmupSteps: 100, ...overrides });
+      const algorithm = reinformer.create(config, policyContext(), new Rng(13));
+      const norms: number[] = [];
+      const entropies: number[] = [];
+      batches.forEach((batch, step) => {
+        entropies.push(algorithm.update(batch, step).entropy ?? NaN);
+        norms.push(logStdNorm(algorithm));
+      });
+      return { algorithm, norms, entropies, config };
+    };
+
+    const lamb = run({});
+    assert.equal(lamb.config.logStdOptimizer, 'lamb', 'the reference is the default');
+    // LAMB's trust ratio ‖w‖/‖u‖ is 1 only while ‖w‖ = 0: the first step moves log σ by lr·(1/100)
+    // per entry, every later step changes its norm by at most a factor (1 + lr_t)
+    const first = lamb.norms[0] ?? NaN;
+    assert.ok(first > 0 && first < 1.5e-5 * Math.sqrt(A), `first LAMB step ${first}`);
+    let bound = first;
+    for (let step = 1; step < batches.length; step++) {
+      bound *= 1 + 1e-3 * Math.min((step + 1) / 100, 1);
+      assert.ok((lamb.norms[step] ?? NaN) <= bound * (1 + 1e-6), `step ${step}: ‖log σ‖ ${lamb.norms[step]} above ${bound}`);
+    }
+    assert.ok((lamb.norms.at(-1) ?? NaN) < 2e-5, 'σ stays 1 to four decimals');
+    assert.ok(Math.abs((lamb.entropies.at(-1) ?? NaN) - (lamb.entropies[0] ?? NaN)) < 1e-4, 'the logged entropy does not move');
+
+    const adam = run({ logStdOptimizer: 'adam' });
+    // Adam's first steps move each entry by about lr_t: Σ_t 1e-3 (t + 1)/100 = 5.5e-4 over 10 steps
+    const moved = adam.norms.at(-1) ?? NaN;
+    assert.ok(moved > 3e-4 * Math.sqrt(A), `‖log σ‖ after 10 Adam steps: ${moved}`);
+    assert.ok(moved > 20 * (lamb.norms.at(-1) ?? NaN), 'far beyond what LAMB allows');
+    // entropy = Σ_d (½ log 2πe + log σ_d): it moves by the sum of log σ's moves
+    assert.ok(Math.abs((adam.entropies.at(-1) ?? NaN) - (adam.entropies[0] ?? NaN)) > 5e-4, 'the logged entropy moves with σ');
+    const optimizers = adam.algorithm.optimizers();
+    assert.deepEqual(Object.keys(optimizers), ['optimizer', 'log_std_optimizer', 'temperature_optimizer']);
+    assert.deepEqual(optimizers.log_std_optimizer?.names, ['action_log_std']);
+    assert.ok(!(optimizers.optimizer?.names ?? []).includes('action_log_std'), 'LAMB no longer steps log σ');
+    assert.equal(adam.algorithm.optimizers().optimizer?.optimizer.params.length, (adam.algorithm.modules().model?.parameters().length ?? 0) - 1);
+    // the option's learning rate
+    const slow = run({ logStdOptimizer: 'adam', logStdLr: 1e-5 });
+    assert.ok((slow.norms.at(-1) ?? NaN) < moved / 50, 'logStdLr sets log σ\'s Adam rate');
+  });
+
+  it('resumes exactly with logStdOptimizer adam (log σ\'s Adam is checkpointed too)', () => {
+    const config = smallConfig({ dropout: 0, warmupSteps: 10, logStdOptimizer: 'adam' });
+    const rng = new Rng(14);
+    const batches = Array.from({ length: 5 }, () => randomBatch(4, rng));
+    const original = reinformer.create(config, policyContext(), new Rng(15));
+    for (let step = 0; step < 3; step++) original.update(batches[step] as SampledBatch, step);
+    const resumed = reinformer.create(config, policyContext(), new Rng(16));
+    for (const [name, module] of Object.entries(original.modules())) loadModuleTensors(resumed.modules()[name] as Module, moduleTensors(module), name);
+    for (const [name, { optimizer, names }] of Object.entries(original.optimizers())) {
+      const target = resumed.optimizers()[name];
+      assert.ok(target !== undefined, `optimizer ${name}`);
+      loadOptimizerTensors(target.optimizer, target.names, optimizerTensors(optimizer, names), name);
+    }
     for (let step = 3; step < 5; step++) {
       assert.deepEqual(resumed.update(batches[step] as SampledBatch, step), original.update(batches[step] as SampledBatch, step));
     }

@@ -209,6 +209,12 @@ describe('RVDT: implicit rebalancing through QT\'s critic', () => {
     const ours = (algorithm as RvdtAlgorithm).actor.parameters();
     qt.actor.parameters().forEach((p, i) => assert.deepEqual(Array.from(ours[i]?.data ?? []), Array.from(p.data), p.name));
   });
+
+  it('builds its critic at the actor\'s width unless criticWidth is set, keeping the variant\'s name', () => {
+    const unset = RvdtConfigSchema.parse({ ...TINY, variant: 'vdt' });
+    assert.deepEqual([unset.criticWidth, unset.variant], [TINY.width, 'vdt']);
+    assert.equal(RvdtConfigSchema.parse({ ...TINY, ...TINY_CRITIC, width: 8 }).criticWidth, TINY_CRITIC.criticWidth);
+  });
 });
 
 describe('ablation columns', () => {

@@ -72,7 +72,7 @@ export abstract class CriticRegularizedAlgorithm extends CandidateActingModel im
     });
 
     // 2. actor, through the critic just updated
-    const numerator = drawQNumerator(this.rng);
+    const numerator = this.drawNumerator();
     let terms: Record<string, number> = {};
     const actor = gradientStep({
       optimizer: this.actorOptimizer, clipNorm: config.clipNorm, schedule: this.schedule, scheduleStep: step, term: 'actor_loss',
@@ -92,6 +92,11 @@ export abstract class CriticRegularizedAlgorithm extends CandidateActingModel im
       critic_loss: critic.loss, actor_loss: actor.loss, ...terms, target_q_mean: targetQMean,
       critic_grad_norm: critic.gradNorm, actor_grad_norm: actor.gradNorm, lr_actor: actor.lr, lr_critic: critic.lr,
     };
+  }
+
+  /** the reference's coin for the Q-term's numerator (a seam so that a parity test can replay torch's draw) */
+  protected drawNumerator(): QNumerator {
+    return drawQNumerator(this.rng);
   }
 
   /** the actor's loss, built from scratch inside the actor's gradient step */

@@ -18,8 +18,12 @@ export const QT_FIELDS = {
   activation: z.enum(['relu', 'gelu_tanh', 'gelu_erf']).default('relu'),
   maxTimestep: z.number().int().min(1).default(1000),
   dropout: z.number().min(0).max(0.99).default(0.1),
-  /** hidden width of each critic MLP; the reference uses the transformer width (256) */
-  criticWidth: z.number().int().min(1).default(256),
+  /**
+   * hidden width of each critic MLP; null (default): the actor's `width`, as the reference builds
+   * `Critic(hidden_dim=embed_dim)`. Parsing resolves it (resolveCriticWidth), so a run's config
+   * records the width it built.
+   */
+  criticWidth: z.number().int().min(1).nullable().default(null),
   batchSize: z.number().int().min(1).default(256),
   /** gradient steps actually run: (early_epoch + 1) × stepsPerIteration in run.sh */
   steps: z.number().int().min(1).default(101_000),
@@ -70,7 +74,18 @@ export const QT_CRITIC_FIELDS = {
   emaStart: true, emaEvery: true, candidates: true, selection: true, criticReturn: true,
 } as const;
 
-export type QtFamilyConfig = z.infer<z.ZodObject<typeof QT_FIELDS>>;
+/** QT's fields as parsed, before the critic's width is resolved */
+type QtFamilyFields = z.infer<z.ZodObject<typeof QT_FIELDS>>;
+
+/** A QT-family config after parsing: the critic's width is a number. */
+export type QtFamilyConfig = Omit<QtFamilyFields, 'criticWidth'> & { criticWidth: number };
+
+/** The critic's width made explicit: an unset (null) criticWidth is the actor's width. */
+export function resolveCriticWidth<Config extends { width: number; criticWidth: number | null }>(
+  config: Config,
+): Omit<Config, 'criticWidth'> & { criticWidth: number } {
+  return { ...config, criticWidth: config.criticWidth ?? config.width };
+}
 
 /** One candidate per target return at least: the candidates start with the target rows. */
 export function checkCandidates(config: { candidates: number; targetReturns: readonly number[] }, issues: z.RefinementCtx): void {
