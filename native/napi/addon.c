@@ -296,10 +296,8 @@ static napi_value js_layer_norm_backward(napi_env env, napi_callback_info info) 
 
 /* ---- attention ---------------------------------------------------------------------------- */
 
-/* Reads batch, tokens, heads, headDim, causal, dropout and seed from `at`, and checks that a row
-   of qkv fits BLAS's 32-bit leading dimension and that qkv ([batch, tokens, 3 heads headDim])
-   is large enough. */
-static StitchAttentionShape attention_args(Args *args, size_t at, F32 qkv) {
+/* batch, tokens, heads, headDim, causal, dropout and seed from `at` */
+static StitchAttentionShape attention_args(Args *args, size_t at) {
   StitchAttentionShape s;
   s.batch = args_dim(args, at + 0, "batch");
   s.tokens = args_dim(args, at + 1, "tokens");
@@ -308,11 +306,14 @@ static StitchAttentionShape attention_args(Args *args, size_t at, F32 qkv) {
   s.causal = args_bool(args, at + 4, "causal");
   s.dropout = args_probability(args, at + 5, "dropout");
   s.seed = args_seed(args, at + 6, "seed");
-  double rows = (double)s.batch * (double)s.tokens;
-  double row_stride = 3.0 * (double)s.heads * (double)s.head_dim;
-  if (row_stride > MAX_DIM) args_range_error(args, "heads * headDim", "is too large");
-  args_need(args, qkv, rows * row_stride);
   return s;
+}
+
+/* A row of qkv ([batch, tokens, 3 heads headDim]) must fit BLAS's 32-bit leading dimension. */
+static void need_qkv(Args *args, F32 qkv, const StitchAttentionShape *s) {
+  double row_stride = 3.0 * (double)s->heads * (double)s->head_dim;
+  if (row_stride > MAX_DIM) args_range_error(args, "heads * headDim", "is too large");
+  args_need(args, qkv, (double)s->batch * (double)s->tokens * row_stride);
 }
 
 static double probs_elements(const StitchAttentionShape *s) {
@@ -328,7 +329,8 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   args_open(&args, env, info, "attention", 11);
   F32 qkv = args_f32(&args, 0, "qkv"), key_mask = args_f32_or_null(&args, 1, "keyMask");
   F32 probs = args_f32(&args, 2, "probs"), out = args_f32(&args, 3, "out");
-  StitchAttentionShape s = attention_args(&args, 4, qkv);
+  StitchAttentionShape s = attention_args(&args, 4);
+  need_qkv(&args, qkv, &s);
   if (key_mask.data != NULL) args_need(&args, key_mask, (double)s.batch * (double)s.tokens);
   args_need(&args, probs, probs_elements(&s));
   args_need(&args, out, out_elements(&s));
@@ -341,8 +343,9 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   args_open(&args, env, info, "attentionBackward", 12);
   F32 qkv = args_f32(&args, 0, "qkv"), probs = args_f32(&args, 1, "probs");
   F32 grad_out = args_f32(&args, 2, "gradOut"), grad_qkv = args_f32(&args, 3, "gradQkv");
-  StitchAttentionShape s = attention_args(&args, 4, qkv);
+  StitchAttentionShape s = attention_args(&args, 4);
   bool accumulate = args_bool(&args, 11, "accumulate");
+  need_qkv(&args, qkv, &s);
   args_need(&args, probs, probs_elements(&s));
   args_need(&args, grad_out, out_elements(&s));
   args_need(&args, grad_qkv, 3.0 * out_elements(&s));
