@@ -16,7 +16,7 @@
         "native/kernels/threads.c"
       ],
       "include_dirs": ["native/kernels"],
-      "cflags_c": ["-std=gnu11", "-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_c": ["-std=gnu11", "-O3", "-fopenmp", "-fvisibility=hidden", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-lopenblas", "-lm"]
     }

@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 static void fail_type(Args *args, const char *name, const char *expected) {
   if (args->failed) return;
@@ -25,7 +24,7 @@ void args_open(Args *args, napi_env env, napi_callback_info info, const char *fn
   args->env = env;
   args->fn = fn;
   args->failed = false;
-  memset(args->argv, 0, sizeof args->argv);
+  /* napi_get_cb_info fills argv up to `expected` (undefined past the arguments given) */
   size_t argc = expected;
   if (expected > ARGS_MAX || napi_get_cb_info(env, info, &argc, args->argv, NULL, NULL) != napi_ok) {
     fail_type(args, "arguments", "readable");
