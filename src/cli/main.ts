@@ -8,6 +8,7 @@ import { describeBackend } from '../engine/backends/index.js';
 import { registerDataCommands } from './data.js';
 import { registerEnvCommands } from './env.js';
 import { UserError } from './errors.js';
+import { registerExportCommands } from './export.js';
 import { registerReportCommands } from './report.js';
 import { registerTrainCommands } from './train.js';
 
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerEnvCommands(program);
   registerTrainCommands(program);
   registerReportCommands(program);
+  registerExportCommands(program);
   return program;
 }
 
