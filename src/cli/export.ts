@@ -2,34 +2,14 @@
  * `stitch export onnx RUN_DIR --out policy.onnx` and `stitch export web RUN_DIR --out DIR`: a
  * trained run's policy for other runtimes (an ONNX graph) and as a static page any web server serves.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { restorePolicy } from '../deploy/node.js';
-import type { RestoredPolicy } from '../deploy/policy-file.js';
 import { exportOnnx, OnnxExportError } from '../export/onnx.js';
-import { SafetensorsError } from '../nn/safetensors.js';
-import { POLICY_FILE } from '../train/trainer.js';
+import { WebExportError, writeWebExport } from '../export/web.js';
+import { PlayerAssetsMissing } from '../play/assets.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { UserError } from './errors.js';
-
-/** the run's policy file, or a one-line error (exit 2) when the run or its policy is missing or invalid */
-export function runPolicyPath(runDir: string): string {
-  if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new UserError(`${runDir}: no such run directory`);
-  const path = join(runDir, POLICY_FILE);
-  if (!existsSync(path)) throw new UserError(`${runDir}: no ${POLICY_FILE} (train the run first)`);
-  return path;
-}
-
-function restoreRunPolicy(runDir: string): RestoredPolicy {
-  const path = runPolicyPath(runDir);
-  try {
-    return restorePolicy(path);
-  } catch (error) {
-    if (error instanceof SafetensorsError) throw new UserError(error.message);
-    throw error;
-  }
-}
+import { checkedPolicyPath, playSettings, restoreRunPolicy } from './run-policy.js';
 
 function packageVersion(): string {
   const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
@@ -56,5 +36,23 @@ export function registerExportCommands(program: Command): void {
       }
       writeFileAtomic(options.out, bytes);
       console.log(`onnx: ${options.out} (${restored.header.algo}, context ${restored.header.contextLength}, ${(bytes.length / 1024).toFixed(0)} KB)`);
+    });
+
+  exportCommand
+    .command('web')
+    .description('write the player page as static files (page, script, MuJoCo WebAssembly, policy) that any static web server serves')
+    .argument('<run>', 'a run directory holding policy.safetensors')
+    .requiredOption('--out <dir>', 'a new or empty folder')
+    .option('--seed <s>', "evaluation seed of the page's episodes (default: the run's evaluation seed, else 0)")
+    .action((runDir: string, options: { out: string; seed?: string }) => {
+      const policyPath = checkedPolicyPath(runDir);
+      const settings = playSettings(runDir, options.seed);
+      try {
+        const files = writeWebExport(readFileSync(policyPath), settings, options.out);
+        console.log(`web: ${options.out} (${files.join(', ')}); open it with: python3 -m http.server -d ${options.out} 8000`);
+      } catch (error) {
+        if (error instanceof WebExportError || error instanceof PlayerAssetsMissing) throw new UserError(error.message);
+        throw error;
+      }
     });
 }

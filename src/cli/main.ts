@@ -9,6 +9,7 @@ import { registerDataCommands } from './data.js';
 import { registerEnvCommands } from './env.js';
 import { UserError } from './errors.js';
 import { registerExportCommands } from './export.js';
+import { registerPlayCommands } from './play.js';
 import { registerReportCommands } from './report.js';
 import { registerTrainCommands } from './train.js';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerReportCommands(program);
   registerExportCommands(program);
+  registerPlayCommands(program);
   return program;
 }
 
