@@ -17,6 +17,9 @@ import { envSpec, makeVectorEnv, type EnvSpec } from '../../envs/registry.js';
 import { hasReferenceScores, normalizedScore } from '../../envs/scores.js';
 import { PLAY_SETTINGS_FILE, POLICY_URL, PlaySettingsSchema, type PlaySettings } from '../settings.js';
 
+/** the ball body's position in the point-maze MJCF (envs/maze2d/model.ts), added to qpos */
+const BALL_BODY_OFFSET = 1.2;
+
 const SPEEDS: Record<string, number> = { '1': 1, '4': 4, '16': 16, max: 1000 };
 
 function element<T extends HTMLElement>(id: string): T {
@@ -86,6 +89,7 @@ class Player {
   }
 
   async reset(): Promise<void> {
+    document.body.dataset.state = 'resetting';
     this.episode?.env.close();
     this.episode = undefined;
     const seed = this.settings.seed;
@@ -177,8 +181,10 @@ class Player {
     const context = this.mazeCanvas.getContext('2d');
     if (layout === undefined || context === null) return;
     const cell = Math.floor(Math.min(this.mazeCanvas.width / layout.width, this.mazeCanvas.height / layout.height));
-    // qpos x runs along rows and y along columns; cell (row, col) is centred on (row, col)
-    const toCanvas = (x: number, y: number): [number, number] => [(y + 0.5) * cell, (x + 0.5) * cell];
+    // qpos x runs along rows and y along columns. In the MJCF (envs/maze2d/model.ts) wall (row, col)
+    // is centred at (row + 1, col + 1) and the ball's body sits at (1.2, 1.2), so the ball is at
+    // qpos + 1.2 in the walls' frame, where cell (row, col) spans [row + 0.5, row + 1.5).
+    const toCanvas = (x: number, y: number): [number, number] => [(y + BALL_BODY_OFFSET - 0.5) * cell, (x + BALL_BODY_OFFSET - 0.5) * cell];
     context.fillStyle = '#f7f7f2';
     context.fillRect(0, 0, this.mazeCanvas.width, this.mazeCanvas.height);
     context.fillStyle = '#3b4252';
