@@ -157,6 +157,7 @@ class Player {
   setPaused(paused: boolean): void {
     this.paused = paused;
     element<HTMLButtonElement>('pause').textContent = paused ? 'resume' : 'pause';
+    if (this.episode !== undefined && !this.episode.done) element<HTMLElement>('status').textContent = paused ? 'paused' : 'running';
   }
 
   togglePause(): void {
