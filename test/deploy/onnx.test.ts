@@ -2,13 +2,17 @@
  * `exportOnnx`: the ONNX file that onnxruntime-node runs gives Stitch's own forward pass (within
  * 1e-5) on random windows, with left padding, for every exportable network: DT, Reinformer, and the
  * actors of QT, RDT and RVDT (deterministic and Gaussian heads). Its metadata tells a runtime the
- * context length, the action bounds and the target returns.
+ * context length, the action bounds and the target returns. onnxruntime-web (wasm backend, served
+ * from the package) in headless Chromium gives the same outputs.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import type { PolicyContext } from '../../src/algos/algorithm.js';
 import { findAlgorithm } from '../../src/algos/registry.js';
@@ -18,6 +22,7 @@ import type { TransformerInput } from '../../src/nn/transformer.js';
 import { exportOnnx } from '../../src/export/onnx.js';
 import { decodeOnnxModel } from '../../src/export/onnx-proto.js';
 import { writePolicyFile } from '../../src/train/policy-file.js';
+import { launchChromium } from '../report/fixture.js';
 
 const S = 3;
 const A = 2;
@@ -158,5 +163,88 @@ describe('ONNX export: onnxruntime gives Stitch\'s forward pass', () => {
     assert.equal(model.producer_name, 'stitch-rl');
     assert.equal(model.producer_version, '1.2.3');
     assert.deepEqual(model.graph.input.map((input) => input.name), ['observations', 'actions', 'returns_to_go', 'timesteps', 'attention_mask']);
+  });
+});
+
+const ORT_WEB_DIST = fileURLToPath(new URL('../../../node_modules/onnxruntime-web/dist/', import.meta.url));
+
+/** serves onnxruntime-web's files under /ort/, a blank page at /, and each model at /model/<i>.onnx */
+function serveOrtWeb(models: Uint8Array[]): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const model = /^\/model\/(\d+)\.onnx$/.exec(path);
+    if (path === '/') {
+      res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>ort-web</title>');
+    } else if (model !== null && models[Number(model[1])] !== undefined) {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(models[Number(model[1])]);
+    } else if (/^\/ort\/[\w.-]+$/.test(path)) {
+      try {
+        const bytes = readFileSync(join(ORT_WEB_DIST, path.slice('/ort/'.length)));
+        const type = path.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
+        res.writeHead(200, { 'Content-Type': type }).end(bytes);
+      } catch {
+        res.writeHead(404).end();
+      }
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server })));
+}
+
+describe('ONNX export: onnxruntime-web (wasm) in headless Chromium', () => {
+  it('gives Stitch\'s forward pass within 1e-5 for every exportable network', async () => {
+    const cases = CASES.map(([label, name, config]) => {
+      const bytes = policyBytes(name, config);
+      return { label, bytes, onnx: exportOnnx(restorePolicyFromBytes(bytes), 'test'), windows: randomWindows(new Rng(23), 3) };
+    });
+    const { url, server } = await serveOrtWeb(cases.map((c) => c.onnx));
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(url);
+      const inputs = cases.map(({ windows: w }) => ({
+        batch: w.batch, observations: Array.from(w.observations), actions: Array.from(w.actions), returnsToGo: Array.from(w.returnsToGo),
+        timesteps: Array.from(w.timesteps), mask: Array.from(w.mask),
+      }));
+      // a string expression: this file is compiled without the DOM library
+      const results = await page.evaluate(`(async () => {
+        const ort = await import('/ort/ort.wasm.min.mjs');
+        ort.env.wasm.numThreads = 1;
+        ort.env.wasm.wasmPaths = '/ort/';
+        const inputs = ${JSON.stringify(inputs)};
+        const out = [];
+        for (let i = 0; i < inputs.length; i++) {
+          const w = inputs[i];
+          const session = await ort.InferenceSession.create('/model/' + i + '.onnx', { executionProviders: ['wasm'] });
+          const feeds = {
+            observations: new ort.Tensor('float32', Float32Array.from(w.observations), [w.batch, ${K}, ${S}]),
+            actions: new ort.Tensor('float32', Float32Array.from(w.actions), [w.batch, ${K}, ${A}]),
+            returns_to_go: new ort.Tensor('float32', Float32Array.from(w.returnsToGo), [w.batch, ${K}, 1]),
+            timesteps: new ort.Tensor('int64', BigInt64Array.from(w.timesteps, (t) => BigInt(t)), [w.batch, ${K}]),
+          };
+          if (session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('float32', Float32Array.from(w.mask), [w.batch, ${K}]);
+          const result = await session.run(feeds);
+          out.push({ actions: Array.from(result.predicted_actions.data), returns: result.predicted_returns ? Array.from(result.predicted_returns.data) : null });
+        }
+        return out;
+      })()`) as Array<{ actions: number[]; returns: number[] | null }>;
+      cases.forEach((c, i) => {
+        const expected = stitchForward(c.bytes, c.windows);
+        const got = results[i];
+        assert.ok(got !== undefined);
+        const difference = maxDifference(got.actions, expected.actions);
+        assert.ok(difference <= 1e-5, `${c.label}: actions differ by ${difference}`);
+        if (expected.returns !== undefined) {
+          assert.ok(got.returns !== null);
+          const scale = Math.max(1, ...Array.from(expected.returns, Math.abs));
+          assert.ok(maxDifference(got.returns, expected.returns) <= 1e-5 * scale, `${c.label}: returns differ`);
+        }
+      });
+    } finally {
+      await browser.close();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
