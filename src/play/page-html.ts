@@ -23,6 +23,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta http-equiv="Content-Security-Policy" content="${PAGE_CONTENT_POLICY}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Stitch policy player</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${PAGE_STYLE}">
 <script type="module" src="${PAGE_SCRIPT}"></script>
 </head>

@@ -15,7 +15,7 @@ import { build, type Plugin } from 'esbuild';
 const entry = fileURLToPath(new URL('../../src/deploy/index.js', import.meta.url));
 const distRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-async function bundle() {
+async function bundle(entryPoint = entry) {
   const nodeImports: Array<{ module: string; importer: string }> = [];
   const builtins = new Set(builtinModules);
   const recordNodeBuiltins: Plugin = {
@@ -30,7 +30,7 @@ async function bundle() {
     },
   };
   const result = await build({
-    entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true,
+    entryPoints: [entryPoint], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true,
     plugins: [recordNodeBuiltins], logLevel: 'silent',
   });
   const output = Object.values(result.metafile.outputs)[0];
@@ -54,5 +54,12 @@ describe('deployment bundle (esbuild, platform browser)', () => {
       assert.ok((bytesFrom.get(path) ?? 0) > 0, `${path} is bundled`);
     }
     assert.ok(bytes > 0);
+  });
+
+  it('the player page (deploy module, environments, MuJoCo glue) has no Node built-in but MuJoCo\'s Node-only branch', async () => {
+    const { nodeImports, bytesFrom } = await bundle(fileURLToPath(new URL('../../src/play/page/main.js', import.meta.url)));
+    // @mujoco/mujoco's loader imports 'module' only when it runs in Node (scripts/build-play.mjs leaves it external)
+    assert.deepEqual(nodeImports.map(({ module, importer }) => `${module} from ${importer.replace(/^.*node_modules\//, '')}`), ['module from @mujoco/mujoco/mujoco.js']);
+    for (const path of ['src/deploy/policy.js', 'src/envs/maze2d/env.js', 'src/envs/mujoco.js']) assert.ok((bytesFrom.get(path) ?? 0) > 0, `${path} is bundled`);
   });
 });

@@ -23,6 +23,7 @@ const EPISODE_TIMEOUT_MS = 120_000;
 
 let dir = '';
 let runDir = '';
+let reinformerRunDir = '';
 let browser: Browser;
 const children: ChildProcess[] = [];
 const servers: Server[] = [];
@@ -36,6 +37,11 @@ before(async () => {
     '--eval-episodes', '1', '--log-every', '10', '--set', 'width=16', '--set', 'layers=1', '--set', 'heads=1', '--set', 'mlpWidth=32',
     '--set', 'context=4', '--set', 'batchSize=8', '--set', 'warmupSteps=5', '--set', 'targetReturns=[60,20]', '--out', runDir);
   assert.equal(trained.status, 0, trained.stderr);
+  reinformerRunDir = join(dir, 'reinformer-run');
+  const reinformer = stitch('train', '--algo', 'reinformer', '--dataset', dataset, '--env', ENV, '--steps', '20', '--seed', '0', '--eval-every', '0',
+    '--eval-episodes', '1', '--log-every', '10', '--set', 'width=16', '--set', 'layers=1', '--set', 'heads=1', '--set', 'context=4',
+    '--set', 'batchSize=8', '--set', 'warmupSteps=5', '--out', reinformerRunDir);
+  assert.equal(reinformer.status, 0, reinformer.stderr);
   browser = await launchChromium();
 });
 
@@ -47,8 +53,8 @@ after(async () => {
 });
 
 /** `stitch eval RUN --episodes 1 --seed SEED` on the js backend: the return and length of its one episode */
-function evalEpisode(): { return: number; length: number } {
-  const result = spawnSync(process.execPath, ['dist/src/cli/main.js', 'eval', runDir, '--episodes', '1', '--seed', String(SEED), '--json'],
+function evalEpisode(run = runDir): { return: number; length: number } {
+  const result = spawnSync(process.execPath, ['dist/src/cli/main.js', 'eval', run, '--episodes', '1', '--seed', String(SEED), '--json'],
     { encoding: 'utf8', env: { ...process.env, CI: '1', STITCH_BACKEND: 'js' } });
   assert.equal(result.status, 0, result.stderr);
   const record = JSON.parse(result.stdout) as { conditions: Array<{ returns: number[]; lengths: number[] }> };
@@ -146,6 +152,17 @@ describe('the policy in a page (headless Chromium)', () => {
     await page.click('#reset');
     await page.waitForFunction("document.body.dataset.state === 'finished'", null, { timeout: EPISODE_TIMEOUT_MS });
     assert.equal(((await page.evaluate(READ_OUTCOME)) as PageOutcome).episodeReturn, expected.return);
+    await page.close();
+  });
+
+  it('Reinformer: the page plays stitch eval\'s episode, plotting its own predicted return (no target box)', async () => {
+    const expected = evalEpisode(reinformerRunDir);
+    const page = await browser.newPage();
+    const outcome = await runEpisode(page, await startPlay(reinformerRunDir));
+    assert.equal(outcome.error, '');
+    assert.equal(outcome.episodeReturn, expected.return);
+    assert.equal(await page.$eval('#target', (input) => (input as unknown as { disabled: boolean }).disabled), true);
+    assert.match(await page.$eval('#plot-label', (label) => label.textContent ?? ''), /Reinformer's predicted return \(-?\d/);
     await page.close();
   });
 
