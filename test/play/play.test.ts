@@ -24,6 +24,7 @@ const EPISODE_TIMEOUT_MS = 120_000;
 let dir = '';
 let runDir = '';
 let reinformerRunDir = '';
+let hopperRunDir = '';
 let browser: Browser;
 const children: ChildProcess[] = [];
 const servers: Server[] = [];
@@ -42,6 +43,14 @@ before(async () => {
     '--eval-episodes', '1', '--log-every', '10', '--set', 'width=16', '--set', 'layers=1', '--set', 'heads=1', '--set', 'context=4',
     '--set', 'batchSize=8', '--set', 'warmupSteps=5', '--out', reinformerRunDir);
   assert.equal(reinformer.status, 0, reinformer.stderr);
+  const hopperData = join(dir, 'hopper.hdf5');
+  const made = stitch('data', 'make', 'hopper-random', '--out', hopperData, '--steps', '2000');
+  assert.equal(made.status, 0, made.stderr);
+  hopperRunDir = join(dir, 'hopper-run');
+  const hopper = stitch('train', '--algo', 'dt', '--dataset', hopperData, '--env', 'hopper-v4', '--steps', '10', '--seed', '0', '--eval-every', '0',
+    '--eval-episodes', '1', '--log-every', '5', '--set', 'width=16', '--set', 'layers=1', '--set', 'heads=1', '--set', 'mlpWidth=32',
+    '--set', 'context=4', '--set', 'batchSize=8', '--set', 'warmupSteps=5', '--out', hopperRunDir);
+  assert.equal(hopper.status, 0, hopper.stderr);
   browser = await launchChromium();
 });
 
@@ -123,9 +132,9 @@ async function runEpisode(page: Page, url: string): Promise<PageOutcome> {
   return page.evaluate(READ_OUTCOME) as Promise<PageOutcome>;
 }
 
-function exportWeb(name: string): string {
+function exportWeb(name: string, run = runDir): string {
   const out = join(dir, name);
-  const result = stitch('export', 'web', runDir, '--out', out, '--seed', String(SEED));
+  const result = stitch('export', 'web', run, '--out', out, '--seed', String(SEED));
   assert.equal(result.status, 0, result.stderr);
   return out;
 }
@@ -183,6 +192,15 @@ describe('the policy in a page (headless Chromium)', () => {
     const outcome = await runEpisode(await browser.newPage(), await serveFolder(out));
     assert.equal(outcome.error, '');
     assert.equal(outcome.episodeReturn, evalEpisode().return);
+  });
+
+  it('locomotion: a Hopper episode in the exported page returns what stitch eval returns, the body drawn', async () => {
+    const outcome = await runEpisode(await browser.newPage(), await serveFolder(exportWeb('web-hopper', hopperRunDir)));
+    assert.equal(outcome.error, '');
+    const expected = evalEpisode(hopperRunDir);
+    assert.equal(outcome.length, expected.length);
+    assert.equal(outcome.episodeReturn, expected.return);
+    assert.ok(outcome.inkedPixels > 0, 'the legs are drawn');
   });
 
   it('a truncated or corrupt policy file shows a clear message, not a blank page', async () => {

@@ -211,18 +211,58 @@ class Player {
     context.fill();
   }
 
-  /** locomotion: the body's forward progress (the observation excludes x, so the return stands in) */
+  /**
+   * Hopper and Walker2d as stick figures from the observation (torso height, pitch, then thigh,
+   * leg and foot angles per leg; the body's x is not observed, so the view follows it), the
+   * segment lengths of gym's hopper.xml / walker2d.xml. HalfCheetah: a marker of the episode's progress.
+   */
   private drawBody(episode: Episode): void {
     const context = this.mazeCanvas.getContext('2d');
     if (context === null) return;
     const { width, height } = this.mazeCanvas;
+    const ground = height - 40;
+    const scale = (ground - 20) / 1.8;
     context.fillStyle = '#f7f7f2';
     context.fillRect(0, 0, width, height);
     context.fillStyle = '#3b4252';
-    context.fillRect(0, height - 20, width, 20);
-    const progress = episode.step / this.spec.maxEpisodeSteps;
-    context.fillStyle = '#bf616a';
-    context.fillRect(progress * (width - 20), height - 60, 20, 40);
+    context.fillRect(0, ground, width, height - ground);
+    const name = this.spec.locomotion?.name;
+    const o = episode.observations;
+    if (name !== 'hopper' && name !== 'walker2d') {
+      context.fillStyle = '#bf616a';
+      context.fillRect((episode.step / this.spec.maxEpisodeSteps) * (width - 20), ground - 40, 20, 40);
+      return;
+    }
+    // MuJoCo's rotation about +y by a (rooty); the leg hinges turn about -y, so they subtract
+    const rotate = (a: number, x: number, z: number): [number, number] => [x * Math.cos(a) + z * Math.sin(a), -x * Math.sin(a) + z * Math.cos(a)];
+    const toCanvas = ([x, z]: [number, number]): [number, number] => [width / 2 + x * scale, ground - z * scale];
+    const add = (p: [number, number], d: [number, number]): [number, number] => [p[0] + d[0], p[1] + d[1]];
+    const segment = (from: [number, number], to: [number, number], color: string, lineWidth: number): void => {
+      context.strokeStyle = color;
+      context.lineWidth = lineWidth;
+      context.lineCap = 'round';
+      context.beginPath();
+      context.moveTo(...toCanvas(from));
+      context.lineTo(...toCanvas(to));
+      context.stroke();
+    };
+    const torso: [number, number] = [0, o[0] as number];
+    const pitch = o[1] as number;
+    const hip = add(torso, rotate(pitch, 0, -0.2));
+    segment(add(torso, rotate(pitch, 0, 0.2)), hip, '#5e81ac', 8);
+    const footSpan: [number, number] = name === 'hopper' ? [-0.13, 0.26] : [0, 0.2];
+    const legs = name === 'hopper' ? [2] : [5, 2];
+    legs.forEach((first, index) => {
+      const color = index === legs.length - 1 ? '#bf616a' : '#d08770';
+      const thighAngle = pitch - (o[first] as number);
+      const knee = add(hip, rotate(thighAngle, 0, -0.45));
+      const legAngle = thighAngle - (o[first + 1] as number);
+      const ankle = add(knee, rotate(legAngle, 0, -0.5));
+      const footAngle = legAngle - (o[first + 2] as number);
+      segment(hip, knee, color, 7);
+      segment(knee, ankle, color, 6);
+      segment(add(ankle, rotate(footAngle, footSpan[0], 0)), add(ankle, rotate(footAngle, footSpan[1], 0)), color, 6);
+    });
   }
 
   private drawPlot(episode: Episode): void {
