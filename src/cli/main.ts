@@ -10,6 +10,8 @@ import { describeBackend } from '../engine/backends/index.js';
 import { registerDataCommands } from './data.js';
 import { registerEnvCommands } from './env.js';
 import { UserError } from './errors.js';
+import { registerExportCommands } from './export.js';
+import { registerPlayCommands } from './play.js';
 import { registerReportCommands } from './report.js';
 import { registerSweepCommands } from './sweep.js';
 import { registerTrainCommands } from './train.js';
@@ -45,6 +47,8 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerReportCommands(program);
   registerSweepCommands(program);
+  registerExportCommands(program);
+  registerPlayCommands(program);
   return program;
 }
 

@@ -59,10 +59,10 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, StoredTensor>, me
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
-  let json = JSON.stringify(header);
-  // pad with spaces so the data starts 8-byte aligned
-  while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += ' ';
-  const headerBytes = Buffer.from(json, 'utf8');
+  const json = JSON.stringify(header);
+  // pad with spaces (one byte each) so the data starts 8-byte aligned; TextEncoder, not Buffer, so this runs in a page too
+  const unpadded = new TextEncoder().encode(json).length;
+  const headerBytes = new TextEncoder().encode(json + ' '.repeat((8 - ((8 + unpadded) % 8)) % 8));
   const out = new Uint8Array(8 + headerBytes.length + offset);
   const view = new DataView(out.buffer);
   view.setBigUint64(0, BigInt(headerBytes.length), true);
@@ -110,7 +110,7 @@ export interface SafetensorsHeader {
 export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: number, source: string): SafetensorsHeader {
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(headerBytes.buffer, headerBytes.byteOffset, headerBytes.byteLength).toString('utf8'));
+    header = JSON.parse(new TextDecoder().decode(headerBytes));
   } catch (error) {
     throw new SafetensorsError(`${source}: header is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }

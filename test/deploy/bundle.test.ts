@@ -1,8 +1,9 @@
 /**
  * The deployment module bundles for a browser: esbuild with `platform: 'browser'` from
  * dist/src/deploy/index.js. It must carry no training code (train/, optimizers, the gradient step,
- * the critic-regularized update) and pull in Node built-ins from nowhere but the engine's native
- * backend, which the engine loads only in Node (its split is the backend work, docs/deploy.md).
+ * the critic-regularized update) and no Node built-in at all: the engine's native backend is
+ * mapped to ./native-unavailable.js by the package.json `browser` field, so the page runs on the
+ * TypeScript kernels.
  */
 import assert from 'node:assert/strict';
 import { builtinModules } from 'node:module';
@@ -14,10 +15,7 @@ import { build, type Plugin } from 'esbuild';
 const entry = fileURLToPath(new URL('../../src/deploy/index.js', import.meta.url));
 const distRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** the engine file that loads the native addon in Node; every other Node built-in import is a failure */
-const NATIVE_BACKEND = 'src/engine/backends/native.js';
-
-async function bundle() {
+async function bundle(entryPoint = entry) {
   const nodeImports: Array<{ module: string; importer: string }> = [];
   const builtins = new Set(builtinModules);
   const recordNodeBuiltins: Plugin = {
@@ -32,7 +30,7 @@ async function bundle() {
     },
   };
   const result = await build({
-    entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true,
+    entryPoints: [entryPoint], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true,
     plugins: [recordNodeBuiltins], logLevel: 'silent',
   });
   const output = Object.values(result.metafile.outputs)[0];
@@ -42,10 +40,11 @@ async function bundle() {
 }
 
 describe('deployment bundle (esbuild, platform browser)', () => {
-  it('carries no training code and no Node built-in outside the engine\'s native backend', async () => {
+  it('carries no training code and no Node built-in (the native backend stays out)', async () => {
     const { nodeImports, bytesFrom, bytes } = await bundle();
-    const outside = nodeImports.filter(({ importer }) => importer !== NATIVE_BACKEND);
-    assert.deepEqual(outside, [], 'Node built-ins imported by the deployment code itself');
+    assert.deepEqual(nodeImports, [], 'Node built-ins in the browser bundle');
+    for (const path of ['src/engine/backends/native.js', 'src/engine/backends/native-loader.js']) assert.equal(bytesFrom.has(path), false, `${path} is bundled`);
+    assert.ok((bytesFrom.get('src/engine/backends/native-unavailable.js') ?? 0) > 0, 'the browser stand-in of the native loader is bundled');
     const training = [...bytesFrom].filter(([path, size]) => size > 0 && (
       path.startsWith('src/train/') || ['src/nn/optim.js', 'src/nn/step.js', 'src/algos/parts/critic-regularized.js'].includes(path)
     ));
@@ -55,5 +54,12 @@ describe('deployment bundle (esbuild, platform browser)', () => {
       assert.ok((bytesFrom.get(path) ?? 0) > 0, `${path} is bundled`);
     }
     assert.ok(bytes > 0);
+  });
+
+  it('the player page (deploy module, environments, MuJoCo glue) has no Node built-in but MuJoCo\'s Node-only branch', async () => {
+    const { nodeImports, bytesFrom } = await bundle(fileURLToPath(new URL('../../src/play/page/main.js', import.meta.url)));
+    // @mujoco/mujoco's loader imports 'module' only when it runs in Node (scripts/build-play.mjs leaves it external)
+    assert.deepEqual(nodeImports.map(({ module, importer }) => `${module} from ${importer.replace(/^.*node_modules\//, '')}`), ['module from @mujoco/mujoco/mujoco.js']);
+    for (const path of ['src/deploy/policy.js', 'src/envs/maze2d/env.js', 'src/envs/mujoco.js']) assert.ok((bytesFrom.get(path) ?? 0) > 0, `${path} is bundled`);
   });
 });

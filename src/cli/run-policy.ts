@@ -1,0 +1,54 @@
+/**
+ * A run's policy for the commands that ship it (`stitch play`, `stitch export`): its path, checked
+ * to restore, and the player settings, with one-line errors (exit 2) for a missing or invalid run.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { restorePolicy } from '../deploy/node.js';
+import type { RestoredPolicy } from '../deploy/policy-file.js';
+import { SafetensorsError } from '../nn/safetensors.js';
+import type { PlaySettings } from '../play/settings.js';
+import { POLICY_FILE, readRunConfig } from '../train/run-files.js';
+import { UserError } from './errors.js';
+
+/** the run's policy file, or a one-line error (exit 2) when the run or its policy is missing or invalid */
+export function runPolicyPath(runDir: string): string {
+  if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new UserError(`${runDir}: no such run directory`);
+  const path = join(runDir, POLICY_FILE);
+  if (!existsSync(path)) throw new UserError(`${runDir}: no ${POLICY_FILE} (train the run first)`);
+  return path;
+}
+
+export function restoreRunPolicy(runDir: string): RestoredPolicy {
+  const path = runPolicyPath(runDir);
+  try {
+    return restorePolicy(path);
+  } catch (error) {
+    if (error instanceof SafetensorsError) throw new UserError(error.message);
+    throw error;
+  }
+}
+
+export function integer(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(parsed) || parsed < min || parsed > max) throw new UserError(`${flag} must be an integer in ${min}..${max} (got ${value})`);
+  return parsed;
+}
+
+/** the player's settings for a run: the evaluation seed given, else the run's, else 0 (as `stitch eval`) */
+export function playSettings(runDir: string, seedOption: string | undefined): PlaySettings {
+  const seed = integer('--seed', seedOption, 0, 2 ** 32 - 1);
+  if (seed !== undefined) return { seed };
+  try {
+    return { seed: readRunConfig(runDir).evalSeed };
+  } catch {
+    return { seed: 0 };
+  }
+}
+
+/** checks the policy file restores (a corrupt file is refused here, in one line) and returns its path */
+export function checkedPolicyPath(runDir: string): string {
+  restoreRunPolicy(runDir);
+  return runPolicyPath(runDir);
+}
