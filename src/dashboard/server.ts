@@ -22,7 +22,7 @@ import { CONFIG_FILE } from '../train/run-files.js';
 import {
   createAccessToken, FileReadRefused, headerPolicy, localServerGuard, needsToken, readRegularFile, SANDBOXED_FILE_POLICY,
 } from '../util/local-server.js';
-import { mountSweepRoutes } from './sweeps.js';
+import { mountSweepRoutes, SweepsDirectory } from './sweeps.js';
 
 export interface DashboardOptions {
   runsDir: string;
@@ -185,14 +185,17 @@ export function createDashboardApp(runsDir: string, pollMs: number, closing: Abo
   const runs = new RunsDirectory(resolve(runsDir));
   const page = renderPage('Stitch dashboard', { mode: 'dashboard' });
   const pageHeaders = { 'Content-Security-Policy': headerPolicy(pagePolicy('dashboard')), 'Cache-Control': 'no-store' };
+  const sweepsPage = renderPage('Stitch sweeps', { mode: 'sweeps' });
+  const sweepsPageHeaders = { 'Content-Security-Policy': headerPolicy(pagePolicy('sweeps')), 'Cache-Control': 'no-store' };
   const app = new Hono();
 
   app.use('*', localServerGuard(guard));
   app.get('/', (c) => c.html(page, 200, pageHeaders));
+  app.get('/sweeps', (c) => c.html(sweepsPage, 200, sweepsPageHeaders));
   // browsers ask for it whatever the page says; an empty answer instead of a 404 in every console
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/api/runs', (c) => c.json(runs.list()));
-  mountSweepRoutes(app, resolve(runsDir));
+  mountSweepRoutes(app, new SweepsDirectory(resolve(runsDir)));
   app.get('/api/runs/:name', (c) => {
     const reader = runs.reader(c.req.param('name'));
     if (reader === null) return c.json({ error: 'no such run' }, 404);

@@ -3,10 +3,16 @@
  * record (metrics.jsonl). Both spellings of each key are accepted: the files written before the
  * camelCase convention (normalized_score, time_s, steps_per_s) and after it.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { METRICS_JSONL } from '../train/metrics.js';
 import { EVAL_FILE } from '../train/run-files.js';
+import { readRegularFile } from '../util/local-server.js';
+
+/**
+ * Caps on what one run's files may make a sweep reader hold (the dashboard reads copied-in
+ * sweeps): only regular files are read, so a FIFO or a link to /dev/zero is refused, not waited on.
+ */
+export const SWEEP_RUN_READ_LIMITS = { evalBytes: 16 << 20, metricsBytes: 64 << 20 };
 
 type Loose = Record<string, unknown>;
 
@@ -37,7 +43,7 @@ function headline(record: Loose | undefined, path: string): { score: number; nor
 
 export function readFinalScores(runDir: string): FinalScores {
   const path = join(runDir, EVAL_FILE);
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  const parsed = JSON.parse(readRegularFile(path, SWEEP_RUN_READ_LIMITS.evalBytes).toString('utf8')) as unknown;
   if (!isObject(parsed) || !isObject(parsed.last) || !isObject(parsed.best)) throw new Error(`${path}: no last and best evaluations`);
   const last = headline(parsed.last, path);
   const best = headline(parsed.best, path);
@@ -53,11 +59,14 @@ export interface MetricsSummary {
   stepsPerSecond: number;
 }
 
-/** null before the first record; a torn last line (a run writing it) is skipped */
+/**
+ * null before the first record, and for a log that is not a regular file or is larger than the
+ * cap; a torn last line (a run writing it) is skipped
+ */
 export function readMetricsSummary(runDir: string): MetricsSummary | null {
   let text: string;
   try {
-    text = readFileSync(join(runDir, METRICS_JSONL), 'utf8');
+    text = readRegularFile(join(runDir, METRICS_JSONL), SWEEP_RUN_READ_LIMITS.metricsBytes).toString('utf8');
   } catch {
     return null;
   }
