@@ -14,7 +14,8 @@
  * - each sweep is computed again only when one of its files changed (size, modification time,
  *   inode of the index, the job states and the runs' eval, metrics and heartbeat files) or its
  *   view is `maxAgeMs` old (liveness depends on the clock), and the whole listing at most once
- *   per `minIntervalMs`, so fifty polling clients cost what one does.
+ *   per `minIntervalMs`, so fifty polling clients cost what one does; each run's metrics log is
+ *   read incrementally (only what was appended since the last computation).
  */
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
@@ -23,6 +24,7 @@ import { z } from 'zod';
 import { JOB_STATES_DIR, jobStatePath } from '../sweep/jobs.js';
 import { INDEX_FILE, type JobIndex, type JobIndexEntry } from '../sweep/prepare.js';
 import { computeResults, type SweepResults } from '../sweep/results.js';
+import { MetricsSummaryReader, type MetricsSummary } from '../sweep/run-reading.js';
 import { sweepStatus, type SweepStatus } from '../sweep/status.js';
 import { METRICS_JSONL } from '../train/metrics.js';
 import { EVAL_FILE } from '../train/run-files.js';
@@ -100,6 +102,11 @@ const message = (error: unknown): string => (error instanceof Error ? error.mess
 /** The sweeps of one runs directory, read with the dashboard's rules and cached per sweep. */
 export class SweepsDirectory {
   private readonly cache = new Map<string, CachedSweep>();
+  /** the jobs last read for a view (kept beside it, not sent to clients) */
+  private readonly readJobs = new WeakMap<SweepView, JobIndexEntry[]>();
+  /** one incremental metrics reader per run directory of a listed job */
+  private readonly metricsReaders = new Map<string, MetricsSummaryReader>();
+  private retiredMetricsBytes = 0;
   private readonly minIntervalMs: number;
   private readonly maxAgeMs: number;
   private lastList: { at: number; views: SweepView[] } | null = null;
@@ -139,15 +146,45 @@ export class SweepsDirectory {
     const realRoot = realPathOrNull(this.root);
     const views: SweepView[] = [];
     const present = new Set<string>();
-    for (const { path, real } of realRoot === null ? [] : this.sweepDirectories(realRoot)) {
-      const cacheKey = `${path}\0${real}`;
-      present.add(cacheKey);
-      views.push(this.sweep(path, real, realRoot as string, cacheKey, now));
+    if (realRoot !== null) {
+      for (const { path, real } of this.sweepDirectories(realRoot)) {
+        const cacheKey = `${path}\0${real}`;
+        present.add(cacheKey);
+        views.push(this.sweep(path, real, realRoot, cacheKey, now));
+      }
     }
-    // forget sweeps that were deleted or moved, so the cache stays as large as the directory
-    for (const key of this.cache.keys()) if (!present.has(key)) this.cache.delete(key);
+    this.forgetAllBut(present);
     this.lastList = { at: now, views };
     return views;
+  }
+
+  /** metrics log bytes read from disk since the start (an unchanged log is not read again) */
+  metricsBytesRead(): number {
+    let total = this.retiredMetricsBytes;
+    for (const reader of this.metricsReaders.values()) total += reader.bytesRead;
+    return total;
+  }
+
+  /** drops the sweeps that were deleted or moved, and the readers of runs no sweep lists now */
+  private forgetAllBut(present: ReadonlySet<string>): void {
+    for (const key of this.cache.keys()) if (!present.has(key)) this.cache.delete(key);
+    const listed = new Set<string>();
+    for (const cached of this.cache.values()) for (const job of this.jobsOf(cached.view)) listed.add(job.runDir);
+    for (const [runDir, reader] of this.metricsReaders) {
+      if (!listed.has(runDir)) {
+        this.retiredMetricsBytes += reader.bytesRead;
+        this.metricsReaders.delete(runDir);
+      }
+    }
+  }
+
+  private readMetrics(runDir: string): MetricsSummary | null {
+    let reader = this.metricsReaders.get(runDir);
+    if (reader === undefined) {
+      reader = new MetricsSummaryReader(runDir);
+      this.metricsReaders.set(runDir, reader);
+    }
+    return reader.read();
   }
 
   private sweep(path: string, real: string, realRoot: string, cacheKey: string, now: number): SweepView {
@@ -171,9 +208,6 @@ export class SweepsDirectory {
     return parts.join('|');
   }
 
-  /** the jobs last read for a view (kept beside it, not sent to clients) */
-  private readonly readJobs = new WeakMap<SweepView, JobIndexEntry[]>();
-
   private jobsOf(view: SweepView | undefined): JobIndexEntry[] {
     return view === undefined ? [] : (this.readJobs.get(view) ?? []);
   }
@@ -190,8 +224,9 @@ export class SweepsDirectory {
       return { path, status: null, results: null, problems: [`${INDEX_FILE}: ${message(error).replace(real, path)}`] };
     }
     const statesDir = realPathOrNull(join(real, JOB_STATES_DIR));
-    const statesOutside = statesDir !== null && !isInside(realRoot, statesDir);
-    if (statesOutside) problems.push(`${JOB_STATES_DIR}/ leads outside the runs directory: no job state is read`);
+    if (statesDir !== null && !isInside(realRoot, statesDir)) {
+      return { path, status: null, results: null, problems: [`${JOB_STATES_DIR}/ leads outside the runs directory: the sweep is not read`] };
+    }
     const jobs: JobIndexEntry[] = [];
     for (const job of parsed.jobs) {
       if (!safeJobName(job.name)) {
@@ -205,8 +240,8 @@ export class SweepsDirectory {
         continue;
       }
       const state = realPathOrNull(jobStatePath(real, job.name));
-      if (statesOutside || (state !== null && !isInside(realRoot, state))) {
-        if (!statesOutside) problems.push(`job ${job.name}: its state file leads outside the runs directory, not read`);
+      if (state !== null && !isInside(realRoot, state)) {
+        problems.push(`job ${job.name}: its state file leads outside the runs directory, not read`);
         continue;
       }
       jobs.push({ ...job, runDir: runDir ?? job.runDir });
@@ -218,12 +253,12 @@ export class SweepsDirectory {
     let status: SweepStatus | null = null;
     let results: SweepResults | null = null;
     try {
-      status = sweepStatus(real, index);
+      status = sweepStatus(real, index, (runDir) => this.readMetrics(runDir));
     } catch (error) {
       problems.push(`status: ${message(error)}`);
     }
     try {
-      const computed = computeResults(index);
+      const computed = computeResults(index, (runDir) => this.readMetrics(runDir));
       results = computed.rows.length === 0 ? null : computed;
     } catch (error) {
       // a finished run whose eval.json is unreadable (not a regular file, too large, half-written)

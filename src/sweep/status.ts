@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readRegularFile } from '../util/local-server.js';
 import { isFinished, pidAlive, readJobState, type JobState, type JobStatus } from './jobs.js';
 import { readJobIndex, type JobIndex } from './prepare.js';
-import { readMetricsSummary } from './run-reading.js';
+import { readMetricsSummary, type MetricsSummaryRead } from './run-reading.js';
 
 export interface JobStatusLine {
   name: string;
@@ -53,14 +53,17 @@ export interface SweepStatus {
   jobs: JobStatusLine[];
 }
 
-/** `index`: the jobs, when they come from the sweep file rather than the directory's jobs.json */
-export function sweepStatus(sweepDir: string, index: JobIndex = readJobIndex(sweepDir)): SweepStatus {
+/**
+ * `index`: the jobs, when they come from the sweep file rather than the directory's jobs.json;
+ * `readMetrics`: how a run's metrics log is read (the dashboard keeps incremental readers)
+ */
+export function sweepStatus(sweepDir: string, index: JobIndex = readJobIndex(sweepDir), readMetrics: MetricsSummaryRead = readMetricsSummary): SweepStatus {
   const counts: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0 };
   const jobs: JobStatusLine[] = [];
   const durations: number[] = [];
   for (const job of index.jobs) {
     const state = readJobState(sweepDir, job.name);
-    const metrics = readMetricsSummary(job.runDir);
+    const metrics = readMetrics(job.runDir);
     let status: JobStatus = state?.status ?? 'queued';
     let note: string | null = null;
     if (isFinished(job.runDir)) {

@@ -98,6 +98,10 @@ describe('the sweep view against hostile sweep directories', () => {
     writeSweep(escape, 'escape', [{ name: 'outside-run', runDir: join(outside, 'run') }, { name: '../../../outside/x' }, { name: 'linked-state' }, { name: 'fine' }]);
     mkdirSync(join(escape, 'jobs'));
     symlinkSync(join(outside, 'state.json'), join(escape, 'jobs', 'linked-state.json'));
+    const statesOut = join(sweeps, 'states-out');
+    writeSweep(statesOut, 'states-out', [{ name: 'x' }]);
+    symlinkSync(join(outside, 'jobs'), join(statesOut, 'jobs'));
+    writeJobState(outside, state('x', { status: 'failed', error: 'SECRET-OUTSIDE-STATES-DIR' }));
 
     dashboard = await startDashboard({ runsDir: runs, port: 0 });
   });
@@ -124,7 +128,7 @@ describe('the sweep view against hostile sweep directories', () => {
     assert.ok(process.memoryUsage().rss < 1.5 * 2 ** 30, 'no gigabytes');
   });
 
-  it('reads nothing outside the runs directory: a linked sweep, a run directory, a job name and a state file that lead out', async () => {
+  it('reads nothing outside the runs directory: a linked sweep, a run directory, a job name, a state file and a state directory that lead out', async () => {
     const { views, text } = await api(dashboard);
     assert.ok(!views.some((view) => view.path === 'sweeps/linked-out'), views.map((view) => view.path).join(', '));
     assert.doesNotMatch(text, /SECRET-OUTSIDE|4242/);
@@ -135,6 +139,9 @@ describe('the sweep view against hostile sweep directories', () => {
     assert.match(problems, /job outside-run: its run directory is outside the runs directory/);
     assert.match(problems, /job "\.\.\/\.\.\/\.\.\/outside\/x": not a plain name/);
     assert.match(problems, /job linked-state: its state file leads outside the runs directory/);
+    const statesOut = views.find((view) => view.path === 'sweeps/states-out');
+    assert.equal(statesOut?.status, null);
+    assert.match(statesOut?.problems.join('; ') ?? '', /jobs\/ leads outside the runs directory/);
   });
 
   it('serves /sweeps with the page policy as a header, and links it with the main page', async () => {
@@ -188,7 +195,7 @@ describe('the sweep view against hostile sweep directories', () => {
 });
 
 describe('the sweep listing cache', () => {
-  it('computes a sweep once while its files are unchanged, and again after a job state, a log or the index changes', () => {
+  it('computes a sweep once while its files are unchanged, and again after a job state, a log or the index changes; logs are read incrementally', () => {
     const runs = join(tempDir(), 'runs');
     const sweep = join(runs, 'sweeps', 'cached');
     writeSweep(sweep, 'cached', [{ name: 'a' }, { name: 'b' }]);
@@ -198,12 +205,19 @@ describe('the sweep listing cache', () => {
     assert.equal(sweeps.computations, 1);
     writeJobState(sweep, state('b', { status: 'failed', error: 'exit 2' }));
     assert.equal(sweeps.list()[0]?.status?.counts.failed, 1);
-    appendFileSync(join(sweep, 'runs', 'a', 'metrics.jsonl'), '{"step":7,"time_s":1}\n');
+    const first = '{"step":7,"time_s":1}\n';
+    appendFileSync(join(sweep, 'runs', 'a', 'metrics.jsonl'), first);
     assert.equal(sweeps.list()[0]?.status?.jobs[0]?.step, 7);
+    assert.equal(sweeps.metricsBytesRead(), first.length);
+    // a log is read incrementally: only what was appended
+    const second = '{"step":8,"time_s":2}\n';
+    appendFileSync(join(sweep, 'runs', 'a', 'metrics.jsonl'), second);
+    assert.equal(sweeps.list()[0]?.status?.jobs[0]?.step, 8);
+    assert.equal(sweeps.metricsBytesRead(), first.length + second.length);
     writeSweep(sweep, 'renamed', [{ name: 'a' }]);
     assert.equal(sweeps.list()[0]?.status?.name, 'renamed');
     assert.equal(sweeps.list()[0]?.status?.total, 1);
-    assert.equal(sweeps.computations, 4);
+    assert.equal(sweeps.computations, 5);
   });
 
   it('serves fifty concurrent clients of /api/sweeps from one computation', { timeout: 30_000 }, async () => {
