@@ -83,6 +83,7 @@ nav h1 { font-size: 16px; color: #fff; } nav ul { list-style: none; padding: 0; 
 nav a { display: block; padding: 6px 8px; border-radius: 6px; color: inherit; text-decoration: none; margin-bottom: 2px; }
 nav a.active, nav a:hover { background: #333b4d; } nav .name { display: block; font-size: 12px; word-break: break-all; }
 nav .status { font-size: 11px; color: #1d1d1f; }
+.sweep table { background: #fff; margin: 6px 0 14px; } .sweep h2 small { font-weight: normal; color: #666; word-break: break-all; }
 .sweep .done { color: #1a7f37; } .sweep .failed { color: #c62828; } .sweep .running { color: #b26a00; } .sweep .queued { color: #666; }
 nav .nav-links { margin: 0 0 8px; font-size: 12px; } nav .nav-links a { display: inline; padding: 0; text-decoration: underline; }
 nav li { display: flex; align-items: flex-start; gap: 4px; } nav li a { flex: 1; min-width: 0; } nav input.overlay-pick { margin-top: 9px; }
