@@ -97,6 +97,16 @@ function fileKey(path: string): string {
   }
 }
 
+/** `dir` holds a jobs.json that is not a directory (a plain file in the runs directory holds none) */
+function hasIndex(dir: string): boolean {
+  try {
+    const stat = statSync(join(dir, INDEX_FILE), { throwIfNoEntry: false });
+    return stat !== undefined && !stat.isDirectory();
+  } catch {
+    return false; // ENOTDIR, EACCES, a loop of links
+  }
+}
+
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** The sweeps of one runs directory, read with the dashboard's rules and cached per sweep. */
@@ -131,9 +141,8 @@ export class SweepsDirectory {
       for (const name of names) {
         const real = realPathOrNull(join(this.root, parent, name));
         if (real === null || !isInside(realRoot, real)) continue;
-        const index = statSync(join(real, INDEX_FILE), { throwIfNoEntry: false });
         // a FIFO or device named jobs.json is listed, with its problem, but never opened here
-        if (index === undefined || index.isDirectory()) continue;
+        if (!hasIndex(real)) continue;
         found.push({ path: parent === '.' ? name : `${parent}/${name}`, real });
       }
     }
@@ -193,7 +202,8 @@ export class SweepsDirectory {
     if (cached !== undefined && cached.key === key && now - cached.computedAt < this.maxAgeMs) return cached.view;
     this.computations += 1;
     const view = this.compute(path, real, realRoot);
-    // the key after reading: it names the jobs of the index just read
+    // the key after reading: it names the jobs of the index just read (a file that changed while
+    // it was read is seen by the next change or after maxAgeMs)
     this.cache.set(cacheKey, { key: this.changeKey(real, { view }), computedAt: now, view });
     return view;
   }

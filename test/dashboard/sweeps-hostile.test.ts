@@ -103,6 +103,10 @@ describe('the sweep view against hostile sweep directories', () => {
     symlinkSync(join(outside, 'jobs'), join(statesOut, 'jobs'));
     writeJobState(outside, state('x', { status: 'failed', error: 'SECRET-OUTSIDE-STATES-DIR' }));
 
+    // plain files beside the sweeps are not sweeps (and not an error)
+    writeFileSync(join(runs, 'notes.txt'), 'x');
+    writeFileSync(join(sweeps, 'notes.txt'), 'x');
+
     dashboard = await startDashboard({ runsDir: runs, port: 0 });
   });
   after(async () => {
