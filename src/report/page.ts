@@ -1,12 +1,12 @@
 /**
- * One HTML page for the report, the comparison and the dashboard: uPlot (script and styles) and
+ * One HTML page for the report, the comparison, the dashboard and its sweep view: uPlot (script and styles) and
  * the bundled browser code (src/report/client/) inlined, the data as JSON in the page. Nothing is fetched from the network,
  * so report.html opens from disk anywhere.
  *
  * Every page carries a strict Content-Security-Policy in a <meta> element (it works for a file
  * opened from disk): only these exact inline scripts and styles run, by their SHA-256 hashes,
  * and nothing is fetched, so even a string in the data that slipped into the markup could not
- * run. The dashboard server sends the same policy as a header.
+ * run. The dashboard server sends the same policy as a header (on `/` and `/sweeps`).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
