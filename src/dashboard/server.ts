@@ -22,7 +22,7 @@ import { CONFIG_FILE } from '../train/run-files.js';
 import {
   createAccessToken, FileReadRefused, headerPolicy, localServerGuard, needsToken, readRegularFile, SANDBOXED_FILE_POLICY,
 } from '../util/local-server.js';
-import { mountSweepRoutes } from './sweeps.js';
+import { mountSweepRoutes, SweepsDirectory } from './sweeps.js';
 
 export interface DashboardOptions {
   runsDir: string;
@@ -47,6 +47,8 @@ export interface Dashboard {
   warnings: string[];
   /** log bytes parsed since the start, over all runs (an unchanged log is never parsed twice) */
   logBytesRead(): number;
+  /** sweeps computed for /api/sweeps since the start (an unchanged sweep is served from its cache) */
+  sweepComputations(): number;
   close(): Promise<void>;
 }
 
@@ -179,20 +181,25 @@ export class RunsDirectory {
 export interface DashboardApp {
   app: Hono;
   runs: RunsDirectory;
+  sweeps: SweepsDirectory;
 }
 
 export function createDashboardApp(runsDir: string, pollMs: number, closing: AbortSignal, guard: { bindHost: string; token: string | null }): DashboardApp {
   const runs = new RunsDirectory(resolve(runsDir));
   const page = renderPage('Stitch dashboard', { mode: 'dashboard' });
   const pageHeaders = { 'Content-Security-Policy': headerPolicy(pagePolicy('dashboard')), 'Cache-Control': 'no-store' };
+  const sweepsPage = renderPage('Stitch sweeps', { mode: 'sweeps' });
+  const sweepsPageHeaders = { 'Content-Security-Policy': headerPolicy(pagePolicy('sweeps')), 'Cache-Control': 'no-store' };
   const app = new Hono();
 
   app.use('*', localServerGuard(guard));
   app.get('/', (c) => c.html(page, 200, pageHeaders));
+  app.get('/sweeps', (c) => c.html(sweepsPage, 200, sweepsPageHeaders));
   // browsers ask for it whatever the page says; an empty answer instead of a 404 in every console
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/api/runs', (c) => c.json(runs.list()));
-  mountSweepRoutes(app, resolve(runsDir));
+  const sweeps = new SweepsDirectory(resolve(runsDir));
+  mountSweepRoutes(app, sweeps);
   app.get('/api/runs/:name', (c) => {
     const reader = runs.reader(c.req.param('name'));
     if (reader === null) return c.json({ error: 'no such run' }, 404);
@@ -236,7 +243,7 @@ export function createDashboardApp(runsDir: string, pollMs: number, closing: Abo
       return c.text('no such file', 404);
     }
   });
-  return { app, runs };
+  return { app, runs, sweeps };
 }
 
 /** Starts the dashboard; resolves once it listens. */
@@ -244,7 +251,7 @@ export function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const closing = new AbortController();
   const host = options.host ?? '127.0.0.1';
   const token = needsToken(host) ? (options.token ?? createAccessToken()) : null;
-  const { app, runs } = createDashboardApp(options.runsDir, options.pollMs ?? 500, closing.signal, { bindHost: host, token });
+  const { app, runs, sweeps } = createDashboardApp(options.runsDir, options.pollMs ?? 500, closing.signal, { bindHost: host, token });
   const warnings = token === null ? [] : [
     `warning: --host ${host} is reachable from other machines; anyone with the address below can read every run in ${options.runsDir}`,
   ];
@@ -258,6 +265,7 @@ export function startDashboard(options: DashboardOptions): Promise<Dashboard> {
         token,
         warnings,
         logBytesRead: () => runs.logBytesRead(),
+        sweepComputations: () => sweeps.computations,
         close: () => new Promise<void>((done) => {
           closing.abort();
           const httpServer = server as Server;

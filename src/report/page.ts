@@ -1,12 +1,12 @@
 /**
- * One HTML page for the report, the comparison and the dashboard: uPlot (script and styles) and
+ * One HTML page for the report, the comparison, the dashboard and its sweep view: uPlot (script and styles) and
  * the bundled browser code (src/report/client/) inlined, the data as JSON in the page. Nothing is fetched from the network,
  * so report.html opens from disk anywhere.
  *
  * Every page carries a strict Content-Security-Policy in a <meta> element (it works for a file
  * opened from disk): only these exact inline scripts and styles run, by their SHA-256 hashes,
  * and nothing is fetched, so even a string in the data that slipped into the markup could not
- * run. The dashboard server sends the same policy as a header.
+ * run. The dashboard server sends the same policy as a header (on `/` and `/sweeps`).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,7 +17,8 @@ import type { RunSnapshot } from './run-data.js';
 export type PagePayload =
   | { mode: 'report'; run: RunSnapshot }
   | { mode: 'compare'; comparison: Comparison }
-  | { mode: 'dashboard' };
+  | { mode: 'dashboard' }
+  | { mode: 'sweeps' };
 
 const require = createRequire(import.meta.url);
 let uplotAssets: { script: string; styles: string } | null = null;
@@ -82,6 +83,9 @@ nav h1 { font-size: 16px; color: #fff; } nav ul { list-style: none; padding: 0; 
 nav a { display: block; padding: 6px 8px; border-radius: 6px; color: inherit; text-decoration: none; margin-bottom: 2px; }
 nav a.active, nav a:hover { background: #333b4d; } nav .name { display: block; font-size: 12px; word-break: break-all; }
 nav .status { font-size: 11px; color: #1d1d1f; }
+.sweep table { background: #fff; margin: 6px 0 14px; } .sweep h2 small { font-weight: normal; color: #666; word-break: break-all; }
+.sweep .done { color: #1a7f37; } .sweep .failed { color: #c62828; } .sweep .running { color: #b26a00; } .sweep .queued { color: #666; }
+nav .nav-links { margin: 0 0 8px; font-size: 12px; } nav .nav-links a { display: inline; padding: 0; text-decoration: underline; }
 nav li { display: flex; align-items: flex-start; gap: 4px; } nav li a { flex: 1; min-width: 0; } nav input.overlay-pick { margin-top: 9px; }
 `;
 
@@ -94,17 +98,26 @@ function escapeHtml(text: string): string {
   return text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] as string);
 }
 
-/** the policy of a page: its scripts and styles by hash; the dashboard also talks to its server */
+/** the dashboard's pages, which talk to their server; the others are files opened from disk */
+const servedModes: ReadonlyArray<PagePayload['mode']> = ['dashboard', 'sweeps'];
+
+/** the policy of a page: its scripts and styles by hash; the dashboard's pages also talk to their server */
 export function pagePolicy(mode: PagePayload['mode']): PagePolicy {
   const { script, styles } = uplot();
-  return { scripts: [cspHash(script), cspHash(clientScript())], styles: [cspHash(styles), cspHash(STYLES)], connectToSelf: mode === 'dashboard' };
+  return { scripts: [cspHash(script), cspHash(clientScript())], styles: [cspHash(styles), cspHash(STYLES)], connectToSelf: servedModes.includes(mode) };
+}
+
+function pageBody(mode: PagePayload['mode']): string {
+  if (mode === 'dashboard') {
+    return '<div class="layout"><nav><h1>Stitch runs</h1><p class="nav-links"><a href="/sweeps" id="sweeps-link">sweeps</a></p><ul id="run-list"></ul></nav><main id="app"></main></div>';
+  }
+  if (mode === 'sweeps') return '<main id="app"><h1>Sweeps</h1><p class="meta"><a href="/" id="runs-link">runs</a></p><div id="sweeps">loading…</div></main>';
+  return '<main id="app"></main>';
 }
 
 export function renderPage(title: string, payload: PagePayload): string {
   const { script, styles } = uplot();
-  const body = payload.mode === 'dashboard'
-    ? '<div class="layout"><nav><h1>Stitch runs</h1><ul id="run-list"></ul></nav><main id="app"></main></div>'
-    : '<main id="app"></main>';
+  const body = pageBody(payload.mode);
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CHECKPOINT_DIR } from '../train/checkpoint.js';
 import { CONFIG_FILE, EVAL_FILE } from '../train/run-files.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { readRegularFile } from '../util/local-server.js';
 import type { SweepJob } from './spec.js';
 
 export const JOB_STATES_DIR = 'jobs';
@@ -43,9 +44,12 @@ export interface JobState {
 
 export const jobStatePath = (sweepDir: string, name: string): string => join(sweepDir, JOB_STATES_DIR, `${name}.json`);
 
+/** a job state file is a few hundred bytes; a larger one (or a FIFO, a device) is not one */
+export const MAX_JOB_STATE_BYTES = 64 << 10;
+
 export function readJobState(sweepDir: string, name: string): JobState | null {
   try {
-    return JSON.parse(readFileSync(jobStatePath(sweepDir, name), 'utf8')) as JobState;
+    return JSON.parse(readRegularFile(jobStatePath(sweepDir, name), MAX_JOB_STATE_BYTES).toString('utf8')) as JobState;
   } catch {
     return null;
   }

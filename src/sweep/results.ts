@@ -17,7 +17,7 @@ import { bootstrapInterval, interquartileMean, mean, sampleStd } from '../report
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { isFinished } from './jobs.js';
 import { readJobIndex, type JobIndex, type JobIndexEntry } from './prepare.js';
-import { readFinalScores, readMetricsSummary } from './run-reading.js';
+import { readFinalScores, readMetricsSummary, type MetricsSummaryRead } from './run-reading.js';
 import { SweepError } from './spec.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -64,9 +64,9 @@ interface FinishedRun {
   rate: number;
 }
 
-function readFinished(job: JobIndexEntry): FinishedRun {
+function readFinished(job: JobIndexEntry, readMetrics: MetricsSummaryRead): FinishedRun {
   const scores = readFinalScores(job.runDir);
-  const metrics = readMetricsSummary(job.runDir);
+  const metrics = readMetrics(job.runDir);
   return { job, ...scores, seconds: metrics?.seconds ?? 0, rate: metrics?.stepsPerSecond ?? 0 };
 }
 
@@ -89,14 +89,15 @@ function heldOutError(runDir: string, heldOut: string): number {
 
 const cellKey = (job: JobIndexEntry): string => JSON.stringify([job.dataset, job.algorithm, job.point]);
 
-export function computeResults(index: JobIndex): SweepResults {
+/** `readMetrics`: how a run's metrics log is read (the dashboard keeps incremental readers) */
+export function computeResults(index: JobIndex, readMetrics: MetricsSummaryRead = readMetricsSummary): SweepResults {
   const cells = new Map<string, JobIndexEntry[]>();
   for (const job of index.jobs) cells.set(cellKey(job), [...(cells.get(cellKey(job)) ?? []), job]);
   const rows: ResultRow[] = [];
   let normalized = true;
   for (const jobs of cells.values()) {
     const first = jobs[0] as JobIndexEntry;
-    const finished = jobs.filter((job) => isFinished(job.runDir)).map(readFinished).sort((a, b) => a.job.seed - b.job.seed);
+    const finished = jobs.filter((job) => isFinished(job.runDir)).map((job) => readFinished(job, readMetrics)).sort((a, b) => a.job.seed - b.job.seed);
     if (finished.length === 0) continue;
     normalized &&= finished.every((run) => run.normalized);
     rows.push({

@@ -3,10 +3,22 @@
  * record (metrics.jsonl). Both spellings of each key are accepted: the files written before the
  * camelCase convention (normalized_score, time_s, steps_per_s) and after it.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { METRICS_JSONL } from '../train/metrics.js';
 import { EVAL_FILE } from '../train/run-files.js';
+import { IncrementalLineReader, readRegularFile } from '../util/local-server.js';
+
+/**
+ * Caps on what one run's files may make a sweep reader hold (the dashboard reads copied-in
+ * sweeps): only regular files are read, so a FIFO or a link to /dev/zero is refused, not waited on.
+ */
+export const SWEEP_RUN_READ_LIMITS = {
+  evalBytes: 16 << 20,
+  /** a longer metrics line is skipped */
+  maxLineBytes: 1 << 20,
+  /** metrics bytes a cached reader reads per call; a longer log is read over several calls */
+  metricsBytesPerRead: 64 << 20,
+};
 
 type Loose = Record<string, unknown>;
 
@@ -37,7 +49,7 @@ function headline(record: Loose | undefined, path: string): { score: number; nor
 
 export function readFinalScores(runDir: string): FinalScores {
   const path = join(runDir, EVAL_FILE);
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  const parsed = JSON.parse(readRegularFile(path, SWEEP_RUN_READ_LIMITS.evalBytes).toString('utf8')) as unknown;
   if (!isObject(parsed) || !isObject(parsed.last) || !isObject(parsed.best)) throw new Error(`${path}: no last and best evaluations`);
   const last = headline(parsed.last, path);
   const best = headline(parsed.best, path);
@@ -53,30 +65,67 @@ export interface MetricsSummary {
   stepsPerSecond: number;
 }
 
-/** null before the first record; a torn last line (a run writing it) is skipped */
-export function readMetricsSummary(runDir: string): MetricsSummary | null {
-  let text: string;
-  try {
-    text = readFileSync(join(runDir, METRICS_JSONL), 'utf8');
-  } catch {
-    return null;
+/** reads a run's metrics summary; the dashboard passes cached incremental readers */
+export type MetricsSummaryRead = (runDir: string) => MetricsSummary | null;
+
+const rateOf = (record: Loose): number | null => numberField(record, 'steps_per_s', 'stepsPerS', 'stepsPerSecond');
+
+/**
+ * The summary of a run's metrics.jsonl, kept up to date by reading only what was appended since
+ * the last `read` (a log that shrank or was replaced is read again from its start). Only a
+ * regular file is read, line by line with a line-length cap, at most `maxBytesPerRead` per call,
+ * so a FIFO, a link to /dev/zero or a huge log cannot hang the reader or fill its memory.
+ */
+export class MetricsSummaryReader {
+  private last: Loose | null = null;
+  private rateSum = 0;
+  private rateCount = 0;
+  private readonly log: IncrementalLineReader;
+
+  constructor(readonly runDir: string, maxBytesPerRead = SWEEP_RUN_READ_LIMITS.metricsBytesPerRead) {
+    this.log = new IncrementalLineReader(join(runDir, METRICS_JSONL), { maxLineBytes: SWEEP_RUN_READ_LIMITS.maxLineBytes, maxBytesPerUpdate: maxBytesPerRead },
+      (line) => this.add(line), () => this.clear());
   }
-  const records: Loose[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
+
+  /** log bytes read from disk so far (an unchanged log is not read again) */
+  get bytesRead(): number {
+    return this.log.bytesRead;
+  }
+
+  /** null before the first record and for a missing or non-regular log; a torn last line waits for its end */
+  read(): MetricsSummary | null {
+    if (this.log.update() !== 'read' || this.last === null) return null;
+    return {
+      step: this.last.step as number,
+      seconds: numberField(this.last, 'time_s', 'timeS', 'timeSeconds', 'elapsedSeconds') ?? 0,
+      stepsPerSecond: this.rateCount === 0 ? 0 : this.rateSum / this.rateCount,
+    };
+  }
+
+  private add(line: string): void {
+    let record: unknown;
     try {
-      const record = JSON.parse(line) as unknown;
-      if (isObject(record) && typeof record.step === 'number') records.push(record);
+      record = JSON.parse(line);
     } catch {
-      // torn
+      return; // torn or garbled: skipped
+    }
+    if (!isObject(record) || typeof record.step !== 'number') return;
+    this.last = record;
+    const rate = rateOf(record);
+    if (rate !== null) {
+      this.rateSum += rate;
+      this.rateCount += 1;
     }
   }
-  const last = records[records.length - 1];
-  if (last === undefined) return null;
-  const rates = records.map((record) => numberField(record, 'steps_per_s', 'stepsPerS', 'stepsPerSecond')).filter((rate): rate is number => rate !== null);
-  return {
-    step: last.step as number,
-    seconds: numberField(last, 'time_s', 'timeS', 'timeSeconds', 'elapsedSeconds') ?? 0,
-    stepsPerSecond: rates.length === 0 ? 0 : rates.reduce((a, b) => a + b, 0) / rates.length,
-  };
+
+  private clear(): void {
+    this.last = null;
+    this.rateSum = 0;
+    this.rateCount = 0;
+  }
+}
+
+/** the summary of the whole log, read once (streamed: its size does not matter) */
+export function readMetricsSummary(runDir: string): MetricsSummary | null {
+  return new MetricsSummaryReader(runDir, Number.MAX_SAFE_INTEGER).read();
 }

@@ -3,12 +3,12 @@
  * eval.json is done, whatever any state file says) and the job state files, and an ETA from the
  * finished jobs' times. Works without Redis; the CLI adds the queue's own counts when given --queue.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { readRegularFile } from '../util/local-server.js';
 import { isFinished, pidAlive, readJobState, type JobState, type JobStatus } from './jobs.js';
 import { readJobIndex, type JobIndex } from './prepare.js';
-import { readMetricsSummary } from './run-reading.js';
+import { readMetricsSummary, type MetricsSummaryRead } from './run-reading.js';
 
 export interface JobStatusLine {
   name: string;
@@ -25,6 +25,7 @@ export interface JobStatusLine {
 /** the heartbeat `stitch train` writes (at most every 2 s); older than this, its run is not alive */
 const HEARTBEAT_FILE = 'heartbeat.json';
 const HEARTBEAT_STALE_MS = 30_000;
+const MAX_HEARTBEAT_BYTES = 64 << 10;
 
 /**
  * A job recorded as running whose process is gone (a killed local sweep, a dead worker whose job
@@ -34,7 +35,7 @@ const HEARTBEAT_STALE_MS = 30_000;
 function goneReason(state: JobState, runDir: string): string | null {
   if (state.host === hostname() && state.pid !== null && !pidAlive(state.pid)) return 'interrupted: its process is gone; it resumes when the sweep or a worker runs again';
   try {
-    const heartbeat = JSON.parse(readFileSync(join(runDir, HEARTBEAT_FILE), 'utf8')) as { updatedAt?: string; phase?: string };
+    const heartbeat = JSON.parse(readRegularFile(join(runDir, HEARTBEAT_FILE), MAX_HEARTBEAT_BYTES).toString('utf8')) as { updatedAt?: string; phase?: string };
     const age = Date.now() - Date.parse(heartbeat.updatedAt ?? '');
     if (['train', 'eval'].includes(heartbeat.phase ?? '') && age > HEARTBEAT_STALE_MS) return `stalled: no heartbeat for ${Math.round(age / 1000)} s`;
   } catch {
@@ -52,14 +53,17 @@ export interface SweepStatus {
   jobs: JobStatusLine[];
 }
 
-/** `index`: the jobs, when they come from the sweep file rather than the directory's jobs.json */
-export function sweepStatus(sweepDir: string, index: JobIndex = readJobIndex(sweepDir)): SweepStatus {
+/**
+ * `index`: the jobs, when they come from the sweep file rather than the directory's jobs.json;
+ * `readMetrics`: how a run's metrics log is read (the dashboard keeps incremental readers)
+ */
+export function sweepStatus(sweepDir: string, index: JobIndex = readJobIndex(sweepDir), readMetrics: MetricsSummaryRead = readMetricsSummary): SweepStatus {
   const counts: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0 };
   const jobs: JobStatusLine[] = [];
   const durations: number[] = [];
   for (const job of index.jobs) {
     const state = readJobState(sweepDir, job.name);
-    const metrics = readMetricsSummary(job.runDir);
+    const metrics = readMetrics(job.runDir);
     let status: JobStatus = state?.status ?? 'queued';
     let note: string | null = null;
     if (isFinished(job.runDir)) {

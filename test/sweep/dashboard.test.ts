@@ -39,17 +39,18 @@ describe('dashboard sweep view', () => {
     assert.equal(sweeps.length, 1);
     const [view] = sweeps as [SweepView];
     assert.equal(view.path, 'sweeps/demo');
-    assert.deepEqual(view.status.counts, { queued: 0, running: 0, done: 1, failed: 1 });
-    assert.equal(view.status.jobs.find((j) => j.name === 'dt-umaze-seed1')?.error, 'exit 2: stitch: bad width');
+    assert.deepEqual(view.problems, []);
+    assert.deepEqual(view.status?.counts, { queued: 0, running: 0, done: 1, failed: 1 });
+    assert.equal(view.status?.jobs.find((j) => j.name === 'dt-umaze-seed1')?.error, 'exit 2: stitch: bad width');
     assert.equal(view.results?.rows[0]?.last.mean, 12.5);
     assert.equal(view.results?.rows[0]?.best.mean, 30);
     assert.equal(view.results?.rows[0]?.missing, 1);
   });
 
-  it('serves the sweep page', async () => {
+  it('serves the sweep page: the typed client in its sweeps mode', async () => {
     const response = await fetch(`${dashboard.url}/sweeps`);
     assert.equal(response.status, 200);
-    assert.match(await response.text(), /<title>Stitch sweeps<\/title>[\s\S]*fetch\('\/api\/sweeps'\)/);
+    assert.match(await response.text(), /<title>Stitch sweeps<\/title>[\s\S]*<script type="application\/json" id="stitch-data">\{"mode":"sweeps"\}<\/script>/);
   });
 
   it('renders the counts, the results table and the failed job in a browser', async () => {
