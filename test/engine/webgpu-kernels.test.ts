@@ -388,4 +388,15 @@ describe('webgpu kernels against the js reference', { skip }, () => {
     const reused = runtime.allocate(290);
     assert.equal(reused.buffer, released.buffer, 'a released buffer of the same size bucket is reused');
   });
+
+  it('refuses a buffer passed twice, and turns a WebGPU validation error into an exception at the next read', async () => {
+    const x = up(randomArray(random, 10));
+    assert.throws(() => gpu.axpy(1, x, x, 10), /the same buffer is passed twice/);
+    const broken = runtime.pipeline('broken', () => 'this is not WGSL');
+    runtime.dispatch(broken, [x], [], [1, 1, 1]);
+    await assert.rejects(down(x), /WebGPU error/);
+    // the runtime stays usable for valid work
+    gpu.scale(x, 2, 10);
+    assert.equal((await down(x)).length, 10);
+  });
 });

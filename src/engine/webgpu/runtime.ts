@@ -47,6 +47,8 @@ export class GpuRuntime {
   private pending: Dispatch[] = [];
   private paramArena: GPUBuffer | null = null;
   private paramArenaBlocks = 0;
+  /** validation and out-of-memory errors of work already handed to the device, checked at the next read */
+  private errorChecks: Promise<GPUError | null>[] = [];
   /** counts, for tests and the benchmark: how often the work reached the GPU */
   readonly stats = { pipelinesCompiled: 0, buffersCreated: 0, dispatches: 0, submits: 0 };
 
@@ -58,8 +60,10 @@ export class GpuRuntime {
   pipeline(key: string, source: () => string): GPUComputePipeline {
     let pipeline = this.pipelines.get(key);
     if (pipeline === undefined) {
+      this.device.pushErrorScope('validation');
       const module = this.device.createShaderModule({ label: key, code: source() });
       pipeline = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.errorChecks.push(this.device.popErrorScope());
       this.pipelines.set(key, pipeline);
       this.stats.pipelinesCompiled += 1;
     }
@@ -104,6 +108,8 @@ export class GpuRuntime {
     if (groups.some((g) => g === 0)) return;
     const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (groups.some((g) => g > limit)) throw new RangeError(`dispatch: workgroups ${groups.join('x')} exceed the device limit ${limit}`);
+    // WebGPU rejects a buffer bound twice when one binding writes it, and only reports that asynchronously
+    if (new Set(arrays.map((array) => array.buffer)).size !== arrays.length) throw new RangeError(`dispatch ${pipeline.label}: the same buffer is passed twice`);
     this.pending.push({ pipeline, arrays, params, groups });
   }
 
@@ -122,6 +128,8 @@ export class GpuRuntime {
         else view.setFloat32(offset, param.f32, true);
       });
     });
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
     this.device.queue.writeBuffer(arena, 0, paramBytes);
     const encoder = this.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
@@ -135,6 +143,7 @@ export class GpuRuntime {
     });
     pass.end();
     this.device.queue.submit([encoder.finish()]);
+    this.errorChecks.push(this.device.popErrorScope(), this.device.popErrorScope());
     this.stats.dispatches += batch.length;
     this.stats.submits += 1;
   }
@@ -150,10 +159,19 @@ export class GpuRuntime {
     return new Int32Array(await this.readBytes(array, length));
   }
 
-  /** Finishes queued work and frees the pools; the device stays usable. */
+  /** Submits queued work and waits until the device has done it; throws the first error it reported. */
   async idle(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    await this.throwReportedErrors();
+  }
+
+  /** A WebGPU validation or out-of-memory error raised by earlier work, as an exception here. */
+  private async throwReportedErrors(): Promise<void> {
+    const checks = this.errorChecks;
+    this.errorChecks = [];
+    const errors = (await Promise.all(checks)).filter((error): error is GPUError => error !== null);
+    if (errors.length > 0) throw new Error(`WebGPU error: ${errors[0]!.message.split('\n')[0]}`);
   }
 
   private async readBytes(array: GpuArray, length: number): Promise<ArrayBuffer> {
@@ -165,6 +183,7 @@ export class GpuRuntime {
     if (length > 0) encoder.copyBufferToBuffer(array.buffer, 0, staging, 0, length * 4);
     this.device.queue.submit([encoder.finish()]);
     this.stats.submits += 1;
+    await this.throwReportedErrors();
     await staging.mapAsync(MAP_MODE_READ, 0, bytes);
     const copy = staging.getMappedRange(0, bytes).slice(0, length * 4);
     staging.unmap();
