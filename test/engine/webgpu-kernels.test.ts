@@ -98,6 +98,24 @@ describe('webgpu kernels against the js reference', { skip }, () => {
     }
   });
 
+  it('gemmPair runs both products', async () => {
+    const calls = [
+      { transA: false, transB: true, m: 7, n: 9, k: 11, alpha: 1, beta: 0 },
+      { transA: true, transB: false, m: 3, n: 35, k: 5, alpha: -2, beta: 0.5 },
+    ].map((shape) => {
+      const lda = shape.transA ? shape.m : shape.k;
+      const ldb = shape.transB ? shape.k : shape.n;
+      return { ...shape, lda, ldb, ldc: shape.n, a: randomArray(random, shape.m * shape.k), b: randomArray(random, shape.k * shape.n), c: randomArray(random, shape.m * shape.n) };
+    });
+    const expected = calls.map((call) => ({ ...call, a: toFloat64(call.a), b: toFloat64(call.b), c: toFloat64(call.c) }));
+    js.gemmPair(expected[0]!, expected[1]!);
+    const onDevice = calls.map((call) => ({ ...call, a: up(call.a), b: up(call.b), c: up(call.c) }));
+    gpu.gemmPair(onDevice[0]!, onDevice[1]!);
+    for (const [index, call] of onDevice.entries()) {
+      assertClose(await down(call.c), expected[index]!.c, { rtol: 1e-5, atol: 1e-5 }, `gemmPair product ${index}`);
+    }
+  });
+
   it('addBiasRows, sumRows (overwrite and accumulate), add (with aliasing), axpy, scale', async () => {
     const rows = 37;
     const cols = 19;

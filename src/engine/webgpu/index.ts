@@ -5,5 +5,5 @@
  * from ./node.js.
  */
 export { GpuRuntime, groups1d, type GpuArray, type Param } from './runtime.js';
-export { WebGpuKernels, dropoutThreshold } from './kernels.js';
+export { WebGpuKernels, dropoutThreshold, type GpuGemmCall } from './kernels.js';
 export { requestDevice, describeAdapter, OPTIONAL_FEATURES, type DeviceResult } from './device.js';

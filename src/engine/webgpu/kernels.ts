@@ -8,12 +8,15 @@
  * Arrays passed to one call must be distinct buffers (WebGPU forbids a buffer bound both
  * writable and again in one dispatch), except where a method says aliasing is allowed.
  */
-import type { Activation, AdamStep, AttentionShape, GemmBatch } from '../backend.js';
+import type { Activation, AdamStep, AttentionShape, GemmBatch, GemmCall } from '../backend.js';
 import { groups1d, type GpuArray, type GpuRuntime, type Param } from './runtime.js';
 import {
   activationPrelude, DROPOUT_KEEP, elementwise, gemmSource, GEMM_TILE_M, GEMM_TILE_N, header,
   ROW_SCRATCH, rowReduction, WORKGROUP_1D, WORKGROUP_ROW, type Binding,
 } from './wgsl.js';
+
+/** GemmCall (backend.ts) on device arrays */
+export type GpuGemmCall = Omit<GemmCall, 'a' | 'b' | 'c'> & { a: GpuArray; b: GpuArray; c: GpuArray };
 
 const u32 = (value: number): Param => ({ u32: value });
 const f32 = (value: number): Param => ({ f32: value });
@@ -59,6 +62,16 @@ export class WebGpuKernels {
       u32(batch?.strideA ?? 0), u32(batch?.strideB ?? 0), u32(batch?.strideC ?? 0), f32(alpha), f32(beta),
     ];
     this.runtime.dispatch(pipeline, [a, b, c], params, [Math.ceil(n / GEMM_TILE_N), Math.ceil(m / GEMM_TILE_M), count]);
+  }
+
+  /**
+   * Two independent products, as Backend.gemmPair. On the GPU they are two dispatches of one
+   * batch: the queue orders them, and the device fills itself from both.
+   */
+  gemmPair(first: GpuGemmCall, second: GpuGemmCall): void {
+    for (const call of [first, second]) {
+      this.gemm(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.a, call.lda, call.b, call.ldb, call.beta, call.c, call.ldc);
+    }
   }
 
   /** x[r, c] += bias[c] */
