@@ -407,6 +407,32 @@ describe('webgpu kernels against the js reference', { skip }, () => {
     assert.equal(reused.buffer, released.buffer, 'a released buffer of the same size bucket is reused');
   });
 
+  it('2-D grids: past the per-dimension workgroup limit the 1-D and per-row kernels still cover every element once', async () => {
+    // a runtime that may launch only 3 workgroups per dimension reaches the 2-D grids with small arrays
+    const small = new WebGpuKernels(new GpuRuntime(runtime.device, { maxWorkgroupsPerDimension: 3 }));
+    const smallRuntime = small.runtime;
+    const n = 2000; // 8 workgroups of 256 -> a 3 x 3 grid, 304 invocations past the end
+    const x = randomArray(random, n);
+    const y = randomArray(random, n);
+    const expected = toFloat64(y);
+    js.axpy(0.5, toFloat64(x), expected, n);
+    const yGpu = smallRuntime.upload(y);
+    small.axpy(0.5, smallRuntime.upload(x), yGpu, n);
+    assertClose(await smallRuntime.read(yGpu), expected, { rtol: 3e-7, atol: 3e-7 }, 'axpy on a 2-D grid');
+
+    const [rows, cols] = [7, 33]; // 7 rows, one workgroup each -> a 3 x 3 grid
+    const input = randomArray(random, rows * cols);
+    const gamma = randomArray(random, cols);
+    const beta = randomArray(random, cols);
+    const out = new Float64Array(rows * cols);
+    js.layerNorm(toFloat64(input), toFloat64(gamma), toFloat64(beta), out, new Float64Array(rows), new Float64Array(rows), rows, cols, 1e-5);
+    const outGpu = smallRuntime.allocate(rows * cols);
+    small.layerNorm(smallRuntime.upload(input), smallRuntime.upload(gamma), smallRuntime.upload(beta), outGpu,
+      smallRuntime.allocate(rows), smallRuntime.allocate(rows), rows, cols, 1e-5);
+    assertClose(await smallRuntime.read(outGpu), out, REDUCTION, 'layerNorm rows on a 2-D grid');
+    assert.throws(() => small.scale(yGpu, 2, 3 * 3 * 256 + 1), /exceed a 3 x 3 grid/);
+  });
+
   it('refuses a buffer passed twice, and turns a WebGPU validation error into an exception at the next read', async () => {
     const x = up(randomArray(random, 10));
     assert.throws(() => gpu.axpy(1, x, x, 10), /the same buffer is passed twice/);

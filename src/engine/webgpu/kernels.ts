@@ -9,7 +9,7 @@
  * writable and again in one dispatch), except where a method says aliasing is allowed.
  */
 import type { Activation, AdamStep, AttentionShape, GemmBatch, GemmCall } from '../backend.js';
-import { groups1d, type GpuArray, type GpuRuntime, type Param } from './runtime.js';
+import { type GpuArray, type GpuRuntime, type Param } from './runtime.js';
 import {
   activationPrelude, DROPOUT_KEEP, elementwise, gemmSource, GEMM_TILE_M, GEMM_TILE_N, header,
   ROW_SCRATCH, rowReduction, WORKGROUP_1D, WORKGROUP_ROW, type Binding,
@@ -77,7 +77,7 @@ export class WebGpuKernels {
   /** x[r, c] += bias[c] */
   addBiasRows(x: GpuArray, bias: GpuArray, rows: number, cols: number): void {
     const pipeline = this.runtime.pipeline('addBiasRows', () => elementwise(['cols: u32'], [write('x'), read('bias')], 'x[i] += bias[i % P.cols];'));
-    this.runtime.dispatch(pipeline, [x, bias], [u32(rows * cols), u32(cols)], groups1d(rows * cols, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [x, bias], [u32(rows * cols), u32(cols)], this.runtime.grid(rows * cols, WORKGROUP_1D));
   }
 
   /** out[c] (+)= sum_r x[r, c]: one thread per column, rows in order (deterministic) */
@@ -86,7 +86,7 @@ export class WebGpuKernels {
   var sum = 0.0;
   for (var r = 0u; r < P.rows; r++) { sum += x[r * P.n + i]; }
   if (P.accumulate == 1u) { out[i] += sum; } else { out[i] = sum; }`));
-    this.runtime.dispatch(pipeline, [x, out], [u32(cols), u32(rows), flag(accumulate)], groups1d(cols, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [x, out], [u32(cols), u32(rows), flag(accumulate)], this.runtime.grid(cols, WORKGROUP_1D));
   }
 
   /** out[i] = a[i] + b[i]; out may alias a or b */
@@ -96,32 +96,32 @@ export class WebGpuKernels {
       const other = same(out, a) ? b : a;
       if (same(other, out)) {
         const pipeline = this.runtime.pipeline('addSelf', () => elementwise([], [write('out')], 'out[i] = out[i] + out[i];'));
-        this.runtime.dispatch(pipeline, [out], [u32(n)], groups1d(n, WORKGROUP_1D));
+        this.runtime.dispatch(pipeline, [out], [u32(n)], this.runtime.grid(n, WORKGROUP_1D));
         return;
       }
       const pipeline = this.runtime.pipeline('addInPlace', () => elementwise([], [write('out'), read('other')], 'out[i] = out[i] + other[i];'));
-      this.runtime.dispatch(pipeline, [out, other], [u32(n)], groups1d(n, WORKGROUP_1D));
+      this.runtime.dispatch(pipeline, [out, other], [u32(n)], this.runtime.grid(n, WORKGROUP_1D));
       return;
     }
     if (same(a, b)) {
       const pipeline = this.runtime.pipeline('addTwice', () => elementwise([], [read('a'), write('out')], 'out[i] = a[i] + a[i];'));
-      this.runtime.dispatch(pipeline, [a, out], [u32(n)], groups1d(n, WORKGROUP_1D));
+      this.runtime.dispatch(pipeline, [a, out], [u32(n)], this.runtime.grid(n, WORKGROUP_1D));
       return;
     }
     const pipeline = this.runtime.pipeline('add', () => elementwise([], [read('a'), read('b'), write('out')], 'out[i] = a[i] + b[i];'));
-    this.runtime.dispatch(pipeline, [a, b, out], [u32(n)], groups1d(n, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [a, b, out], [u32(n)], this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /** y[i] += alpha * x[i] */
   axpy(alpha: number, x: GpuArray, y: GpuArray, n: number): void {
     const pipeline = this.runtime.pipeline('axpy', () => elementwise(['alpha: f32'], [read('x'), write('y')], 'y[i] = fma(P.alpha, x[i], y[i]);'));
-    this.runtime.dispatch(pipeline, [x, y], [u32(n), f32(alpha)], groups1d(n, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [x, y], [u32(n), f32(alpha)], this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /** x[i] *= alpha */
   scale(x: GpuArray, alpha: number, n: number): void {
     const pipeline = this.runtime.pipeline('scale', () => elementwise(['alpha: f32'], [write('x')], 'x[i] *= P.alpha;'));
-    this.runtime.dispatch(pipeline, [x], [u32(n), f32(alpha)], groups1d(n, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [x], [u32(n), f32(alpha)], this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /**
@@ -166,7 +166,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   /** out[i] = f(x[i]) */
   activation(kind: Activation, x: GpuArray, out: GpuArray, n: number): void {
     const pipeline = this.runtime.pipeline(`activation:${kind}`, () => elementwise([], [read('x'), write('out')], 'out[i] = act(x[i]);', activationPrelude(kind)));
-    this.runtime.dispatch(pipeline, [x, out], [u32(n)], groups1d(n, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [x, out], [u32(n)], this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /** gradX[i] (+)= f'(x[i]) * gradOut[i] */
@@ -174,7 +174,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     const pipeline = this.runtime.pipeline(`activationBackward:${kind}`, () => elementwise(['accumulate: u32'], [read('x'), read('gradOut'), write('gradX')], `
   let g = actDerivative(x[i]) * gradOut[i];
   if (P.accumulate == 1u) { gradX[i] += g; } else { gradX[i] = g; }`, activationPrelude(kind)));
-    this.runtime.dispatch(pipeline, [x, gradOut, gradX], [u32(n), flag(accumulate)], groups1d(n, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [x, gradOut, gradX], [u32(n), flag(accumulate)], this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /** x[r, c] += bias[c] (x keeps the pre-activation), out[r, c] = f(x[r, c]), in one pass */
@@ -183,7 +183,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let pre = x[i] + bias[i % P.cols];
   x[i] = pre;
   out[i] = act(pre);`, activationPrelude(kind)));
-    this.runtime.dispatch(pipeline, [x, bias, out], [u32(rows * cols), u32(cols)], groups1d(rows * cols, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [x, bias, out], [u32(rows * cols), u32(cols)], this.runtime.grid(rows * cols, WORKGROUP_1D));
   }
 
   /** gradX = f'(x) * gradOut (overwritten), biasGrad (+)= its column sums */
@@ -202,12 +202,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     if (x.buffer === out.buffer) {
       const pipeline = this.runtime.pipeline('dropoutInPlace', () => elementwise(fields, [write('out')],
         'out[i] = select(0.0, out[i] * P.keepScale, dropoutKeep(P.seed, i, P.threshold));', DROPOUT_KEEP));
-      this.runtime.dispatch(pipeline, [out], params, groups1d(n, WORKGROUP_1D));
+      this.runtime.dispatch(pipeline, [out], params, this.runtime.grid(n, WORKGROUP_1D));
       return;
     }
     const pipeline = this.runtime.pipeline('dropout', () => elementwise(fields, [read('x'), write('out')],
       'out[i] = select(0.0, x[i] * P.keepScale, dropoutKeep(P.seed, i, P.threshold));', DROPOUT_KEEP));
-    this.runtime.dispatch(pipeline, [x, out], params, groups1d(n, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [x, out], params, this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /** gradX[i] (+)= keep(seed, i) ? gradOut[i] / (1 - p) : 0 */
@@ -217,7 +217,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let g = select(0.0, gradOut[i] * P.keepScale, dropoutKeep(P.seed, i, P.threshold));
   if (P.accumulate == 1u) { gradX[i] += g; } else { gradX[i] = g; }`, DROPOUT_KEEP));
     this.runtime.dispatch(pipeline, [gradOut, gradX],
-      [u32(n), u32(dropoutSeed(seed)), u32(dropoutThreshold(p)), f32(1 / (1 - p)), flag(accumulate)], groups1d(n, WORKGROUP_1D));
+      [u32(n), u32(dropoutSeed(seed)), u32(dropoutThreshold(p)), f32(1 / (1 - p)), flag(accumulate)], this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /** LayerNorm over rows (biased variance): one workgroup per row, two-pass mean and variance as the reference */
@@ -245,7 +245,7 @@ fn main(${ROW_BUILTINS}) {
   if (t == 0u) { mean[row] = mu; rstd[row] = rs; }
   for (var c = t; c < P.cols; c += ${WORKGROUP_ROW}u) { out[off + c] = (x[off + c] - mu) * rs * gamma[c] + beta[c]; }
 }`);
-    this.runtime.dispatch(pipeline, [x, gamma, beta, out, mean, rstd], [u32(rows), u32(cols), f32(eps)], groups1d(rows, 1));
+    this.runtime.dispatch(pipeline, [x, gamma, beta, out, mean, rstd], [u32(rows), u32(cols), f32(eps)], this.runtime.grid(rows, 1));
   }
 
   /**
@@ -285,7 +285,7 @@ fn main(${ROW_BUILTINS}) {
     if (P.accumulate == 1u) { gradX[off + c] += g; } else { gradX[off + c] = g; }
   }
 }`);
-    this.runtime.dispatch(rowPipeline, [x, gamma, mean, rstd, gradOut, gradX], [u32(rows), u32(cols), flag(accumulate)], groups1d(rows, 1));
+    this.runtime.dispatch(rowPipeline, [x, gamma, mean, rstd, gradOut, gradX], [u32(rows), u32(cols), flag(accumulate)], this.runtime.grid(rows, 1));
     const columnPipeline = this.runtime.pipeline('layerNormBackwardColumns', () => elementwise(['rows: u32'],
       [read('x'), read('mean'), read('rstd'), read('gradOut'), write('gradGamma'), write('gradBeta')], `
   var sumGamma = 0.0;
@@ -297,7 +297,7 @@ fn main(${ROW_BUILTINS}) {
   }
   gradGamma[i] += sumGamma;
   gradBeta[i] += sumBeta;`));
-    this.runtime.dispatch(columnPipeline, [x, mean, rstd, gradOut, gradGamma, gradBeta], [u32(cols), u32(rows)], groups1d(cols, WORKGROUP_1D));
+    this.runtime.dispatch(columnPipeline, [x, mean, rstd, gradOut, gradGamma, gradBeta], [u32(cols), u32(rows)], this.runtime.grid(cols, WORKGROUP_1D));
   }
 
   /**
@@ -472,7 +472,7 @@ fn main(${ROW_BUILTINS}) {
   gatherRows(table: GpuArray, index: GpuArray, out: GpuArray, rows: number, cols: number): void {
     const pipeline = this.runtime.pipeline('gatherRows', () => elementwise(['cols: u32'], [read('table'), read('index', 'i32'), write('out')],
       'out[i] = table[u32(index[i / P.cols]) * P.cols + i % P.cols];'));
-    this.runtime.dispatch(pipeline, [table, index, out], [u32(rows * cols), u32(cols)], groups1d(rows * cols, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [table, index, out], [u32(rows * cols), u32(cols)], this.runtime.grid(rows * cols, WORKGROUP_1D));
   }
 
   /**
@@ -486,7 +486,7 @@ fn main(${ROW_BUILTINS}) {
     let dst = u32(index[r]) * P.n + i;
     gradTable[dst] += gradOut[r * P.n + i];
   }`));
-    this.runtime.dispatch(pipeline, [gradOut, index, gradTable], [u32(cols), u32(rows)], groups1d(cols, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [gradOut, index, gradTable], [u32(cols), u32(rows)], this.runtime.grid(cols, WORKGROUP_1D));
   }
 
   /** one Adam / AdamW update in place, as Backend.adamUpdate */
@@ -504,7 +504,7 @@ fn main(${ROW_BUILTINS}) {
   v[i] = vi;
   let denom = sqrt(vi) / P.sqrtBiasCorrection2 + P.eps;
   param[i] = p * P.decay - P.lr * (mi / P.biasCorrection1 / denom);`));
-    this.runtime.dispatch(pipeline, [param, grad, m, v], [u32(n), ...this.adamParams(step, step.decoupled)], groups1d(n, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [param, grad, m, v], [u32(n), ...this.adamParams(step, step.decoupled)], this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /** one LAMB update (NVLAMB), as Backend.lambUpdate; the trust ratio's norms never leave the device */
@@ -520,7 +520,7 @@ fn main(${ROW_BUILTINS}) {
   v[i] = vi;
   let denom = sqrt(vi) / P.sqrtBiasCorrection2 + P.eps;
   update[i] = mi / P.biasCorrection1 / denom + P.weightDecay * param[i];`));
-    this.runtime.dispatch(momentsPipeline, [param, grad, m, v, update], [u32(n), ...this.adamParams(step, true)], groups1d(n, WORKGROUP_1D));
+    this.runtime.dispatch(momentsPipeline, [param, grad, m, v, update], [u32(n), ...this.adamParams(step, true)], this.runtime.grid(n, WORKGROUP_1D));
     const norms = this.runtime.allocate(2);
     this.sumSquaresInto(param, n, norms, 0);
     this.sumSquaresInto(update, n, norms, 1);
@@ -529,7 +529,7 @@ fn main(${ROW_BUILTINS}) {
   let updateNorm = sqrt(norms[1]);
   let ratio = select(1.0, paramNorm / updateNorm, paramNorm > 0.0 && updateNorm > 0.0);
   param[i] -= P.lr * ratio * update[i];`));
-    this.runtime.dispatch(applyPipeline, [norms, update, param], [u32(n), f32(step.lr)], groups1d(n, WORKGROUP_1D));
+    this.runtime.dispatch(applyPipeline, [norms, update, param], [u32(n), f32(step.lr)], this.runtime.grid(n, WORKGROUP_1D));
     this.runtime.release(norms);
   }
 
@@ -557,7 +557,7 @@ fn main() {
       const scalePipeline = this.runtime.pipeline('clipScale', () => elementwise([], [read('result'), write('x')], `
   let coefficient = result[1];
   if (coefficient < 1.0) { x[i] *= coefficient; }`));
-      for (const grad of grads) this.runtime.dispatch(scalePipeline, [result, grad.array], [u32(grad.n)], groups1d(grad.n, WORKGROUP_1D));
+      for (const grad of grads) this.runtime.dispatch(scalePipeline, [result, grad.array], [u32(grad.n)], this.runtime.grid(grad.n, WORKGROUP_1D));
     }
     return result;
   }

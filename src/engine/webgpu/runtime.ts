@@ -52,8 +52,17 @@ export class GpuRuntime {
   /** counts, for tests and the benchmark: how often the work reached the GPU */
   readonly stats = { pipelinesCompiled: 0, buffersCreated: 0, dispatches: 0, submits: 0 };
 
-  constructor(device: GPUDevice) {
+  /** workgroups per grid dimension: the device's limit, or less (tests use a small one to reach the 2-D grids) */
+  readonly maxWorkgroupsPerDimension: number;
+
+  constructor(device: GPUDevice, options: { maxWorkgroupsPerDimension?: number } = {}) {
     this.device = device;
+    this.maxWorkgroupsPerDimension = Math.min(options.maxWorkgroupsPerDimension ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
+  }
+
+  /** the grid for `total` invocations of a 1-D kernel with `size` threads per workgroup */
+  grid(total: number, size: number): [number, number, number] {
+    return groups1d(total, size, this.maxWorkgroupsPerDimension);
   }
 
   /** The compute pipeline `key`, compiled from `source()` the first time it is asked for. */
@@ -106,7 +115,7 @@ export class GpuRuntime {
   dispatch(pipeline: GPUComputePipeline, arrays: readonly GpuArray[], params: readonly Param[], groups: readonly [number, number, number]): void {
     if (params.length * 4 > PARAM_BLOCK_BYTES) throw new RangeError(`dispatch: ${params.length} parameters exceed the block`);
     if (groups.some((g) => g === 0)) return;
-    const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const limit = this.maxWorkgroupsPerDimension;
     if (groups.some((g) => g > limit)) throw new RangeError(`dispatch: workgroups ${groups.join('x')} exceed the device limit ${limit}`);
     // WebGPU rejects a buffer bound twice when one binding writes it, and only reports that asynchronously
     if (new Set(arrays.map((array) => array.buffer)).size !== arrays.length) throw new RangeError(`dispatch ${pipeline.label}: the same buffer is passed twice`);
@@ -211,8 +220,10 @@ export class GpuRuntime {
 }
 
 /** Workgroup counts for `total` invocations of a 1-D kernel with `size` threads per group (2-D past the x limit). */
-export function groups1d(total: number, size: number, maxPerDimension = 65535): [number, number, number] {
+export function groups1d(total: number, size: number, maxPerDimension: number): [number, number, number] {
   const groups = Math.ceil(total / size);
   if (groups <= maxPerDimension) return [groups, 1, 1];
-  return [maxPerDimension, Math.ceil(groups / maxPerDimension), 1];
+  const rows = Math.ceil(groups / maxPerDimension);
+  if (rows > maxPerDimension) throw new RangeError(`dispatch: ${total} invocations exceed a ${maxPerDimension} x ${maxPerDimension} grid`);
+  return [maxPerDimension, rows, 1];
 }
