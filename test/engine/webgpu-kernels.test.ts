@@ -397,6 +397,8 @@ describe('webgpu kernels against the js reference', { skip }, () => {
     await down(x);
     const before = { ...runtime.stats };
     for (let i = 0; i < 5; i++) gpu.scale(x, 1.5, n);
+    await runtime.idle(); // submits the batch and waits for it
+    assert.equal(runtime.stats.submits - before.submits, 1);
     await down(x);
     assert.equal(runtime.stats.pipelinesCompiled, before.pipelinesCompiled, 'no recompilation');
     assert.equal(runtime.stats.dispatches - before.dispatches, 5);

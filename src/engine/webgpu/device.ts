@@ -40,7 +40,8 @@ export async function requestDevice(gpu: GPU, options: GPURequestAdapterOptions 
 /** A few lines describing an adapter and the limits that matter for the kernels. */
 export function describeAdapter(adapter: GPUAdapter): string[] {
   const info = adapter.info;
-  const name = [info.vendor, info.architecture, info.device, info.description].filter((part) => part !== '').join(' ') || 'unnamed adapter';
+  const maker = [info.vendor, info.architecture].filter((part) => part !== '').join(' ') || 'unnamed adapter';
+  const name = info.description !== '' ? `${maker}: ${info.description}` : maker;
   const limits = adapter.limits;
   const mib = (bytes: number): string => `${Math.round(bytes / 1048576)} MiB`;
   const features = [...adapter.features].filter((feature) => (OPTIONAL_FEATURES as readonly string[]).includes(feature));

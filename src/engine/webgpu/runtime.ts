@@ -163,11 +163,6 @@ export class GpuRuntime {
     return new Float32Array(data);
   }
 
-  /** `read` for i32 arrays */
-  async readInt(array: GpuArray, length = array.length): Promise<Int32Array> {
-    return new Int32Array(await this.readBytes(array, length));
-  }
-
   /** Submits queued work and waits until the device has done it; throws the first error it reported. */
   async idle(): Promise<void> {
     this.flush();
