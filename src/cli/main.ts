@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { describeBackend } from '../engine/backends/index.js';
+import { describeNodeAdapters } from '../engine/webgpu/node.js';
 import { registerDataCommands } from './data.js';
 import { registerEnvCommands } from './env.js';
 import { UserError } from './errors.js';
@@ -36,9 +37,10 @@ export function buildProgram(): Command {
 
   program
     .command('info')
-    .description('show the numeric backend in use')
-    .action(() => {
+    .description('show the numeric backend in use and the WebGPU adapters with their key limits')
+    .action(async () => {
       console.log(`stitch: ${describeBackend()}`);
+      for (const line of await describeNodeAdapters()) console.log(line);
     });
 
   // sub-command groups register here, one line each

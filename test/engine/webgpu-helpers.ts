@@ -1,0 +1,50 @@
+/** Shared by the WebGPU kernel tests: random data and tolerance checks. */
+import assert from 'node:assert/strict';
+
+/** mulberry32: a small seeded generator, so every test run draws the same data */
+export function randomSource(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n float32 values uniform in [-scale, scale) */
+export function randomArray(random: () => number, n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (random() * 2 - 1) * scale;
+  return out;
+}
+
+export function toFloat64(data: Float32Array): Float64Array {
+  return Float64Array.from(data);
+}
+
+/**
+ * Fails with the worst element when |actual - expected| > atol + rtol * |expected| anywhere
+ * (or, when `bound` is given, > bound[i]).
+ */
+export function assertClose(
+  actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: { rtol: number; atol: number; bound?: ArrayLike<number> }, label: string,
+): void {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i] as number;
+    const e = expected[i] as number;
+    const allowed = tolerance.bound !== undefined ? (tolerance.bound[i] as number) : tolerance.atol + tolerance.rtol * Math.abs(e);
+    const error = Math.abs(a - e);
+    if (!(error <= allowed) && (worst < 0 || error - allowed > worstExcess)) {
+      worst = i;
+      worstExcess = Number.isNaN(error) ? Infinity : error - allowed;
+    }
+  }
+  if (worst >= 0) {
+    assert.fail(`${label}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (tolerance exceeded by ${worstExcess})`);
+  }
+}
