@@ -1,5 +1,5 @@
 /**
- * The native kernels (native/stitch.c) against the TypeScript reference (JsBackend).
+ * The native addon (native/napi/ over native/kernels/) against the TypeScript reference (JsBackend).
  * Skips when the addon is not built, unless STITCH_REQUIRE_NATIVE=1 (CI), where that fails.
  */
 import assert from 'node:assert/strict';

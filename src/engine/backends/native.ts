@@ -1,6 +1,7 @@
 /**
- * The native backend: a Node-API addon (native/stitch.c) over OpenBLAS sgemm with our own
- * threaded kernels. This file only adapts the addon's flat calling convention to `Backend`.
+ * The native backend: a Node-API addon (native/napi/, over the plain-C kernels of native/kernels/)
+ * on OpenBLAS sgemm with our own threaded kernels. This file only adapts the addon's flat calling
+ * convention to `Backend`.
  * float32 only: the float64 path exists for gradient checks on the TypeScript backend.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Activation, AdamStep, AttentionShape, Backend, FloatArray, GemmBatch, GemmCall } from '../backend.js';
 
-/** The addon's exports, one to one with native/stitch.c. */
+/** The addon's exports, one to one with the export table of native/napi/addon.c. */
 export interface NativeAddon {
   gemm(
     transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
