@@ -28,9 +28,15 @@ export function buildProgram(): Command {
     .name('stitch')
     .description('Offline RL with return-conditioned sequence models (DT, Reinformer, QT, RDT, RVDT)')
     .option('--debug', 'print stack traces on errors')
+    .option('--backend <name>', 'numeric backend: native, wasm, js or auto (default: STITCH_BACKEND, else auto)')
     // set before the sub-commands are added: commander copies both settings into each of them
     .exitOverride()
-    .configureOutput({ outputError: (message, write) => write(`${oneLineError(message)}\n`) });
+    .configureOutput({ outputError: (message, write) => write(`${oneLineError(message)}\n`) })
+    // the backend is chosen once, on first use (engine/backends/index.ts), which comes after this
+    .hook('preAction', () => {
+      const { backend } = program.opts<{ backend?: string }>();
+      if (backend !== undefined) process.env.STITCH_BACKEND = backend;
+    });
 
   program
     .command('info')
