@@ -11,7 +11,9 @@ import type { WasmBackend } from '../../src/engine/backends/wasm.js';
 import { loadWasmBackend } from '../../src/engine/backends/wasm-node.js';
 
 const js = new JsBackend();
-const wasm = loadWasmBackend();
+// two threads, whatever the machine: the products below above 4 MFLOP take the split paths
+const wasm = loadWasmBackend(2);
+const wasmOneThread = loadWasmBackend(1);
 
 function wasmBackend(): WasmBackend {
   return wasm;
@@ -444,6 +446,71 @@ describe('wasm kernels', () => {
         assertClose(pN, pJ, TIGHT, 'param');
       });
     }
+  });
+
+  describe('threads', () => {
+    it('runs products on two threads', () => {
+      assert.equal(wasm.threads(), 2, wasm.describe());
+      assert.equal(wasmOneThread.threads(), 1);
+    });
+
+    function identical(actual: Float32Array, expected: Float32Array, label: string): void {
+      for (let i = 0; i < expected.length; i++) {
+        if (!Object.is(actual[i], expected[i])) assert.fail(`${label}: element ${i} is ${actual[i]} on two threads, ${expected[i]} on one`);
+      }
+    }
+
+    // rows split (m >= n), columns split (n > m), every transpose, strided C, beta 0 and not
+    const cases = [
+      { transA: false, transB: false, m: 700, n: 300, k: 200, beta: 0 },
+      { transA: true, transB: false, m: 100, n: 900, k: 300, beta: 0.5 },
+      { transA: false, transB: true, m: 130, n: 1029, k: 64, beta: 1 },
+      { transA: true, transB: true, m: 517, n: 61, k: 300, beta: 0 },
+    ];
+    for (const { transA, transB, m, n, k, beta } of cases) {
+      it(`two threads give the one-thread result bit for bit: ${m}x${n}x${k} transA=${transA} transB=${transB} beta=${beta}`, () => {
+        const lda = transA ? m : k, ldb = transB ? k : n, ldc = n + 3;
+        const a = randomArray(lda * (transA ? k : m), 50), b = randomArray(ldb * (transB ? n : k), 51);
+        const [[cOne, cTwo], [cJs]] = copies(randomArray(m * ldc, 52), randomArray(m * ldc, 52));
+        wasmOneThread.gemm(transA, transB, m, n, k, 0.75, a, lda, b, ldb, beta, cOne!, ldc);
+        wasm.gemm(transA, transB, m, n, k, 0.75, a, lda, b, ldb, beta, cTwo!, ldc);
+        identical(cTwo!, cOne!, 'C');
+        js.gemm(transA, transB, m, n, k, 0.75, a, lda, b, ldb, beta, cJs!, ldc);
+        assertClose(cTwo!, cJs!, { rtol: 1e-4, atol: 1e-4 }, 'C against the reference');
+      });
+    }
+
+    it('a batch split over two threads, and a pair side by side, match one thread bit for bit', () => {
+      const m = 100, n = 80, k = 90, count = 6;
+      const batch: GemmBatch = { count, strideA: m * k + 5, strideB: k * n, strideC: m * n + 7 };
+      const a = randomArray(batch.strideA * count, 53), b = randomArray(batch.strideB * count, 54);
+      const [[cOne, cTwo]] = copies(randomArray(batch.strideC * count, 55), randomArray(batch.strideC * count, 55));
+      wasmOneThread.gemm(false, false, m, n, k, 1, a, k, b, n, 0.5, cOne!, n, batch);
+      wasm.gemm(false, false, m, n, k, 1, a, k, b, n, 0.5, cTwo!, n, batch);
+      identical(cTwo!, cOne!, 'batched C');
+
+      const rows = 600, inputs = 96, outputs = 160;
+      const x = randomArray(rows * inputs, 56), gradY = randomArray(rows * outputs, 57), weight = randomArray(outputs * inputs, 58);
+      const pair = (dx: Float32Array, dw: Float32Array): [GemmCall, GemmCall] => [
+        { transA: false, transB: false, m: rows, n: inputs, k: outputs, alpha: 1, a: gradY, lda: outputs, b: weight, ldb: inputs, beta: 0, c: dx, ldc: inputs },
+        { transA: true, transB: false, m: outputs, n: inputs, k: rows, alpha: 1, a: gradY, lda: outputs, b: x, ldb: inputs, beta: 1, c: dw, ldc: inputs },
+      ];
+      const [[dxOne, dwOne], [dxTwo, dwTwo]] = copies(new Float32Array(rows * inputs), randomArray(outputs * inputs, 59));
+      wasmOneThread.gemmPair(...pair(dxOne!, dwOne!));
+      wasm.gemmPair(...pair(dxTwo!, dwTwo!));
+      identical(dxTwo!, dxOne!, 'dX');
+      identical(dwTwo!, dwOne!, 'dW');
+    });
+
+    it('setThreads(1) stops the workers and setThreads(2) starts one again', () => {
+      const backend = loadWasmBackend(2);
+      backend.setThreads(1);
+      assert.equal(backend.threads(), 1);
+      backend.setThreads(2);
+      assert.equal(backend.threads(), 2);
+      assert.throws(() => backend.setThreads(0), /positive integer/);
+      backend.setThreads(1);
+    });
   });
 
   describe('argument checks and memory', () => {

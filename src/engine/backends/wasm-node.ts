@@ -5,6 +5,7 @@
  */
 import { packageFile, readFileBytes } from './native.js';
 import { WasmBackend } from './wasm.js';
+import { startGemmWorkers } from './wasm-threads.js';
 
 /** wasm/stitch.wasm of this package, or STITCH_WASM_MODULE when set */
 export function wasmModulePath(): string {
@@ -13,6 +14,18 @@ export function wasmModulePath(): string {
   return packageFile('wasm', 'stitch.wasm');
 }
 
-export function loadWasmBackend(): WasmBackend {
-  return WasmBackend.fromBytes(readFileBytes(wasmModulePath(), 'WebAssembly kernels'));
+/** the machine's cores, through process.getBuiltinModule so that no Node built-in is imported */
+function machineCores(): number {
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  if (typeof getBuiltin !== 'function') return 1;
+  const os = getBuiltin('node:os') as { availableParallelism?: () => number; cpus: () => unknown[] };
+  return os.availableParallelism?.() ?? os.cpus().length;
+}
+
+/** The backend with one thread per core (as the native one), its workers started on first use of setThreads. */
+export function loadWasmBackend(threads = machineCores()): WasmBackend {
+  const bytes = readFileBytes(wasmModulePath(), 'WebAssembly kernels');
+  const backend = WasmBackend.fromBytes(bytes, (count) => startGemmWorkers(bytes, count));
+  if (threads > 1) backend.setThreads(threads);
+  return backend;
 }

@@ -11,6 +11,7 @@
  * Arrays an op only writes, and fully, are not copied in. float32 only, like the native backend.
  */
 import type { Activation, AdamStep, AttentionShape, Backend, FloatArray, GemmBatch, GemmCall } from '../backend.js';
+import type { GemmWorker } from './wasm-threads.js';
 
 /**
  * The part of the WebAssembly JS API used here. The project compiles against ES2022 and Node's
@@ -112,34 +113,83 @@ function flag(value: boolean): number {
 
 const ALIGN = 16;
 
+/** Below this many flops a product stays on the calling thread (a worker costs a wake-up and copies). */
+const SPLIT_MIN_FLOPS = 4 * 1024 * 1024;
+/** a pair runs side by side when its smaller product has at least this many flops */
+const PAIR_MIN_FLOPS = 1024 * 1024;
+
+/** starts `count` GEMM workers (wasm-threads.ts), or says why it cannot */
+export type StartGemmWorkers = (count: number) => GemmWorker[] | Error;
+
+interface Extents {
+  a: number;
+  b: number;
+  c: number;
+}
+
+/** the elements each operand of a (batched) product spans; A and B are not read when k = 0 or alpha = 0 */
+function gemmExtents(
+  transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+  lda: number, ldb: number, ldc: number, batch: GemmBatch,
+): Extents {
+  const reads = k > 0 && alpha !== 0;
+  const before = batch.count - 1;
+  return {
+    a: reads ? span(transA ? k : m, transA ? m : k, lda) + before * batch.strideA : 0,
+    b: reads ? span(transB ? n : k, transB ? k : n, ldb) + before * batch.strideB : 0,
+    c: span(m, n, ldc) + before * batch.strideC,
+  };
+}
+
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
   private arenaPointer = 0;
   private arenaBytes = 0;
+  private workers: GemmWorker[] = [];
+  private threadsUnavailable: string | undefined;
 
-  constructor(private readonly kernels: WasmKernelExports) {}
+  constructor(private readonly kernels: WasmKernelExports, private readonly startWorkers?: StartGemmWorkers) {}
 
-  /** Compiles synchronously: fine in Node and in workers; a browser's main thread needs `compile`. */
-  static fromBytes(bytes: WasmBytes): WasmBackend {
-    return new WasmBackend(instantiate(new WebAssembly.Module(bytes)));
+  /**
+   * Compiles synchronously: fine in Node and in workers; a browser's main thread needs `compile`.
+   * Without `startWorkers` the backend has one thread.
+   */
+  static fromBytes(bytes: WasmBytes, startWorkers?: StartGemmWorkers): WasmBackend {
+    return new WasmBackend(instantiate(new WebAssembly.Module(bytes)), startWorkers);
   }
 
-  static async compile(bytes: WasmBytes): Promise<WasmBackend> {
-    return new WasmBackend(instantiate(await WebAssembly.compile(bytes)));
+  static async compile(bytes: WasmBytes, startWorkers?: StartGemmWorkers): Promise<WasmBackend> {
+    return new WasmBackend(instantiate(await WebAssembly.compile(bytes)), startWorkers);
   }
 
   describe(): string {
-    return 'wasm32 SIMD128 kernels';
+    const why = this.threadsUnavailable === undefined ? '' : `, one thread: ${this.threadsUnavailable}`;
+    return `wasm32 SIMD128 kernels${why}`;
   }
 
+  /** the calling thread plus its GEMM workers */
   threads(): number {
-    return this.kernels.wasm_threads();
+    return 1 + this.workers.length;
   }
 
-  /** The kernels run on the calling thread for now; any request leaves one thread. */
+  /**
+   * n - 1 workers split the matrix products (wasm-threads.ts); the other kernels run on the
+   * calling thread. Results do not depend on n: a split never changes an element's sum order.
+   */
   setThreads(n: number): void {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`wasm backend: threads must be a positive integer (got ${n})`);
-    this.kernels.wasm_set_threads(n);
+    while (this.workers.length > n - 1) this.workers.pop()?.close();
+    if (this.workers.length === n - 1) return;
+    if (this.startWorkers === undefined) {
+      this.threadsUnavailable = 'no worker support here';
+      return;
+    }
+    const more = this.startWorkers(n - 1 - this.workers.length);
+    if (more instanceof Error) {
+      this.threadsUnavailable = more.message;
+      return;
+    }
+    this.workers.push(...more);
   }
 
   /** Copies the operands into the arena, runs `kernel` on their addresses, copies outputs back. */
@@ -199,6 +249,67 @@ export class WasmBackend implements Backend {
     a: FloatArray, lda: number, b: FloatArray, ldb: number, beta: number,
     c: FloatArray, ldc: number, batch?: GemmBatch,
   ): void {
+    const full: GemmBatch = { count: batch?.count ?? 1, strideA: batch?.strideA ?? 0, strideB: batch?.strideB ?? 0, strideC: batch?.strideC ?? 0 };
+    const flops = k > 0 && alpha !== 0 ? 2 * m * n * k * full.count : 0;
+    if (this.workers.length > 0 && flops >= SPLIT_MIN_FLOPS && m > 0 && n > 0) {
+      this.gemmSplit({ transA, transB, m, n, k, alpha, a: float32(a, 'A'), lda, b: float32(b, 'B'), ldb, beta, c: float32(c, 'C'), ldc }, full);
+      return;
+    }
+    this.gemmSingle(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch);
+  }
+
+  /**
+   * One product (or batch) cut into a part per thread: the batch's products when there are
+   * enough, else the rows of C (or its columns, when C has more of them), in blocks whose edges
+   * are multiples of 8 (the micro-kernel's width). Workers take parts 1.., this thread part 0.
+   */
+  private gemmSplit(g: GemmCall, batch: GemmBatch): void {
+    const parts = Math.min(this.workers.length + 1, batch.count > 1 ? batch.count : Number.POSITIVE_INFINITY);
+    const calls: Array<{ call: GemmCall; batch: GemmBatch }> = [];
+    if (batch.count > 1) {
+      for (let part = 0; part < parts; part++) {
+        const begin = Math.floor((batch.count * part) / parts), end = Math.floor((batch.count * (part + 1)) / parts);
+        if (begin >= end) continue;
+        calls.push({
+          call: { ...g, a: g.a.subarray(begin * batch.strideA), b: g.b.subarray(begin * batch.strideB), c: g.c.subarray(begin * batch.strideC) },
+          batch: { ...batch, count: end - begin },
+        });
+      }
+    } else {
+      const byRows = g.m >= g.n;
+      const extent = byRows ? g.m : g.n;
+      const chunk = Math.ceil(extent / parts / 8) * 8;
+      for (let begin = 0; begin < extent; begin += chunk) {
+        const end = Math.min(extent, begin + chunk);
+        const call: GemmCall = byRows
+          ? { ...g, m: end - begin, a: g.a.subarray(g.transA ? begin : begin * g.lda), c: g.c.subarray(begin * g.ldc) }
+          : { ...g, n: end - begin, b: g.b.subarray(g.transB ? begin * g.ldb : begin), c: g.c.subarray(begin) };
+        calls.push({ call, batch });
+      }
+    }
+    const started: GemmWorker[] = [];
+    try {
+      calls.slice(1).forEach(({ call, batch: part }, i) => {
+        const worker = this.workers[i] as GemmWorker;
+        worker.start(call, part, gemmExtents(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.lda, call.ldb, call.ldc, part));
+        started.push(worker);
+      });
+      const first = calls[0];
+      if (first !== undefined) {
+        const { call, batch: part } = first;
+        this.gemmSingle(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.a, call.lda, call.b, call.ldb, call.beta, call.c, call.ldc, part);
+      }
+    } finally {
+      // the workers' blocks land after this thread's: a column block's copy-back skips the others' columns
+      for (const worker of started) worker.finish();
+    }
+  }
+
+  private gemmSingle(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: FloatArray, lda: number, b: FloatArray, ldb: number, beta: number,
+    c: FloatArray, ldc: number, batch?: GemmBatch,
+  ): void {
     const count = batch?.count ?? 1;
     const strideA = batch?.strideA ?? 0, strideB = batch?.strideB ?? 0, strideC = batch?.strideC ?? 0;
     if (count === 0 || m === 0 || n === 0) return;
@@ -221,8 +332,22 @@ export class WasmBackend implements Backend {
     );
   }
 
+  /** side by side when there is a worker and both products are large enough; otherwise one after the other */
   gemmPair(first: GemmCall, second: GemmCall): void {
-    for (const g of [first, second]) this.gemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc);
+    const flops = (g: GemmCall): number => (g.k > 0 && g.alpha !== 0 ? 2 * g.m * g.n * g.k : 0);
+    const worker = this.workers[0];
+    if (worker === undefined || Math.min(flops(first), flops(second)) < PAIR_MIN_FLOPS || second.m === 0 || second.n === 0) {
+      for (const g of [first, second]) this.gemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc);
+      return;
+    }
+    const one: GemmBatch = { count: 1, strideA: 0, strideB: 0, strideC: 0 };
+    const s = { ...second, a: float32(second.a, 'A'), b: float32(second.b, 'B'), c: float32(second.c, 'C') };
+    worker.start(s, one, gemmExtents(s.transA, s.transB, s.m, s.n, s.k, s.alpha, s.lda, s.ldb, s.ldc, one));
+    try {
+      this.gemmSingle(first.transA, first.transB, first.m, first.n, first.k, first.alpha, first.a, first.lda, first.b, first.ldb, first.beta, first.c, first.ldc);
+    } finally {
+      worker.finish();
+    }
   }
 
   addBiasRows(x: FloatArray, bias: FloatArray, rows: number, cols: number): void {
