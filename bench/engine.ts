@@ -50,8 +50,10 @@ function runTorch(name: string, steps: number): TorchResult | null {
   return lastJsonLine<TorchResult>(result.stdout);
 }
 
-function runWorker(name: string, steps: number, backendName: string | undefined): WorkerResult {
-  const env = backendName === undefined ? process.env : { ...process.env, STITCH_BACKEND: backendName };
+function runWorker(name: string, steps: number, backendName: string | undefined, threads?: number): WorkerResult {
+  const env = { ...process.env };
+  if (backendName !== undefined) env.STITCH_BACKEND = backendName;
+  if (threads !== undefined) env.STITCH_THREADS = String(threads);
   const worker = spawnSync(process.execPath, [join(here, 'engine-worker.js'), name, String(steps)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   const ours = lastJsonLine<WorkerResult>(worker.stdout);
   if (worker.status !== 0 || ours === null) throw new Error(`engine worker failed for ${name} (${backendName ?? 'default backend'}): ${worker.stderr}`);
@@ -64,8 +66,10 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const workload of WORKLOADS) {
     const ours = runWorker(workload.name, steps, undefined);
-    // the WebAssembly kernels on the same workload, next to the default (native) backend
+    // the WebAssembly kernels on the same workload, next to the default (native) backend: on all
+    // cores, and on one when there are more
     const wasm = ours.backend === 'wasm' ? ours : runWorker(workload.name, steps, 'wasm');
+    const wasmRuns = wasm.threads > 1 ? [wasm, runWorker(workload.name, steps, 'wasm', 1)] : [wasm];
     const flops = flopsPerStep(workload);
     const row: BenchRow = {
       name: workload.name,
@@ -87,9 +91,10 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       row.rss_ratio = ours.peak_rss_mb / torch.torch_peak_rss_mb;
     }
     rows.push(row);
-    if (wasm !== ours) {
+    for (const wasm of wasmRuns) {
+      if (wasm === ours) continue;
       const wasmRow: BenchRow = {
-        name: `${workload.name} wasm`,
+        name: `${workload.name} wasm ${wasm.threads}t`,
         backend: wasm.backend,
         threads: wasm.threads,
         ms_per_step: wasm.ms_per_step,

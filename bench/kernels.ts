@@ -57,15 +57,24 @@ function linearShapes(): GemmShape[] {
   return shapes;
 }
 
-/** the WebAssembly GEMM at the same shapes (one thread) */
+/** the WebAssembly GEMM at the same shapes, on one thread and on all */
 function wasmGemmRows(wasm: Backend, budgetMs: number): BenchRow[] {
-  return linearShapes().map(({ name, transA, transB, m, n, k }) => {
+  const allThreads = wasm.threads();
+  const rows = linearShapes().map(({ name, transA, transB, m, n, k }) => {
     const a = filled(m * k, 1);
     const b = filled(k * n, 2);
     const c = new Float32Array(m * n);
-    const ms = msPerCall(() => wasm.gemm(transA, transB, m, n, k, 1, a, transA ? m : k, b, transB ? k : n, 0, c, n), budgetMs);
-    return { name: `wasm gemm ${name}`, gflops_1t: (2 * m * n * k) / ms / 1e6 };
+    const gflops = (threads: number): number => {
+      wasm.setThreads(threads);
+      const ms = msPerCall(() => wasm.gemm(transA, transB, m, n, k, 1, a, transA ? m : k, b, transB ? k : n, 0, c, n), budgetMs);
+      return (2 * m * n * k) / ms / 1e6;
+    };
+    const single = gflops(1);
+    const multi = allThreads > 1 ? gflops(allThreads) : single;
+    return { name: `wasm gemm ${name}`, gflops_1t: single, [`gflops_${allThreads}t`]: multi, speedup: multi / single };
   });
+  wasm.setThreads(allThreads);
+  return rows;
 }
 
 function gemmRows(native: NativeBackend, budgetMs: number): BenchRow[] {
