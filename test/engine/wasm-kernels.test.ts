@@ -4,11 +4,13 @@
  * committed, so these never skip.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { dropoutKeep, type Activation, type AdamStep, type AttentionShape, type GemmBatch, type GemmCall } from '../../src/engine/backend.js';
 import { JsBackend } from '../../src/engine/backends/js.js';
-import type { WasmBackend } from '../../src/engine/backends/wasm.js';
-import { loadWasmBackend } from '../../src/engine/backends/wasm-node.js';
+import { WasmBackend } from '../../src/engine/backends/wasm.js';
+import { loadWasmBackend, wasmModulePath } from '../../src/engine/backends/wasm-node.js';
+import { startGemmWorkers } from '../../src/engine/backends/wasm-threads.js';
 
 const js = new JsBackend();
 // two threads, whatever the machine: the products below above 4 MFLOP take the split paths
@@ -500,6 +502,18 @@ describe('wasm kernels', () => {
       wasm.gemmPair(...pair(dxTwo!, dwTwo!));
       identical(dxTwo!, dxOne!, 'dX');
       identical(dwTwo!, dwOne!, 'dW');
+    });
+
+    it('stays on one thread, saying why, when a worker cannot start (no hang)', () => {
+      const bytes = readFileSync(wasmModulePath());
+      const missing = new URL('file:///nonexistent/stitch-wasm-worker.js');
+      const backend = WasmBackend.fromBytes(bytes, (count) => startGemmWorkers(bytes, count, { script: missing, startTimeoutMs: 1500 }));
+      backend.setThreads(2);
+      assert.equal(backend.threads(), 1);
+      assert.match(backend.describe(), /one thread: a GEMM worker did not start within 1\.5 s/);
+      const c = new Float32Array(300 * 300);
+      backend.gemm(false, false, 300, 300, 300, 1, randomArray(90000, 60), 300, randomArray(90000, 61), 300, 0, c, 300);
+      assert.ok(c.some((v) => v !== 0));
     });
 
     it('setThreads(1) stops the workers and setThreads(2) starts one again', () => {

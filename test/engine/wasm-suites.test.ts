@@ -43,9 +43,9 @@ describe('model-level checks on the wasm backend', () => {
     });
   }
 
-  it('is deterministic: the same seed gives bit-identical losses and weights over 100 steps', () => {
+  it('is deterministic: the same seed gives bit-identical losses and weights over 100 steps (2 threads)', () => {
     const previous = backend();
-    setBackend(loadWasmBackend());
+    setBackend(loadWasmBackend(2));
     try {
       const config = smallDtConfig();
       const run = (): { losses: number[]; weights: Float32Array[] } => {

@@ -20,15 +20,22 @@ export const CONTROL = {
   // gemm arguments
   transA: 3, transB: 4, m: 5, n: 6, k: 7, lda: 8, ldb: 9, ldc: 10, count: 11, strideA: 12, strideB: 13, strideC: 14,
   offsetA: 15, lengthA: 16, offsetB: 17, lengthB: 18, offsetC: 19, lengthC: 20,
-  /** non-zero when the worker failed; its message follows as a message on the port */
+  /** non-zero when the worker's last job threw */
   failed: 21,
+  /** set to 1 by the worker once its module is instantiated */
+  ready: 22,
 } as const;
 /** alpha and beta, as a Float64Array from this byte offset of the control buffer */
 export const CONTROL_FLOATS_OFFSET = 128;
 export const CONTROL_BYTES = 256;
 export const COMMAND = { gemm: 1, buffer: 2, exit: 3 } as const;
 
+/** how long the calling thread waits for a worker's start or job before giving up on it */
+const START_TIMEOUT_MS = 30_000;
+const JOB_TIMEOUT_MS = 120_000;
+
 interface NodeWorker {
+  on(event: 'error', listener: (error: unknown) => void): void;
   unref(): void;
   terminate(): Promise<number>;
 }
@@ -61,8 +68,24 @@ export class GemmWorker {
     Atomics.notify(this.control, CONTROL.sequence);
   }
 
+  /** a worker that died would leave us waiting for ever: give up after JOB_TIMEOUT_MS */
   private wait(): void {
-    while (Atomics.load(this.control, CONTROL.done) !== this.sequence) Atomics.wait(this.control, CONTROL.done, this.sequence - 1);
+    const deadline = Date.now() + JOB_TIMEOUT_MS;
+    while (Atomics.load(this.control, CONTROL.done) !== this.sequence) {
+      if (Date.now() > deadline) throw new Error(`wasm backend: a GEMM worker did not answer within ${JOB_TIMEOUT_MS / 1000} s`);
+      Atomics.wait(this.control, CONTROL.done, this.sequence - 1, 1000);
+    }
+  }
+
+  /** waits for the worker to instantiate its module; false when it did not in time */
+  waitReady(timeoutMs: number): boolean {
+    const deadline = Date.now() + timeoutMs;
+    while (Atomics.load(this.control, CONTROL.ready) !== 1) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      Atomics.wait(this.control, CONTROL.ready, 0, left);
+    }
+    return true;
   }
 
   /** a data buffer of at least `floats` elements, shared with the worker (grow-only) */
@@ -106,6 +129,7 @@ export class GemmWorker {
     w[CONTROL.lengthC] = lengths.c;
     this.floats[0] = call.alpha;
     this.floats[1] = call.beta;
+    w[CONTROL.failed] = 0;
     this.pending = { c, m: call.m, n: call.n, ldc: call.ldc, count: batch.count, strideC: batch.strideC };
     this.signal(COMMAND.gemm);
   }
@@ -136,7 +160,12 @@ export class GemmWorker {
  * `count` workers over the module's bytes, or an Error saying why there are none (no
  * worker_threads, no SharedArrayBuffer).
  */
-export function startGemmWorkers(bytes: Uint8Array, count: number): GemmWorker[] | Error {
+export function startGemmWorkers(
+  bytes: Uint8Array, count: number,
+  options: { script?: URL; startTimeoutMs?: number } = {},
+): GemmWorker[] | Error {
+  const script = options.script ?? new URL('./wasm-worker.js', import.meta.url);
+  const startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
   const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
   if (typeof getBuiltin !== 'function') return new Error('threads need Node >= 20.16 (process.getBuiltinModule)');
   if (typeof SharedArrayBuffer !== 'function') return new Error('threads need SharedArrayBuffer');
@@ -145,14 +174,22 @@ export function startGemmWorkers(bytes: Uint8Array, count: number): GemmWorker[]
   for (let i = 0; i < count; i++) {
     const controlBuffer = new SharedArrayBuffer(CONTROL_BYTES);
     const { port1, port2 } = new threads.MessageChannel();
-    const worker = new threads.Worker(new URL('./wasm-worker.js', import.meta.url), {
+    const worker = new threads.Worker(script, {
       workerData: { bytes, controlBuffer, port: port2 },
       transferList: [port2],
     });
     // neither keeps the process alive: they only ever run while the calling thread waits for them
     worker.unref();
+    // a worker that fails reports here only once the calling thread is free again, after the
+    // start or job timeout has already turned the failure into an Error; nothing more to do
+    worker.on('error', () => undefined);
     port1.unref?.();
     workers.push(new GemmWorker(worker, port1, controlBuffer));
+  }
+  // a worker that cannot start (its file missing, no memory) must not leave a product waiting on it
+  if (!workers.every((worker) => worker.waitReady(startTimeoutMs))) {
+    for (const worker of workers) worker.close();
+    return new Error(`a GEMM worker did not start within ${startTimeoutMs / 1000} s`);
   }
   return workers;
 }

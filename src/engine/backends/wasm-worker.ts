@@ -13,6 +13,8 @@ const floats = new Float64Array(controlBuffer, CONTROL_FLOATS_OFFSET, 2);
 const kernels = WasmBackend.fromBytes(bytes);
 let data: Float32Array<ArrayBufferLike> = new Float32Array(0);
 let seen = 0;
+Atomics.store(control, CONTROL.ready, 1);
+Atomics.notify(control, CONTROL.ready);
 
 for (;;) {
   Atomics.wait(control, CONTROL.sequence, seen);
