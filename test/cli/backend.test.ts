@@ -37,6 +37,17 @@ describe('backend selection', () => {
     assert.match(two.stdout, /^stitch: wasm backend, 2 thread\(s\), wasm32 SIMD128 kernels$/m);
   });
 
+  it('--threads sets the thread count, and rejects a bad count in one line', () => {
+    const { status, stdout } = stitch(['--backend', 'wasm', '--threads', '2', 'info'], { STITCH_THREADS: '1' });
+    assert.equal(status, 0);
+    assert.match(stdout, /^stitch: wasm backend, 2 thread\(s\)/m);
+    const one = stitch(['info', '--threads', '1'], { STITCH_BACKEND: 'wasm' });
+    assert.match(one.stdout, /^stitch: wasm backend, 1 thread\(s\)/m);
+    const bad = stitch(['--threads', 'many', 'info'], {});
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr, 'stitch: --threads must be an integer >= 1 (got many)\n');
+  });
+
   it('--backend overrides STITCH_BACKEND and rejects unknown names in one line', () => {
     const chosen = stitch(['--backend', 'js', 'info'], { STITCH_BACKEND: 'wasm' });
     assert.match(chosen.stdout, /^stitch: js backend/);
