@@ -30,8 +30,7 @@ export const CONTROL_FLOATS_OFFSET = 128;
 export const CONTROL_BYTES = 256;
 export const COMMAND = { gemm: 1, buffer: 2, exit: 3 } as const;
 
-/** how long the calling thread waits for a worker's start or job before giving up on it */
-const START_TIMEOUT_MS = 30_000;
+/** how long the calling thread waits for a worker's job before giving up on it */
 const JOB_TIMEOUT_MS = 120_000;
 
 interface NodeWorker {
@@ -44,7 +43,7 @@ interface NodeMessagePort {
   unref?(): void;
 }
 interface WorkerThreadsModule {
-  Worker: new (url: URL, options: { workerData: unknown; transferList: unknown[] }) => NodeWorker;
+  Worker: new (url: URL, options: { workerData: unknown; transferList: unknown[]; execArgv: string[] }) => NodeWorker;
   MessageChannel: new () => { port1: NodeMessagePort; port2: NodeMessagePort };
 }
 
@@ -77,15 +76,13 @@ export class GemmWorker {
     }
   }
 
-  /** waits for the worker to instantiate its module; false when it did not in time */
-  waitReady(timeoutMs: number): boolean {
-    const deadline = Date.now() + timeoutMs;
-    while (Atomics.load(this.control, CONTROL.ready) !== 1) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      Atomics.wait(this.control, CONTROL.ready, 0, left);
-    }
-    return true;
+  /**
+   * Whether the worker has instantiated its module. Never waited for: a worker's start can need
+   * the calling thread's event loop (it did under `node -e`), so products use only the workers
+   * that are ready and run on the calling thread until then; one that never starts is never used.
+   */
+  ready(): boolean {
+    return Atomics.load(this.control, CONTROL.ready) === 1;
   }
 
   /** a data buffer of at least `floats` elements, shared with the worker (grow-only) */
@@ -160,12 +157,8 @@ export class GemmWorker {
  * `count` workers over the module's bytes, or an Error saying why there are none (no
  * worker_threads, no SharedArrayBuffer).
  */
-export function startGemmWorkers(
-  bytes: Uint8Array, count: number,
-  options: { script?: URL; startTimeoutMs?: number } = {},
-): GemmWorker[] | Error {
+export function startGemmWorkers(bytes: Uint8Array, count: number, options: { script?: URL } = {}): GemmWorker[] | Error {
   const script = options.script ?? new URL('./wasm-worker.js', import.meta.url);
-  const startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
   const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
   if (typeof getBuiltin !== 'function') return new Error('threads need Node >= 20.16 (process.getBuiltinModule)');
   if (typeof SharedArrayBuffer !== 'function') return new Error('threads need SharedArrayBuffer');
@@ -177,19 +170,16 @@ export function startGemmWorkers(
     const worker = new threads.Worker(script, {
       workerData: { bytes, controlBuffer, port: port2 },
       transferList: [port2],
+      // the process's flags minus --input-type, which stops a worker from starting (node --input-type=module -e)
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
     });
     // neither keeps the process alive: they only ever run while the calling thread waits for them
     worker.unref();
-    // a worker that fails reports here only once the calling thread is free again, after the
-    // start or job timeout has already turned the failure into an Error; nothing more to do
+    // a worker that fails to start is never ready, hence never used (see `ready`); one that fails
+    // later is caught by the job timeout. Its error event only needs to be kept from the process.
     worker.on('error', () => undefined);
     port1.unref?.();
     workers.push(new GemmWorker(worker, port1, controlBuffer));
-  }
-  // a worker that cannot start (its file missing, no memory) must not leave a product waiting on it
-  if (!workers.every((worker) => worker.waitReady(startTimeoutMs))) {
-    for (const worker of workers) worker.close();
-    return new Error(`a GEMM worker did not start within ${startTimeoutMs / 1000} s`);
   }
   return workers;
 }

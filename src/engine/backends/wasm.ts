@@ -167,6 +167,11 @@ export class WasmBackend implements Backend {
     return `wasm32 SIMD128 kernels${why}`;
   }
 
+  /** workers started but not yet running (products stay on the calling thread meanwhile) */
+  workersStarting(): number {
+    return this.workers.filter((worker) => !worker.ready()).length;
+  }
+
   /** the calling thread plus its GEMM workers */
   threads(): number {
     return 1 + this.workers.length;
@@ -252,8 +257,11 @@ export class WasmBackend implements Backend {
     const full: GemmBatch = { count: batch?.count ?? 1, strideA: batch?.strideA ?? 0, strideB: batch?.strideB ?? 0, strideC: batch?.strideC ?? 0 };
     const flops = k > 0 && alpha !== 0 ? 2 * m * n * k * full.count : 0;
     if (this.workers.length > 0 && flops >= SPLIT_MIN_FLOPS && m > 0 && n > 0) {
-      this.gemmSplit({ transA, transB, m, n, k, alpha, a: float32(a, 'A'), lda, b: float32(b, 'B'), ldb, beta, c: float32(c, 'C'), ldc }, full);
-      return;
+      const ready = this.workers.filter((worker) => worker.ready());
+      if (ready.length > 0) {
+        this.gemmSplit({ transA, transB, m, n, k, alpha, a: float32(a, 'A'), lda, b: float32(b, 'B'), ldb, beta, c: float32(c, 'C'), ldc }, full, ready);
+        return;
+      }
     }
     this.gemmSingle(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch);
   }
@@ -263,8 +271,8 @@ export class WasmBackend implements Backend {
    * enough, else the rows of C (or its columns, when C has more of them), in blocks whose edges
    * are multiples of 8 (the micro-kernel's width). Workers take parts 1.., this thread part 0.
    */
-  private gemmSplit(g: GemmCall, batch: GemmBatch): void {
-    const parts = Math.min(this.workers.length + 1, batch.count > 1 ? batch.count : Number.POSITIVE_INFINITY);
+  private gemmSplit(g: GemmCall, batch: GemmBatch, workers: GemmWorker[]): void {
+    const parts = Math.min(workers.length + 1, batch.count > 1 ? batch.count : Number.POSITIVE_INFINITY);
     const calls: Array<{ call: GemmCall; batch: GemmBatch }> = [];
     if (batch.count > 1) {
       for (let part = 0; part < parts; part++) {
@@ -290,7 +298,7 @@ export class WasmBackend implements Backend {
     const started: GemmWorker[] = [];
     try {
       calls.slice(1).forEach(({ call, batch: part }, i) => {
-        const worker = this.workers[i] as GemmWorker;
+        const worker = workers[i] as GemmWorker;
         worker.start(call, part, gemmExtents(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.lda, call.ldb, call.ldc, part));
         started.push(worker);
       });
@@ -335,7 +343,7 @@ export class WasmBackend implements Backend {
   /** side by side when there is a worker and both products are large enough; otherwise one after the other */
   gemmPair(first: GemmCall, second: GemmCall): void {
     const flops = (g: GemmCall): number => (g.k > 0 && g.alpha !== 0 ? 2 * g.m * g.n * g.k : 0);
-    const worker = this.workers[0];
+    const worker = this.workers.find((candidate) => candidate.ready());
     if (worker === undefined || Math.min(flops(first), flops(second)) < PAIR_MIN_FLOPS || second.m === 0 || second.n === 0) {
       for (const g of [first, second]) this.gemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc);
       return;
