@@ -50,14 +50,26 @@ function runTorch(name: string, steps: number): TorchResult | null {
   return lastJsonLine<TorchResult>(result.stdout);
 }
 
+function runWorker(name: string, steps: number, backendName: string | undefined, threads?: number): WorkerResult {
+  const env = { ...process.env };
+  if (backendName !== undefined) env.STITCH_BACKEND = backendName;
+  if (threads !== undefined) env.STITCH_THREADS = String(threads);
+  const worker = spawnSync(process.execPath, [join(here, 'engine-worker.js'), name, String(steps)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
+  const ours = lastJsonLine<WorkerResult>(worker.stdout);
+  if (worker.status !== 0 || ours === null) throw new Error(`engine worker failed for ${name} (${backendName ?? 'default backend'}): ${worker.stderr}`);
+  return ours;
+}
+
 export async function run(options: BenchOptions): Promise<BenchRow[]> {
   const steps = options.quick ? 10 : 30;
   const withTorch = !options.noTorch && torchAvailable();
   const rows: BenchRow[] = [];
   for (const workload of WORKLOADS) {
-    const worker = spawnSync(process.execPath, [join(here, 'engine-worker.js'), workload.name, String(steps)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    const ours = lastJsonLine<WorkerResult>(worker.stdout);
-    if (worker.status !== 0 || ours === null) throw new Error(`engine worker failed for ${workload.name}: ${worker.stderr}`);
+    const ours = runWorker(workload.name, steps, undefined);
+    // the WebAssembly kernels on the same workload, next to the default (native) backend: on all
+    // cores, and on one when there are more
+    const wasm = ours.backend === 'wasm' ? ours : runWorker(workload.name, steps, 'wasm');
+    const wasmRuns = wasm.threads > 1 ? [wasm, runWorker(workload.name, steps, 'wasm', 1)] : [wasm];
     const flops = flopsPerStep(workload);
     const row: BenchRow = {
       name: workload.name,
@@ -79,6 +91,22 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       row.rss_ratio = ours.peak_rss_mb / torch.torch_peak_rss_mb;
     }
     rows.push(row);
+    for (const wasm of wasmRuns) {
+      if (wasm === ours) continue;
+      const wasmRow: BenchRow = {
+        name: `${workload.name} wasm ${wasm.threads}t`,
+        backend: wasm.backend,
+        threads: wasm.threads,
+        ms_per_step: wasm.ms_per_step,
+        steps_per_s: 1000 / wasm.ms_per_step,
+        peak_rss_mb: wasm.peak_rss_mb,
+        achieved_gflops: flops / (wasm.ms_per_step * 1e6),
+        gemm_ceiling_gflops: wasm.gemm_ceiling_gflops,
+        [`over_${ours.backend}`]: wasm.ms_per_step / ours.ms_per_step,
+      };
+      if (torch !== null) wasmRow.ratio = wasm.ms_per_step / torch.torch_ms_per_step;
+      rows.push(wasmRow);
+    }
   }
   return rows;
 }

@@ -6,7 +6,7 @@
  */
 import type { AdamStep, AttentionShape, Backend } from '../src/engine/backend.js';
 import { JsBackend } from '../src/engine/backends/js.js';
-import { tryNativeBackend } from '../src/engine/backends/index.js';
+import { tryNativeBackend, tryWasmBackend } from '../src/engine/backends/index.js';
 import type { NativeBackend } from '../src/engine/backends/native.js';
 import type { BenchOptions, BenchRow, BenchSection } from './types.js';
 
@@ -55,6 +55,26 @@ function linearShapes(): GemmShape[] {
     shapes.push({ name: `[${ROWS}x${inputs}]^Tx[${ROWS}x${outputs}]`, transA: true, transB: false, m: inputs, n: outputs, k: ROWS });
   }
   return shapes;
+}
+
+/** the WebAssembly GEMM at the same shapes, on one thread and on all */
+function wasmGemmRows(wasm: Backend, budgetMs: number): BenchRow[] {
+  const allThreads = wasm.threads();
+  const rows = linearShapes().map(({ name, transA, transB, m, n, k }) => {
+    const a = filled(m * k, 1);
+    const b = filled(k * n, 2);
+    const c = new Float32Array(m * n);
+    const gflops = (threads: number): number => {
+      wasm.setThreads(threads);
+      const ms = msPerCall(() => wasm.gemm(transA, transB, m, n, k, 1, a, transA ? m : k, b, transB ? k : n, 0, c, n), budgetMs);
+      return (2 * m * n * k) / ms / 1e6;
+    };
+    const single = gflops(1);
+    const multi = allThreads > 1 ? gflops(allThreads) : single;
+    return { name: `wasm gemm ${name}`, gflops_1t: single, [`gflops_${allThreads}t`]: multi, speedup: multi / single };
+  });
+  wasm.setThreads(allThreads);
+  return rows;
 }
 
 function gemmRows(native: NativeBackend, budgetMs: number): BenchRow[] {
@@ -188,11 +208,18 @@ export const run: BenchSection = async (options: BenchOptions) => {
   const budgetMs = options.quick ? 40 : 250;
   const rows: BenchRow[] = [{ name: 'blas', info: native.blasInfo() }];
   rows.push(...gemmRows(native, budgetMs));
+  const wasm = tryWasmBackend();
+  if (!(wasm instanceof Error)) rows.push(...wasmGemmRows(wasm, budgetMs));
   const js = new JsBackend();
   for (const kernel of kernelCases()) {
     const nativeMs = msPerCall(kernel.prepare(native), budgetMs);
     const jsMs = msPerCall(kernel.prepare(js), budgetMs);
-    rows.push({ name: kernel.name, native_ms: nativeMs, js_ms: jsMs, js_over_native: jsMs / nativeMs });
+    const row: BenchRow = { name: kernel.name, native_ms: nativeMs, js_ms: jsMs, js_over_native: jsMs / nativeMs };
+    if (!(wasm instanceof Error)) {
+      row.wasm_ms = msPerCall(kernel.prepare(wasm), budgetMs);
+      row.wasm_over_native = row.wasm_ms / nativeMs;
+    }
+    rows.push(row);
   }
   return rows;
 };

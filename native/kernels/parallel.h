@@ -10,6 +10,7 @@
 #define STITCH_PARALLEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* the thread count set by stitch_set_threads (threads.c) */
 extern int stitch_thread_count;
@@ -30,7 +31,12 @@ static inline size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
 /* Begin of part `part` of `parts` over n items: contiguous ranges, independent of scheduling. */
 static inline size_t part_begin(size_t n, int part, int parts) {
+#ifdef __wasm__
+  /* wasm32: size_t is 32 bits, so the product fits in 64 (and wasm has no 128-bit multiply) */
+  return (size_t)((uint64_t)n * (unsigned)part / (unsigned)parts);
+#else
   return (size_t)((unsigned __int128)n * (unsigned)part / (unsigned)parts);
+#endif
 }
 
 /* Runs `body` over [begin, end) blocks of n elements, threaded when n * cost_per_element is large. */
@@ -46,6 +52,11 @@ static inline size_t part_begin(size_t n, int part, int parts) {
   } while (0)
 
 /* Loops marked so are compiled twice (AVX2+FMA and baseline x86-64), picked at load time. */
+#ifdef __wasm__
+/* the WebAssembly build is compiled once, for SIMD128 */
+#define VECTOR_CLONES
+#else
 #define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 
 #endif

@@ -31,9 +31,26 @@ export function buildProgram(): Command {
     .name('stitch')
     .description('Offline RL with return-conditioned sequence models (DT, Reinformer, QT, RDT, RVDT)')
     .option('--debug', 'print stack traces on errors')
+    .option('--backend <name>', 'numeric backend: native, wasm, js or auto (default: STITCH_BACKEND, else auto)')
+    .option('--threads <n>', 'threads for the numeric kernels (default: STITCH_THREADS, else the cores)')
     // set before the sub-commands are added: commander copies both settings into each of them
     .exitOverride()
-    .configureOutput({ outputError: (message, write) => write(`${oneLineError(message)}\n`) });
+    .configureOutput({ outputError: (message, write) => write(`${oneLineError(message)}\n`) })
+    // the backend is chosen once, on first use (engine/backends/index.ts), which comes after this
+    .hook('preAction', (_program, action) => {
+      const { backend, threads } = program.opts<{ backend?: string; threads?: string }>();
+      if (backend !== undefined) process.env.STITCH_BACKEND = backend;
+      if (threads === undefined) return;
+      // commander hands --threads to the program even after a sub-command that has its own (sweep's
+      // threads per training process): give it back there
+      if (action.options.some((option) => option.long === '--threads')) {
+        action.setOptionValue('threads', threads);
+        return;
+      }
+      const count = Number(threads);
+      if (threads.trim() === '' || !Number.isSafeInteger(count) || count < 1) throw new UserError(`--threads must be an integer >= 1 (got ${threads})`);
+      process.env.STITCH_THREADS = String(count);
+    });
 
   program
     .command('info')

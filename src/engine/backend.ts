@@ -67,7 +67,7 @@ export interface GemmCall {
 }
 
 export interface Backend {
-  readonly name: 'js' | 'native';
+  readonly name: 'js' | 'native' | 'wasm';
   /** threads the kernels use */
   threads(): number;
   setThreads(n: number): void;

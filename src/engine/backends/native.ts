@@ -106,13 +106,25 @@ function cpuFlags(): Set<string> {
   }
 }
 
+/** a file of this package: compiled code lives in dist/src/engine/backends, four levels below its root */
+export function packageFile(...parts: string[]): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '../../../..', ...parts);
+}
+
+/**
+ * The bytes of a file, for the WebAssembly backend's Node loader (wasm-node.ts), which reads
+ * through here so that this file stays the engine's only importer of Node built-ins.
+ */
+export function readFileBytes(path: string, what: string): Uint8Array {
+  if (!existsSync(path)) throw new Error(`${what} missing (${path})`);
+  return readFileSync(path);
+}
+
 /** build/Release/stitch_native.node of this package, or STITCH_NATIVE_ADDON when set */
 export function addonPath(): string {
   const override = process.env.STITCH_NATIVE_ADDON;
   if (override !== undefined && override !== '') return override;
-  const here = dirname(fileURLToPath(import.meta.url));
-  // compiled code lives in dist/src/engine/backends: four levels below the package root
-  return join(here, '../../../..', 'build', 'Release', 'stitch_native.node');
+  return packageFile('build', 'Release', 'stitch_native.node');
 }
 
 export function loadNativeAddon(): NativeAddon {
