@@ -14,7 +14,8 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { EvaluationRecord } from '../train/evaluate.js';
 import type { MetricsRecord } from '../train/metrics.js';
-import { CONFIG_FILE, EVAL_FILE, EVALUATIONS_JSONL, METRICS_JSONL } from '../train/run-files.js';
+import type { SessionProvenance } from '../train/provenance.js';
+import { CONFIG_FILE, EVAL_FILE, EVALUATIONS_JSONL, METRICS_JSONL, PROVENANCE_FILE } from '../train/run-files.js';
 import { FileReadRefused, IncrementalLineReader, readRegularFile, regularFileStat } from '../util/local-server.js';
 import { snakeCase } from '../util/json-keys.js';
 import { REPORT_DATA_FILE, type ReportExtras } from './extras.js';
@@ -37,6 +38,7 @@ export const RUN_READ_LIMITS = {
   evalBytes: 16 << 20,
   reportDataBytes: 64 << 20,
   heartbeatBytes: 64 << 10,
+  provenanceBytes: 1 << 20,
   /** a longer log line is skipped as unreadable */
   maxLineBytes: 1 << 20,
   /** log bytes read per refresh; a longer log is read over several refreshes */
@@ -52,7 +54,7 @@ export const RUN_READ_LIMITS = {
  * constants are only readable once the modules have finished loading.
  */
 function watchedFiles(): string[] {
-  return [CONFIG_FILE, METRICS_JSONL, EVALUATIONS_JSONL, EVAL_FILE, REPORT_DATA_FILE, REPORT_FILE, HEARTBEAT_FILE];
+  return [CONFIG_FILE, METRICS_JSONL, EVALUATIONS_JSONL, EVAL_FILE, REPORT_DATA_FILE, REPORT_FILE, HEARTBEAT_FILE, PROVENANCE_FILE];
 }
 
 /**
@@ -84,6 +86,18 @@ const heartbeatSchema = z.object({
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
+/** provenance.json as src/train/provenance.ts writes it; the strings are bounded (the file may be hostile) */
+const provenanceSchema = z.object({
+  sessions: z.array(z.object({
+    kind: z.enum(['start', 'resume']),
+    startedAt: z.string().max(64),
+    fromStep: z.number(),
+    stitchVersion: z.string().max(256),
+    gitCommit: z.string().max(128).nullable(),
+    commandLine: z.array(z.string().max(65_536)).max(4096).nullable(),
+  }) satisfies z.ZodType<SessionProvenance>).max(10_000),
+});
+
 /** whether the run is alive, and how that was decided */
 export interface RunLiveness {
   /** the heartbeat as read, or null (none, unreadable) */
@@ -107,6 +121,8 @@ export interface RunSnapshot {
   final: FinalEvaluation | null;
   extras: ReportExtras | null;
   liveness: RunLiveness;
+  /** every session that wrote the run (provenance.json), oldest first; empty for older runs */
+  provenance: SessionProvenance[];
   /** report.html exists */
   hasReport: boolean;
   /** what could not be read, in words (torn lines, invalid JSON, files that are not regular) */
@@ -272,6 +288,7 @@ export class RunReader {
   private readonly evalFile: JsonObjectFile;
   private readonly reportData: JsonObjectFile;
   private readonly heartbeat: JsonObjectFile;
+  private readonly provenance: JsonObjectFile;
   private readonly metrics: JsonLinesLog<MetricsRecord>;
   private readonly evaluations: JsonLinesLog<EvaluationRecord>;
   private cachedKey = '';
@@ -283,6 +300,7 @@ export class RunReader {
     this.evalFile = new JsonObjectFile(join(runDir, EVAL_FILE), RUN_READ_LIMITS.evalBytes);
     this.reportData = new JsonObjectFile(join(runDir, REPORT_DATA_FILE), RUN_READ_LIMITS.reportDataBytes);
     this.heartbeat = new JsonObjectFile(join(runDir, HEARTBEAT_FILE), RUN_READ_LIMITS.heartbeatBytes);
+    this.provenance = new JsonObjectFile(join(runDir, PROVENANCE_FILE), RUN_READ_LIMITS.provenanceBytes);
     this.metrics = new JsonLinesLog(join(runDir, METRICS_JSONL), toMetricsRecord, RUN_READ_LIMITS.maxMetricsRecords);
     this.evaluations = new JsonLinesLog(join(runDir, EVALUATIONS_JSONL), toEvaluationRecord, RUN_READ_LIMITS.maxEvaluationRecords);
   }
@@ -346,6 +364,9 @@ export class RunReader {
     const parsedHeartbeat = rawHeartbeat === null ? null : heartbeatSchema.safeParse(rawHeartbeat);
     if (parsedHeartbeat?.success === false) problems.push(`${HEARTBEAT_FILE}: not a heartbeat record`);
     const heartbeat = parsedHeartbeat?.success === true ? parsedHeartbeat.data : null;
+    const rawProvenance = this.provenance.read(problems);
+    const parsedProvenance = rawProvenance === null ? null : provenanceSchema.safeParse(rawProvenance);
+    if (parsedProvenance?.success === false) problems.push(`${PROVENANCE_FILE}: not a provenance record`);
     const { status, liveness } = decideStatus(config !== null, final !== null, heartbeat, newestMtimeMs, now);
     return {
       name: basename(this.runDir),
@@ -357,6 +378,7 @@ export class RunReader {
       final,
       extras,
       liveness,
+      provenance: parsedProvenance?.success === true ? parsedProvenance.data.sessions : [],
       hasReport: regularFileStat(join(this.runDir, REPORT_FILE)) !== null,
       problems,
     };
