@@ -48,14 +48,8 @@ export const RUN_READ_LIMITS = {
   maxEvaluationRecords: 2_000,
 };
 
-/**
- * The files whose size and modification time say whether a run changed. A function, not a
- * constant: the trainer may import the report, and within that import cycle trainer.ts's
- * constants are only readable once the modules have finished loading.
- */
-function watchedFiles(): string[] {
-  return [CONFIG_FILE, METRICS_JSONL, EVALUATIONS_JSONL, EVAL_FILE, REPORT_DATA_FILE, REPORT_FILE, HEARTBEAT_FILE, PROVENANCE_FILE];
-}
+/** the files whose size, modification time and inode say whether a run changed */
+const WATCHED_FILES = [CONFIG_FILE, METRICS_JSONL, EVALUATIONS_JSONL, EVAL_FILE, REPORT_DATA_FILE, REPORT_FILE, HEARTBEAT_FILE, PROVENANCE_FILE];
 
 /**
  * `stale`: the run stopped without ending (killed, crashed, machine gone); `interrupted` and
@@ -313,7 +307,7 @@ export class RunReader {
   /** size, modification time and inode of every watched file */
   private changeKey(): { files: string; newestMtimeMs: number } {
     let newestMtimeMs = 0;
-    const files = watchedFiles().map((name) => {
+    const files = WATCHED_FILES.map((name) => {
       const stat = regularFileStat(join(this.runDir, name));
       if (stat === null) return '-';
       newestMtimeMs = Math.max(newestMtimeMs, stat.mtimeMs);
