@@ -15,17 +15,17 @@ import { z } from 'zod';
 import type { EvaluationRecord } from '../train/evaluate.js';
 import type { MetricsRecord } from '../train/metrics.js';
 import type { SessionProvenance } from '../train/provenance.js';
-import { CONFIG_FILE, EVAL_FILE, EVALUATIONS_JSONL, METRICS_JSONL, PROVENANCE_FILE } from '../train/run-files.js';
+import {
+  CONFIG_FILE, EVAL_FILE, EVALUATIONS_JSONL, HEARTBEAT_FILE, HEARTBEAT_STALE_SECONDS, HeartbeatSchema, MAX_HEARTBEAT_BYTES, METRICS_JSONL, processAlive,
+  PROVENANCE_FILE, type Heartbeat,
+} from '../train/run-files.js';
 import { FileReadRefused, IncrementalLineReader, readRegularFile, regularFileStat } from '../util/local-server.js';
-import { snakeCase } from '../util/json-keys.js';
+import { snakeCaseKeys } from '../util/json-keys.js';
 import { REPORT_DATA_FILE, type ReportExtras } from './extras.js';
 
 export const REPORT_FILE = 'report.html';
-/** written by the trainer while a run is active (docs/run-format.md) */
-export const HEARTBEAT_FILE = 'heartbeat.json';
+export { HEARTBEAT_FILE, HEARTBEAT_STALE_SECONDS, type Heartbeat } from '../train/run-files.js';
 
-/** a heartbeat older than this, of a run that did not end, means the run died (the trainer writes one every 2 s at most) */
-export const HEARTBEAT_STALE_SECONDS = 30;
 /**
  * Runs from before heartbeats: no file written for this long means the run died. Longer than the
  * heartbeat's limit because such a trainer writes nothing during an evaluation.
@@ -37,7 +37,7 @@ export const RUN_READ_LIMITS = {
   configBytes: 1 << 20,
   evalBytes: 16 << 20,
   reportDataBytes: 64 << 20,
-  heartbeatBytes: 64 << 10,
+  heartbeatBytes: MAX_HEARTBEAT_BYTES,
   provenanceBytes: 1 << 20,
   /** a longer log line is skipped as unreadable */
   maxLineBytes: 1 << 20,
@@ -64,21 +64,6 @@ export interface FinalEvaluation {
   best_rule?: string;
 }
 
-const heartbeatSchema = z.object({
-  pid: z.number().int().positive(),
-  hostname: z.string().max(1024),
-  updatedAt: z.string().max(64),
-  phase: z.enum(['train', 'eval', 'finished', 'interrupted', 'halted']),
-  step: z.number(),
-  steps: z.number(),
-  evaluation: z.object({
-    episodesDone: z.number(),
-    episodesTotal: z.number(),
-    meanReturnSoFar: z.number().nullable(),
-    etaSeconds: z.number().nullable(),
-  }).nullable(),
-});
-export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 /** provenance.json as src/train/provenance.ts writes it; the strings are bounded (the file may be hostile) */
 const provenanceSchema = z.object({
@@ -136,25 +121,11 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * Newer files use camelCase keys (`normalizedScore`); the pages read the older snake_case
- * names, so both are accepted and shown alike.
+ * Newer files use camelCase keys (`normalizedScore`); the pages read the older snake_case names,
+ * so both are read alike. An evaluation record's keys are renamed down to its conditions' own
+ * keys (record, conditions array, condition), eval.json's one level more (its last and best).
  */
-function withSnakeKeys(value: unknown, depth = 2): unknown {
-  if (Array.isArray(value)) return depth > 0 ? value.map((item) => withSnakeKeys(item, depth - 1)) : value;
-  if (!isObject(value)) return value;
-  if (!Object.keys(value).some((key) => /[A-Z]/.test(key))) {
-    if (depth === 0) return value;
-    const copy: Record<string, unknown> = {};
-    for (const [key, inner] of Object.entries(value)) copy[key] = withSnakeKeys(inner, depth - 1);
-    return copy;
-  }
-  const copy: Record<string, unknown> = {};
-  for (const [key, inner] of Object.entries(value)) {
-    const snake = snakeCase(key);
-    if (!(snake in copy)) copy[snake] = depth > 0 ? withSnakeKeys(inner, depth - 1) : inner;
-  }
-  return copy;
-}
+const EVALUATION_RECORD_DEPTH = 2;
 
 function isMetricsRecord(value: unknown): value is MetricsRecord {
   return isObject(value) && typeof value.step === 'number' && Object.values(value).every((v) => typeof v === 'number');
@@ -229,12 +200,12 @@ class JsonLinesLog<T> {
 }
 
 function toMetricsRecord(value: unknown): MetricsRecord | null {
-  const record = withSnakeKeys(value, 0);
+  const record = snakeCaseKeys(value, 0);
   return isMetricsRecord(record) ? record : null;
 }
 
 function toEvaluationRecord(value: unknown): EvaluationRecord | null {
-  const record = withSnakeKeys(value);
+  const record = snakeCaseKeys(value, EVALUATION_RECORD_DEPTH);
   return isEvaluationRecord(record) ? record : null;
 }
 
@@ -264,15 +235,6 @@ class JsonObjectFile {
     }
     if (this.problem !== null) problems.push(this.problem);
     return this.value;
-  }
-}
-
-function processIsGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
@@ -348,14 +310,14 @@ export class RunReader {
       if (log.unreadable() > 0) problems.push(`${name}: ${log.unreadable()} unreadable line(s) skipped`);
     }
     const rawEval = this.evalFile.read(problems);
-    const evalFile = rawEval === null ? null : withSnakeKeys(rawEval, 3) as Record<string, unknown>;
+    const evalFile = rawEval === null ? null : snakeCaseKeys(rawEval, EVALUATION_RECORD_DEPTH + 1) as Record<string, unknown>;
     const final = evalFile !== null && isEvaluationRecord(evalFile.last) && isEvaluationRecord(evalFile.best)
       ? { last: evalFile.last, best: evalFile.best, ...(typeof evalFile.best_rule === 'string' ? { best_rule: evalFile.best_rule } : {}) }
       : null;
     const extrasFile = this.reportData.read(problems);
     const extras = extrasFile !== null && extrasFile.format === 'stitch-report-data' ? (extrasFile as unknown as ReportExtras) : null;
     const rawHeartbeat = this.heartbeat.read(problems);
-    const parsedHeartbeat = rawHeartbeat === null ? null : heartbeatSchema.safeParse(rawHeartbeat);
+    const parsedHeartbeat = rawHeartbeat === null ? null : HeartbeatSchema.safeParse(rawHeartbeat);
     if (parsedHeartbeat?.success === false) problems.push(`${HEARTBEAT_FILE}: not a heartbeat record`);
     const heartbeat = parsedHeartbeat?.success === true ? parsedHeartbeat.data : null;
     const rawProvenance = this.provenance.read(problems);
@@ -393,7 +355,7 @@ function decideStatus(isRun: boolean, hasFinal: boolean, heartbeat: Heartbeat | 
     const liveness: RunLiveness = { heartbeat, ageSeconds, reason: null };
     if (hasFinal || heartbeat.phase === 'finished') return { status: 'finished', liveness };
     if (heartbeat.phase === 'interrupted' || heartbeat.phase === 'halted') return { status: heartbeat.phase, liveness };
-    if (heartbeat.hostname === hostname() && processIsGone(heartbeat.pid)) {
+    if (heartbeat.hostname === hostname() && !processAlive(heartbeat.pid)) {
       return { status: 'stale', liveness: { ...liveness, reason: `its process ${heartbeat.pid} is gone` } };
     }
     if (ageSeconds === null || ageSeconds > HEARTBEAT_STALE_SECONDS) {
