@@ -3,11 +3,11 @@
  * dashboard, `stitch eval`). Kept apart from the training loop so that reading a run never
  * imports training code, and training never imports the report (docs/run-format.md).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { readRegularFile } from '../util/local-server.js';
+import { FileReadRefused, readRegularFile } from '../util/local-server.js';
 import { RunConfigError, validateRunConfig, type RunConfig } from './config.js';
 
 export const CONFIG_FILE = 'config.json';
@@ -32,11 +32,17 @@ const MAX_CONFIG_BYTES = 1 << 20;
 export function readRunConfig(runDir: string): RunConfig {
   const path = join(runDir, CONFIG_FILE);
   if (!existsSync(path)) throw new RunConfigError(`${runDir} is not a Stitch run directory (no ${CONFIG_FILE})`);
-  const size = statSync(path).size;
-  if (size > MAX_CONFIG_BYTES) throw new RunConfigError(`${path}: ${size} bytes, too large for a run config (at most ${MAX_CONFIG_BYTES})`);
+  let text: string;
+  try {
+    // a regular file only: a FIFO or a link to /dev/zero in a copied-in run is refused, not waited on
+    text = readRegularFile(path, MAX_CONFIG_BYTES).toString('utf8');
+  } catch (error) {
+    if (error instanceof FileReadRefused) throw new RunConfigError(`${error.message} (not a run config)`);
+    throw error;
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(text);
   } catch (error) {
     throw new RunConfigError(`${path}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }
