@@ -14,7 +14,7 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { EvaluationRecord } from '../train/evaluate.js';
 import type { MetricsRecord } from '../train/metrics.js';
-import type { SessionProvenance } from '../train/provenance.js';
+import { MAX_PROVENANCE_BYTES, type SessionProvenance } from '../train/provenance.js';
 import {
   CONFIG_FILE, EVAL_FILE, EVALUATIONS_JSONL, HEARTBEAT_FILE, HEARTBEAT_STALE_SECONDS, HeartbeatSchema, MAX_HEARTBEAT_BYTES, METRICS_JSONL, processAlive,
   PROVENANCE_FILE, type Heartbeat,
@@ -38,7 +38,7 @@ export const RUN_READ_LIMITS = {
   evalBytes: 16 << 20,
   reportDataBytes: 64 << 20,
   heartbeatBytes: MAX_HEARTBEAT_BYTES,
-  provenanceBytes: 1 << 20,
+  provenanceBytes: MAX_PROVENANCE_BYTES,
   /** a longer log line is skipped as unreadable */
   maxLineBytes: 1 << 20,
   /** log bytes read per refresh; a longer log is read over several refreshes */
@@ -63,7 +63,6 @@ export interface FinalEvaluation {
   best: EvaluationRecord;
   best_rule?: string;
 }
-
 
 /** provenance.json as src/train/provenance.ts writes it; the strings are bounded (the file may be hostile) */
 const provenanceSchema = z.object({

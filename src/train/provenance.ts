@@ -70,7 +70,8 @@ export function cliCommandLine(): string[] | null {
   }
 }
 
-const MAX_PROVENANCE_BYTES = 1 << 20;
+/** far above any real provenance.json (a few hundred bytes a session); a larger one is not read */
+export const MAX_PROVENANCE_BYTES = 1 << 20;
 
 /** Appends this session to the run's provenance (a missing or unreadable file starts a new list). */
 export function recordSession(runDir: string, kind: SessionProvenance['kind'], fromStep: number): SessionProvenance {
