@@ -1,7 +1,8 @@
 /**
  * Stitch's JSON convention (docs/cli.md): every JSON object the CLI prints or writes uses
  * camelCase keys. Files written before the convention used snake_case for some keys
- * (eval.json's normalized_score); readers accept both spellings through `fieldOf`.
+ * (eval.json's normalized_score); readers accept both spellings, through `fieldOf` (one field) or
+ * `snakeCaseKeys` (a whole record, in the older shape).
  */
 
 /** normalized_score -> normalizedScore; keys without underscores are returned as they are */
