@@ -7,7 +7,8 @@ export { Policy, policyFromBytes, type LoadPolicyOptions, type PolicyHeader } fr
 export { heldOutActionError, type HeldOutActionError, type HeldOutOptions } from './train/offline-eval.js';
 export { evaluateConditions, type ConditionResult, type EvaluationRecord } from './train/evaluate.js';
 export { resolveRunConfig, type RunConfig, type RunRequest } from './train/config.js';
-export { startRun, resumeRun, readRunConfig, type TrainOutcome } from './train/trainer.js';
+export { startRun, resumeRun, readRunConfig, RunInterruptedError, RunStoppedError, type TrainOutcome } from './train/trainer.js';
+export { readHeartbeat, isHeartbeatStale, type Heartbeat } from './train/run-files.js';
 export { algorithmNames } from './algos/registry.js';
 export type { EvaluationCondition, SequencePolicy } from './algos/algorithm.js';
 export { envIds, envSpec, makeEnv, makeVectorEnv } from './envs/registry.js';

@@ -88,7 +88,7 @@ export function renderConfigReference(): string {
   const lines = [
     '# Config fields of each algorithm',
     '',
-    '<!-- generated from the zod schemas by `node scripts/config-reference.mjs` (after `npx tsc`); do not edit by hand: test/cli/config-reference.test.ts fails when this page is stale -->',
+    '<!-- generated from the zod schemas by `node scripts/config-reference.mjs` (after `npx tsc`); do not edit by hand: test/cli/conventions.test.ts fails when this page is stale -->',
     '',
     'Every field below can be set with `stitch train --algo NAME --set FIELD=VALUE` (the value is read',
     'as JSON: numbers, booleans, arrays, null; anything else as text), and in the `algorithm` object of',

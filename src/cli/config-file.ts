@@ -11,31 +11,19 @@ import { closest } from 'fastest-levenshtein';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { NON_FINITE_POLICIES } from '../train/nonfinite.js';
-import { describeIssues } from '../train/config.js';
+import { describeIssues, RunConfigSchema } from '../train/config.js';
 import { UserError } from './errors.js';
 
-const count = (min: number) => z.number().int().min(min);
-
-const ConfigFileSchema = z.object({
-  // a saved config.json carries its format; accepted, not needed
-  format: z.literal('stitch-run').optional(),
-  formatVersion: z.number().int().optional(),
-  algo: z.string().min(1).optional(),
-  dataset: z.string().min(1).optional(),
-  datasetId: z.string().min(1).optional(),
-  env: z.string().min(1).optional(),
-  seed: count(0).optional(),
-  steps: count(1).optional(),
-  evalEvery: count(0).optional(),
-  evalEpisodes: count(1).optional(),
-  evalSeed: count(0).optional(),
-  evalEnvs: count(1).optional(),
-  logEvery: count(1).optional(),
-  checkpointEvery: count(0).optional(),
-  preset: z.string().min(1).nullable().optional(),
-  algorithm: z.record(z.string(), z.unknown()).optional(),
-  onNonFinite: z.enum(NON_FINITE_POLICIES).optional(),
-}).strict();
+/**
+ * The run config's own schema with every field optional (the file's fields cannot drift from what
+ * a run directory's config.json holds); a saved config of any format version is accepted.
+ */
+const ConfigFileSchema = RunConfigSchema.extend({
+  formatVersion: z.number().int(),
+  preset: z.string().min(1).nullable(),
+  // no default: an absent field leaves the command's own default (and its flag) in charge
+  onNonFinite: z.enum(NON_FINITE_POLICIES),
+}).partial().strict();
 
 /** larger than any real config (a few KiB); a bigger file is refused before it is read */
 const MAX_CONFIG_FILE_BYTES = 1 << 20;

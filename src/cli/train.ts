@@ -27,7 +27,7 @@ import { TensorboardMirror } from '../train/tensorboard.js';
 import { resumeRun, RunInterruptedError, RunStoppedError, startRun, type TrainIO, type TrainOutcome } from '../train/trainer.js';
 import { writeRunReport } from '../report/report.js';
 import { checkOverrideKeys } from './config-fields.js';
-import { readConfigFile } from './config-file.js';
+import { readConfigFile, type ConfigFileOptions } from './config-file.js';
 import { resolveEnvName } from './env.js';
 import { UserError } from './errors.js';
 import { handleInterrupts, SIGNAL_EXIT_CODES, type InterruptHandle } from './interrupt.js';
@@ -51,24 +51,10 @@ export const EMBEDDED_DEFAULT = {
   overrides: { width: 64, layers: 2, heads: 4, batchSize: 64, lr: 1e-3, warmupSteps: 200 },
 } as const;
 
-interface TrainOptions {
-  algo?: string;
-  dataset?: string;
-  datasetId?: string;
-  env?: string;
-  steps?: string;
-  seed?: string;
-  preset?: string;
-  evalEvery?: string;
-  evalEpisodes?: string;
-  evalSeed?: string;
-  evalEnvs?: string;
-  logEvery?: string;
-  checkpointEvery?: string;
-  set?: string[];
+/** what a config file can say (as the command line spells it), and the options it cannot */
+interface TrainOptions extends Partial<ConfigFileOptions> {
   out?: string;
   resume?: string;
-  onNonfinite?: string;
   overwrite?: boolean;
   allowDataLoss?: boolean;
   config?: string;

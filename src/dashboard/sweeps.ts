@@ -27,7 +27,7 @@ import { computeResults, type SweepResults } from '../sweep/results.js';
 import { MetricsSummaryReader, type MetricsSummary } from '../sweep/run-reading.js';
 import { sweepStatus, type SweepStatus } from '../sweep/status.js';
 import { METRICS_JSONL } from '../train/metrics.js';
-import { EVAL_FILE } from '../train/run-files.js';
+import { EVAL_FILE, HEARTBEAT_FILE } from '../train/run-files.js';
 import { readRegularFile } from '../util/local-server.js';
 
 export interface SweepView {
@@ -42,7 +42,6 @@ export interface SweepView {
 
 /** a job index lists a few hundred jobs of a few hundred bytes each; far larger is not one */
 export const SWEEP_INDEX_MAX_BYTES = 16 << 20;
-const HEARTBEAT_FILE = 'heartbeat.json';
 
 export interface SweepsDirectoryOptions {
   /** the listing is computed at most this often; requests in between get the last one (default 1000) */

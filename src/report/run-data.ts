@@ -14,17 +14,18 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { EvaluationRecord } from '../train/evaluate.js';
 import type { MetricsRecord } from '../train/metrics.js';
-import { CONFIG_FILE, EVAL_FILE, EVALUATIONS_JSONL, METRICS_JSONL } from '../train/run-files.js';
+import { MAX_PROVENANCE_BYTES, type SessionProvenance } from '../train/provenance.js';
+import {
+  CONFIG_FILE, EVAL_FILE, EVALUATIONS_JSONL, HEARTBEAT_FILE, HEARTBEAT_STALE_SECONDS, HeartbeatSchema, MAX_HEARTBEAT_BYTES, METRICS_JSONL, processAlive,
+  PROVENANCE_FILE, type Heartbeat,
+} from '../train/run-files.js';
 import { FileReadRefused, IncrementalLineReader, readRegularFile, regularFileStat } from '../util/local-server.js';
-import { snakeCase } from '../util/json-keys.js';
+import { snakeCaseKeys } from '../util/json-keys.js';
 import { REPORT_DATA_FILE, type ReportExtras } from './extras.js';
 
 export const REPORT_FILE = 'report.html';
-/** written by the trainer while a run is active (docs/run-format.md) */
-export const HEARTBEAT_FILE = 'heartbeat.json';
+export { HEARTBEAT_FILE, HEARTBEAT_STALE_SECONDS, type Heartbeat } from '../train/run-files.js';
 
-/** a heartbeat older than this, of a run that did not end, means the run died (the trainer writes one every 2 s at most) */
-export const HEARTBEAT_STALE_SECONDS = 30;
 /**
  * Runs from before heartbeats: no file written for this long means the run died. Longer than the
  * heartbeat's limit because such a trainer writes nothing during an evaluation.
@@ -36,7 +37,8 @@ export const RUN_READ_LIMITS = {
   configBytes: 1 << 20,
   evalBytes: 16 << 20,
   reportDataBytes: 64 << 20,
-  heartbeatBytes: 64 << 10,
+  heartbeatBytes: MAX_HEARTBEAT_BYTES,
+  provenanceBytes: MAX_PROVENANCE_BYTES,
   /** a longer log line is skipped as unreadable */
   maxLineBytes: 1 << 20,
   /** log bytes read per refresh; a longer log is read over several refreshes */
@@ -46,14 +48,8 @@ export const RUN_READ_LIMITS = {
   maxEvaluationRecords: 2_000,
 };
 
-/**
- * The files whose size and modification time say whether a run changed. A function, not a
- * constant: the trainer may import the report, and within that import cycle trainer.ts's
- * constants are only readable once the modules have finished loading.
- */
-function watchedFiles(): string[] {
-  return [CONFIG_FILE, METRICS_JSONL, EVALUATIONS_JSONL, EVAL_FILE, REPORT_DATA_FILE, REPORT_FILE, HEARTBEAT_FILE];
-}
+/** the files whose size, modification time and inode say whether a run changed */
+const WATCHED_FILES = [CONFIG_FILE, METRICS_JSONL, EVALUATIONS_JSONL, EVAL_FILE, REPORT_DATA_FILE, REPORT_FILE, HEARTBEAT_FILE, PROVENANCE_FILE];
 
 /**
  * `stale`: the run stopped without ending (killed, crashed, machine gone); `interrupted` and
@@ -68,21 +64,17 @@ export interface FinalEvaluation {
   best_rule?: string;
 }
 
-const heartbeatSchema = z.object({
-  pid: z.number().int().positive(),
-  hostname: z.string().max(1024),
-  updatedAt: z.string().max(64),
-  phase: z.enum(['train', 'eval', 'finished', 'interrupted', 'halted']),
-  step: z.number(),
-  steps: z.number(),
-  evaluation: z.object({
-    episodesDone: z.number(),
-    episodesTotal: z.number(),
-    meanReturnSoFar: z.number().nullable(),
-    etaSeconds: z.number().nullable(),
-  }).nullable(),
+/** provenance.json as src/train/provenance.ts writes it; the strings are bounded (the file may be hostile) */
+const provenanceSchema = z.object({
+  sessions: z.array(z.object({
+    kind: z.enum(['start', 'resume']),
+    startedAt: z.string().max(64),
+    fromStep: z.number(),
+    stitchVersion: z.string().max(256),
+    gitCommit: z.string().max(128).nullable(),
+    commandLine: z.array(z.string().max(65_536)).max(4096).nullable(),
+  }) satisfies z.ZodType<SessionProvenance>).max(10_000),
 });
-export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 /** whether the run is alive, and how that was decided */
 export interface RunLiveness {
@@ -107,6 +99,8 @@ export interface RunSnapshot {
   final: FinalEvaluation | null;
   extras: ReportExtras | null;
   liveness: RunLiveness;
+  /** every session that wrote the run (provenance.json), oldest first; empty for older runs */
+  provenance: SessionProvenance[];
   /** report.html exists */
   hasReport: boolean;
   /** what could not be read, in words (torn lines, invalid JSON, files that are not regular) */
@@ -126,25 +120,11 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * Newer files use camelCase keys (`normalizedScore`); the pages read the older snake_case
- * names, so both are accepted and shown alike.
+ * Newer files use camelCase keys (`normalizedScore`); the pages read the older snake_case names,
+ * so both are read alike. An evaluation record's keys are renamed down to its conditions' own
+ * keys (record, conditions array, condition), eval.json's one level more (its last and best).
  */
-function withSnakeKeys(value: unknown, depth = 2): unknown {
-  if (Array.isArray(value)) return depth > 0 ? value.map((item) => withSnakeKeys(item, depth - 1)) : value;
-  if (!isObject(value)) return value;
-  if (!Object.keys(value).some((key) => /[A-Z]/.test(key))) {
-    if (depth === 0) return value;
-    const copy: Record<string, unknown> = {};
-    for (const [key, inner] of Object.entries(value)) copy[key] = withSnakeKeys(inner, depth - 1);
-    return copy;
-  }
-  const copy: Record<string, unknown> = {};
-  for (const [key, inner] of Object.entries(value)) {
-    const snake = snakeCase(key);
-    if (!(snake in copy)) copy[snake] = depth > 0 ? withSnakeKeys(inner, depth - 1) : inner;
-  }
-  return copy;
-}
+const EVALUATION_RECORD_DEPTH = 2;
 
 function isMetricsRecord(value: unknown): value is MetricsRecord {
   return isObject(value) && typeof value.step === 'number' && Object.values(value).every((v) => typeof v === 'number');
@@ -219,12 +199,12 @@ class JsonLinesLog<T> {
 }
 
 function toMetricsRecord(value: unknown): MetricsRecord | null {
-  const record = withSnakeKeys(value, 0);
+  const record = snakeCaseKeys(value, 0);
   return isMetricsRecord(record) ? record : null;
 }
 
 function toEvaluationRecord(value: unknown): EvaluationRecord | null {
-  const record = withSnakeKeys(value);
+  const record = snakeCaseKeys(value, EVALUATION_RECORD_DEPTH);
   return isEvaluationRecord(record) ? record : null;
 }
 
@@ -257,21 +237,13 @@ class JsonObjectFile {
   }
 }
 
-function processIsGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
 /** A run directory read again and again (the dashboard); each read costs only what changed. */
 export class RunReader {
   private readonly config: JsonObjectFile;
   private readonly evalFile: JsonObjectFile;
   private readonly reportData: JsonObjectFile;
   private readonly heartbeat: JsonObjectFile;
+  private readonly provenance: JsonObjectFile;
   private readonly metrics: JsonLinesLog<MetricsRecord>;
   private readonly evaluations: JsonLinesLog<EvaluationRecord>;
   private cachedKey = '';
@@ -283,6 +255,7 @@ export class RunReader {
     this.evalFile = new JsonObjectFile(join(runDir, EVAL_FILE), RUN_READ_LIMITS.evalBytes);
     this.reportData = new JsonObjectFile(join(runDir, REPORT_DATA_FILE), RUN_READ_LIMITS.reportDataBytes);
     this.heartbeat = new JsonObjectFile(join(runDir, HEARTBEAT_FILE), RUN_READ_LIMITS.heartbeatBytes);
+    this.provenance = new JsonObjectFile(join(runDir, PROVENANCE_FILE), RUN_READ_LIMITS.provenanceBytes);
     this.metrics = new JsonLinesLog(join(runDir, METRICS_JSONL), toMetricsRecord, RUN_READ_LIMITS.maxMetricsRecords);
     this.evaluations = new JsonLinesLog(join(runDir, EVALUATIONS_JSONL), toEvaluationRecord, RUN_READ_LIMITS.maxEvaluationRecords);
   }
@@ -295,7 +268,7 @@ export class RunReader {
   /** size, modification time and inode of every watched file */
   private changeKey(): { files: string; newestMtimeMs: number } {
     let newestMtimeMs = 0;
-    const files = watchedFiles().map((name) => {
+    const files = WATCHED_FILES.map((name) => {
       const stat = regularFileStat(join(this.runDir, name));
       if (stat === null) return '-';
       newestMtimeMs = Math.max(newestMtimeMs, stat.mtimeMs);
@@ -336,16 +309,19 @@ export class RunReader {
       if (log.unreadable() > 0) problems.push(`${name}: ${log.unreadable()} unreadable line(s) skipped`);
     }
     const rawEval = this.evalFile.read(problems);
-    const evalFile = rawEval === null ? null : withSnakeKeys(rawEval, 3) as Record<string, unknown>;
+    const evalFile = rawEval === null ? null : snakeCaseKeys(rawEval, EVALUATION_RECORD_DEPTH + 1) as Record<string, unknown>;
     const final = evalFile !== null && isEvaluationRecord(evalFile.last) && isEvaluationRecord(evalFile.best)
       ? { last: evalFile.last, best: evalFile.best, ...(typeof evalFile.best_rule === 'string' ? { best_rule: evalFile.best_rule } : {}) }
       : null;
     const extrasFile = this.reportData.read(problems);
     const extras = extrasFile !== null && extrasFile.format === 'stitch-report-data' ? (extrasFile as unknown as ReportExtras) : null;
     const rawHeartbeat = this.heartbeat.read(problems);
-    const parsedHeartbeat = rawHeartbeat === null ? null : heartbeatSchema.safeParse(rawHeartbeat);
+    const parsedHeartbeat = rawHeartbeat === null ? null : HeartbeatSchema.safeParse(rawHeartbeat);
     if (parsedHeartbeat?.success === false) problems.push(`${HEARTBEAT_FILE}: not a heartbeat record`);
     const heartbeat = parsedHeartbeat?.success === true ? parsedHeartbeat.data : null;
+    const rawProvenance = this.provenance.read(problems);
+    const parsedProvenance = rawProvenance === null ? null : provenanceSchema.safeParse(rawProvenance);
+    if (parsedProvenance?.success === false) problems.push(`${PROVENANCE_FILE}: not a provenance record`);
     const { status, liveness } = decideStatus(config !== null, final !== null, heartbeat, newestMtimeMs, now);
     return {
       name: basename(this.runDir),
@@ -357,6 +333,7 @@ export class RunReader {
       final,
       extras,
       liveness,
+      provenance: parsedProvenance?.success === true ? parsedProvenance.data.sessions : [],
       hasReport: regularFileStat(join(this.runDir, REPORT_FILE)) !== null,
       problems,
     };
@@ -377,7 +354,7 @@ function decideStatus(isRun: boolean, hasFinal: boolean, heartbeat: Heartbeat | 
     const liveness: RunLiveness = { heartbeat, ageSeconds, reason: null };
     if (hasFinal || heartbeat.phase === 'finished') return { status: 'finished', liveness };
     if (heartbeat.phase === 'interrupted' || heartbeat.phase === 'halted') return { status: heartbeat.phase, liveness };
-    if (heartbeat.hostname === hostname() && processIsGone(heartbeat.pid)) {
+    if (heartbeat.hostname === hostname() && !processAlive(heartbeat.pid)) {
       return { status: 'stale', liveness: { ...liveness, reason: `its process ${heartbeat.pid} is gone` } };
     }
     if (ageSeconds === null || ageSeconds > HEARTBEAT_STALE_SECONDS) {

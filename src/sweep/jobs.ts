@@ -8,20 +8,21 @@
  * (attempts, last error, who ran it), written atomically by whoever holds the job.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CHECKPOINT_DIR } from '../train/checkpoint.js';
-import { CONFIG_FILE, EVAL_FILE } from '../train/run-files.js';
+import { readLockOwner } from '../train/lock.js';
+import { CONFIG_FILE, EVAL_FILE, LOCK_FILE, processAlive } from '../train/run-files.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { readRegularFile } from '../util/local-server.js';
 import type { SweepJob } from './spec.js';
 
 export const JOB_STATES_DIR = 'jobs';
 /** the run lock `stitch train` holds (docs/sweeps.md: what the sweep relies on) */
-export const RUN_LOCK_FILE = '.lock';
+export { LOCK_FILE as RUN_LOCK_FILE } from '../train/run-files.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const TETHER = fileURLToPath(new URL('./tether.js', import.meta.url));
@@ -83,28 +84,6 @@ export function nextStep(job: SweepJob): 'finished' | 'resume' | 'new' {
   return 'new';
 }
 
-interface RunLock {
-  pid?: number;
-  hostname?: string;
-}
-
-function readRunLock(runDir: string): RunLock | null {
-  try {
-    return JSON.parse(readFileSync(join(runDir, RUN_LOCK_FILE), 'utf8')) as RunLock;
-  } catch {
-    return null;
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Before a job's run is (re)started: a `.lock` left by another host is removed, because the
  * caller holds the job (the queue hands a job to one worker at a time, and a worker that loses its
@@ -115,14 +94,14 @@ export function pidAlive(pid: number): boolean {
 export async function clearForeignLock(runDir: string, log: (line: string) => void, waitMs = 30_000): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const lock = readRunLock(runDir);
+    const lock = readLockOwner(runDir);
     if (lock === null) return;
-    if (lock.hostname !== undefined && lock.hostname !== hostname()) {
+    if (lock.hostname !== hostname()) {
       log(`removing the run lock of host ${lock.hostname} (its worker lost this job)`);
-      rmSync(join(runDir, RUN_LOCK_FILE), { force: true });
+      rmSync(join(runDir, LOCK_FILE), { force: true });
       return;
     }
-    if (lock.pid === undefined || !pidAlive(lock.pid) || Date.now() > deadline) return;
+    if (!processAlive(lock.pid) || Date.now() > deadline) return;
     await sleep(200);
   }
 }

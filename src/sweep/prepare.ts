@@ -9,23 +9,15 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { SweepError, type Sweep } from './spec.js';
+import { SweepError, type Sweep, type SweepJob } from './spec.js';
 
 export const SPEC_FILE = 'sweep.json';
 export const INDEX_FILE = 'jobs.json';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
-export interface JobIndexEntry {
-  name: string;
-  dataset: string;
-  algorithm: string;
-  algo: string;
-  seed: number;
-  point: Record<string, unknown>;
-  runDir: string;
-  trainArgs: string[];
-}
+/** jobs.json keeps every job as the sweep planned it */
+export type JobIndexEntry = SweepJob;
 
 export interface JobIndex {
   format: 'stitch-sweep-index';

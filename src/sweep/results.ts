@@ -15,6 +15,7 @@ import { renderPage } from '../report/page.js';
 import { readRunSnapshot } from '../report/run-data.js';
 import { bootstrapInterval, interquartileMean, mean, sampleStd } from '../report/stats.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { fieldOf } from '../util/json-keys.js';
 import { isFinished } from './jobs.js';
 import { readJobIndex, type JobIndex, type JobIndexEntry } from './prepare.js';
 import { readFinalScores, readMetricsSummary, type MetricsSummaryRead } from './run-reading.js';
@@ -83,8 +84,8 @@ function heldOutError(runDir: string, heldOut: string): number {
     if (scored.status !== 0) throw new SweepError(`${runDir}: held-out scoring failed: ${scored.stderr.trim().split('\n').pop() ?? ''}`);
     writeFileAtomic(file, scored.stdout);
   }
-  const record = JSON.parse(readFileSync(file, 'utf8')) as { action_mse?: number; actionMse?: number };
-  return record.action_mse ?? record.actionMse ?? Number.NaN;
+  const error = fieldOf(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>, 'actionMse');
+  return typeof error === 'number' ? error : Number.NaN;
 }
 
 const cellKey = (job: JobIndexEntry): string => JSON.stringify([job.dataset, job.algorithm, job.point]);

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { METRICS_JSONL } from '../train/metrics.js';
 import { EVAL_FILE } from '../train/run-files.js';
+import { fieldOf } from '../util/json-keys.js';
 import { IncrementalLineReader, readRegularFile } from '../util/local-server.js';
 
 /**
@@ -22,12 +23,10 @@ export const SWEEP_RUN_READ_LIMITS = {
 
 type Loose = Record<string, unknown>;
 
-function numberField(record: Loose | undefined, ...keys: string[]): number | null {
-  for (const key of keys) {
-    const value = record?.[key];
-    if (typeof value === 'number') return value;
-  }
-  return null;
+/** `record`'s number under the camelCase `key` or its older snake_case spelling (`timeS`, `time_s`), else null */
+function numberField(record: Loose | undefined, key: string): number | null {
+  const value = record === undefined ? undefined : fieldOf(record, key);
+  return typeof value === 'number' ? value : null;
 }
 
 const isObject = (value: unknown): value is Loose => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -40,9 +39,9 @@ export interface FinalScores {
 }
 
 function headline(record: Loose | undefined, path: string): { score: number; normalized: boolean } {
-  const normalized = numberField(record, 'normalized_score', 'normalizedScore');
+  const normalized = numberField(record, 'normalizedScore');
   if (normalized !== null) return { score: normalized, normalized: true };
-  const meanReturn = numberField(record, 'mean_return', 'meanReturn');
+  const meanReturn = numberField(record, 'meanReturn');
   if (meanReturn === null) throw new Error(`${path}: an evaluation without a score`);
   return { score: meanReturn, normalized: false };
 }
@@ -68,7 +67,7 @@ export interface MetricsSummary {
 /** reads a run's metrics summary; the dashboard passes cached incremental readers */
 export type MetricsSummaryRead = (runDir: string) => MetricsSummary | null;
 
-const rateOf = (record: Loose): number | null => numberField(record, 'steps_per_s', 'stepsPerS', 'stepsPerSecond');
+const rateOf = (record: Loose): number | null => numberField(record, 'stepsPerS');
 
 /**
  * The summary of a run's metrics.jsonl, kept up to date by reading only what was appended since
@@ -97,7 +96,7 @@ export class MetricsSummaryReader {
     if (this.log.update() !== 'read' || this.last === null) return null;
     return {
       step: this.last.step as number,
-      seconds: numberField(this.last, 'time_s', 'timeS', 'timeSeconds', 'elapsedSeconds') ?? 0,
+      seconds: numberField(this.last, 'timeS') ?? 0,
       stepsPerSecond: this.rateCount === 0 ? 0 : this.rateSum / this.rateCount,
     };
   }

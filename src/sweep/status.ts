@@ -4,9 +4,8 @@
  * finished jobs' times. Works without Redis; the CLI adds the queue's own counts when given --queue.
  */
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { readRegularFile } from '../util/local-server.js';
-import { isFinished, pidAlive, readJobState, type JobState, type JobStatus } from './jobs.js';
+import { HEARTBEAT_STALE_SECONDS, processAlive, readHeartbeat } from '../train/run-files.js';
+import { isFinished, readJobState, type JobState, type JobStatus } from './jobs.js';
 import { readJobIndex, type JobIndex } from './prepare.js';
 import { readMetricsSummary, type MetricsSummaryRead } from './run-reading.js';
 
@@ -22,10 +21,6 @@ export interface JobStatusLine {
   note: string | null;
 }
 
-/** the heartbeat `stitch train` writes (at most every 2 s); older than this, its run is not alive */
-const HEARTBEAT_FILE = 'heartbeat.json';
-const HEARTBEAT_STALE_MS = 30_000;
-const MAX_HEARTBEAT_BYTES = 64 << 10;
 
 /**
  * A job recorded as running whose process is gone (a killed local sweep, a dead worker whose job
@@ -33,15 +28,12 @@ const MAX_HEARTBEAT_BYTES = 64 << 10;
  * heartbeat is stale.
  */
 function goneReason(state: JobState, runDir: string): string | null {
-  if (state.host === hostname() && state.pid !== null && !pidAlive(state.pid)) return 'interrupted: its process is gone; it resumes when the sweep or a worker runs again';
-  try {
-    const heartbeat = JSON.parse(readRegularFile(join(runDir, HEARTBEAT_FILE), MAX_HEARTBEAT_BYTES).toString('utf8')) as { updatedAt?: string; phase?: string };
-    const age = Date.now() - Date.parse(heartbeat.updatedAt ?? '');
-    if (['train', 'eval'].includes(heartbeat.phase ?? '') && age > HEARTBEAT_STALE_MS) return `stalled: no heartbeat for ${Math.round(age / 1000)} s`;
-  } catch {
-    // no heartbeat (yet, or from a Stitch without one)
-  }
-  return null;
+  if (state.host === hostname() && state.pid !== null && !processAlive(state.pid)) return 'interrupted: its process is gone; it resumes when the sweep or a worker runs again';
+  // no heartbeat (yet, or from a Stitch without one) says nothing
+  const heartbeat = readHeartbeat(runDir);
+  if (heartbeat === null || (heartbeat.phase !== 'train' && heartbeat.phase !== 'eval')) return null;
+  const age = Date.now() - Date.parse(heartbeat.updatedAt);
+  return age > HEARTBEAT_STALE_SECONDS * 1000 ? `stalled: no heartbeat for ${Math.round(age / 1000)} s` : null;
 }
 
 export interface SweepStatus {

@@ -24,6 +24,7 @@ export class RunLockedError extends RunConfigError {
   }
 }
 
+/** who holds the lock at `path`, or null (none, or a torn or foreign file) */
 function readOwner(path: string): LockOwner | null {
   try {
     const raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner> | null;
@@ -32,6 +33,11 @@ function readOwner(path: string): LockOwner | null {
   } catch {
     return null;
   }
+}
+
+/** the holder of `runDir`'s lock, or null when there is none or it cannot be read */
+export function readLockOwner(runDir: string): LockOwner | null {
+  return readOwner(join(runDir, LOCK_FILE));
 }
 
 export interface RunLock {

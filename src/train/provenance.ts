@@ -7,6 +7,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { readRegularFile } from '../util/local-server.js';
 import { PROVENANCE_FILE } from './run-files.js';
 
 export interface SessionProvenance {
@@ -69,18 +70,19 @@ export function cliCommandLine(): string[] | null {
   }
 }
 
-const MAX_PROVENANCE_BYTES = 1 << 20;
+/** far above any real provenance.json (a few hundred bytes a session); a larger one is not read */
+export const MAX_PROVENANCE_BYTES = 1 << 20;
 
 /** Appends this session to the run's provenance (a missing or unreadable file starts a new list). */
 export function recordSession(runDir: string, kind: SessionProvenance['kind'], fromStep: number): SessionProvenance {
   const path = join(runDir, PROVENANCE_FILE);
   let sessions: SessionProvenance[] = [];
   try {
-    if (existsSync(path) && readFileSync(path).length <= MAX_PROVENANCE_BYTES) {
-      const raw = JSON.parse(readFileSync(path, 'utf8')) as { sessions?: unknown };
-      if (Array.isArray(raw.sessions)) sessions = raw.sessions as SessionProvenance[];
-    }
+    // bounded before it is read (the cap used to be checked after reading the whole file)
+    const raw = JSON.parse(readRegularFile(path, MAX_PROVENANCE_BYTES).toString('utf8')) as { sessions?: unknown } | null;
+    if (Array.isArray(raw?.sessions)) sessions = raw.sessions as SessionProvenance[];
   } catch {
+    // missing (a new run), torn, not a regular file or too large: a new list
     sessions = [];
   }
   const session: SessionProvenance = { kind, startedAt: new Date().toISOString(), fromStep, ...stitchBuild(), commandLine: cliCommandLine() };

@@ -3,10 +3,11 @@
  * dashboard, `stitch eval`). Kept apart from the training loop so that reading a run never
  * imports training code, and training never imports the report (docs/run-format.md).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { FileReadRefused, readRegularFile } from '../util/local-server.js';
 import { RunConfigError, validateRunConfig, type RunConfig } from './config.js';
 
 export const CONFIG_FILE = 'config.json';
@@ -31,11 +32,17 @@ const MAX_CONFIG_BYTES = 1 << 20;
 export function readRunConfig(runDir: string): RunConfig {
   const path = join(runDir, CONFIG_FILE);
   if (!existsSync(path)) throw new RunConfigError(`${runDir} is not a Stitch run directory (no ${CONFIG_FILE})`);
-  const size = statSync(path).size;
-  if (size > MAX_CONFIG_BYTES) throw new RunConfigError(`${path}: ${size} bytes, too large for a run config (at most ${MAX_CONFIG_BYTES})`);
+  let text: string;
+  try {
+    // a regular file only: a FIFO or a link to /dev/zero in a copied-in run is refused, not waited on
+    text = readRegularFile(path, MAX_CONFIG_BYTES).toString('utf8');
+  } catch (error) {
+    if (error instanceof FileReadRefused) throw new RunConfigError(`${error.message} (not a run config)`);
+    throw error;
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(text);
   } catch (error) {
     throw new RunConfigError(`${path}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }
@@ -45,10 +52,11 @@ export function readRunConfig(runDir: string): RunConfig {
 export const HEARTBEAT_PHASES = ['train', 'eval', 'finished', 'interrupted', 'halted'] as const;
 export type HeartbeatPhase = (typeof HEARTBEAT_PHASES)[number];
 
+/** strings bounded: the dashboard reads heartbeats of run directories copied in from elsewhere */
 export const HeartbeatSchema = z.object({
-  pid: z.number().int(),
-  hostname: z.string(),
-  updatedAt: z.string(),
+  pid: z.number().int().positive(),
+  hostname: z.string().max(1024),
+  updatedAt: z.string().max(64),
   phase: z.enum(HEARTBEAT_PHASES),
   step: z.number().int().min(0),
   steps: z.number().int().min(0),
@@ -65,15 +73,12 @@ export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 /** a run whose heartbeat is older than this (and not in a final phase) is stale: its process crashed or hangs */
 export const HEARTBEAT_STALE_SECONDS = 30;
 
-const MAX_HEARTBEAT_BYTES = 64 * 1024;
+export const MAX_HEARTBEAT_BYTES = 64 * 1024;
 
 /** the run's heartbeat, or null when there is none or it cannot be read (a run from before heartbeats) */
 export function readHeartbeat(runDir: string): Heartbeat | null {
-  const path = join(runDir, HEARTBEAT_FILE);
   try {
-    const stats = statSync(path);
-    if (!stats.isFile() || stats.size > MAX_HEARTBEAT_BYTES) return null;
-    const parsed = HeartbeatSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+    const parsed = HeartbeatSchema.safeParse(JSON.parse(readRegularFile(join(runDir, HEARTBEAT_FILE), MAX_HEARTBEAT_BYTES).toString('utf8')));
     return parsed.success ? parsed.data : null;
   } catch {
     return null;

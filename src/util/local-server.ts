@@ -1,6 +1,6 @@
 /**
- * The rules every HTTP server Stitch runs on a user's machine follows (the dashboard today, the
- * policy player later), in one place so a new server cannot forget one:
+ * The rules every HTTP server Stitch runs on a user's machine follows (the dashboard, `stitch
+ * play`'s policy player), in one place so a new server cannot forget one:
  *
  * - read-only and small requests: GET and HEAD only, no request bodies, bounded URLs;
  * - a Host-header check: bound to a loopback address, only loopback host names are answered, so a

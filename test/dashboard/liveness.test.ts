@@ -101,4 +101,15 @@ describe('run liveness without a heartbeat (runs from before heartbeats)', () =>
     assert.equal(snapshot.final?.last.conditions[0]?.target_return, 60, 'nested condition keys too');
     assert.equal(snapshot.evaluations[0]?.conditions[0]?.target_return, 60);
   });
+
+  it('reads provenance.json (issue 21, item 7); a malformed one is a problem, not an error', () => {
+    const session = { kind: 'start', startedAt: '2026-01-02T03:04:05.000Z', fromStep: 0, stitchVersion: '0.1.0', gitCommit: null, commandLine: ['stitch', 'train'] };
+    const good = new RunReader(run(null, { 'provenance.json': JSON.stringify({ format: 'stitch-provenance', formatVersion: 1, sessions: [session] }) })).snapshot();
+    assert.deepEqual(good.provenance, [session]);
+    assert.deepEqual(good.problems, []);
+    const bad = new RunReader(run(null, { 'provenance.json': JSON.stringify({ sessions: [{ ...session, commandLine: 'rm -rf /' }] }) })).snapshot();
+    assert.deepEqual(bad.provenance, []);
+    assert.deepEqual(bad.problems, ['provenance.json: not a provenance record']);
+    assert.deepEqual(new RunReader(run(null)).snapshot().provenance, [], 'a run from before provenance.json');
+  });
 });

@@ -65,6 +65,22 @@ export function minariEpisode(file: H5File, name: string, steps: number, claimed
 export const actionSpaceMetadata = (low: string, high: string): string =>
   JSON.stringify({ action_space: `{"type": "Box", "dtype": "float32", "shape": [1], "low": [${low}], "high": [${high}]}` });
 
+/**
+ * A D4RL file of 6 rows whose observations claim 2^32 compressed rows (64 GiB of float32: reading
+ * them whole would exceed any machine); returns the 6 rows as written.
+ */
+export async function writeLengthMismatchBomb(path: string): Promise<ReturnType<typeof syntheticArrays>> {
+  const arrays = syntheticArrays([3, 3]);
+  await writeHdf5(path, (file) => {
+    claimRows(file, 'observations', arrays.observations, 3, 2 ** 32, true);
+    claimRows(file, 'actions', arrays.actions, 2, 6);
+    claimRows(file, 'rewards', arrays.rewards, 1, 6);
+    claimRows(file, 'terminals', arrays.terminals, 1, 6);
+    claimRows(file, 'timeouts', arrays.timeouts, 1, 6);
+  });
+  return arrays;
+}
+
 export interface HostileCase {
   label: string;
   /** what `stitch data check` is given */
@@ -97,14 +113,7 @@ export async function buildHostileDataFiles(dir: string): Promise<HostileCase[]>
   add('gzip-compressed D4RL HDF5 claiming 50M rows, beyond what deflate can hold', deflated);
 
   const mismatch = join(dir, 'length-mismatch-bomb.hdf5');
-  const small = syntheticArrays([3, 3]);
-  await writeHdf5(mismatch, (file) => {
-    claimRows(file, 'observations', small.observations, 3, 2 ** 32, true);
-    claimRows(file, 'actions', small.actions, 2, 6);
-    claimRows(file, 'rewards', small.rewards, 1, 6);
-    claimRows(file, 'terminals', small.terminals, 1, 6);
-    claimRows(file, 'timeouts', small.timeouts, 1, 6);
-  });
+  await writeLengthMismatchBomb(mismatch);
   add('D4RL HDF5 whose observations claim 2^32 compressed rows, the other keys 6 (length mismatch)', mismatch, 1);
 
   const zeroD4rl = join(dir, 'zero-dim.hdf5');

@@ -13,7 +13,7 @@ import { inspectDataset, loadDataset, saveDataset } from '../../src/data/load.js
 import { readCsv, readJsonl } from '../../src/data/text.js';
 import { cgroupMemoryLimit } from '../../src/util/memory-budget.js';
 import { syntheticArrays, tempDir } from './helpers.js';
-import { actionSpaceMetadata, buildHostileDataFiles, claimRows, minariEpisode, writeHdf5, writeMinariFolder } from './hostile-files.js';
+import { actionSpaceMetadata, buildHostileDataFiles, claimRows, minariEpisode, writeHdf5, writeLengthMismatchBomb, writeMinariFolder } from './hostile-files.js';
 
 function stitch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, ['dist/src/cli/main.js', 'data', ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -69,15 +69,7 @@ test('legitimate highly compressible files pass the claims check (all-zero float
 
 test('a length mismatch is known before the read: the long key is read only up to the shortest', async () => {
   const path = join(tempDir(), 'mismatch.hdf5');
-  const arrays = syntheticArrays([3, 3]);
-  // observations claims 2^32 rows (64 GiB of float32): reading it whole would exceed any machine.
-  await writeHdf5(path, (file) => {
-    claimRows(file, 'observations', arrays.observations, 3, 2 ** 32, true);
-    claimRows(file, 'actions', arrays.actions, 2, 6);
-    claimRows(file, 'rewards', arrays.rewards, 1, 6);
-    claimRows(file, 'terminals', arrays.terminals, 1, 6);
-    claimRows(file, 'timeouts', arrays.timeouts, 1, 6);
-  });
+  const arrays = await writeLengthMismatchBomb(path);
   const loaded = await inspectDataset(path);
   assert.equal(loaded.arrays.observations.length, 6 * 3);
   assert.deepEqual(loaded.arrays.observations, arrays.observations);

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { chartStates } from './browser-helpers.js';
 import { writeComparison, writeRunReport } from '../../src/report/report.js';
+import { stitchBuild } from '../../src/train/provenance.js';
 import { launchChromium, smallMazeDataset, tempDir, trainTiny } from './fixture.js';
 
 /** distinct colours among sampled pixels of a PNG, decoded by the browser itself */
@@ -76,6 +77,12 @@ describe('report.html in headless Chromium', () => {
     }
     assert.equal(await page.locator('figure[data-chart="eval-score"] canvas').count() > 0, true);
     assert.match(await page.locator('figure[data-chart="eval-score"] .note').innerText(), /^last: .* at step 40 · best: .* at step (20|40)$/);
+    // issue 21, item 7: the run's provenance, as `stitch train` recorded it
+    const provenance = (await page.locator('#run-provenance tbody tr').allInnerTexts()).map((row) => row.split('\t'));
+    assert.equal(provenance.length, 1);
+    assert.equal(provenance[0]?.[0], 'start');
+    assert.equal(provenance[0]?.[3], stitchBuild().stitchVersion);
+    assert.match(provenance[0]?.[5] ?? '', /^stitch train --algo dt --dataset .* --out .*dt$/);
     const screenshot = await page.screenshot({ fullPage: true });
     assert.ok(await distinctColours(browser, screenshot) > 20, 'the screenshot is not blank');
     await page.close();

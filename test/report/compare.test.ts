@@ -23,7 +23,7 @@ function run(name: string, seed: number, scores: number[], algorithm: Record<str
   };
   const last = evaluations[evaluations.length - 1];
   const final = options.finished === false || last === undefined ? null : { last, best: last };
-  return { name, status: final === null ? 'in progress' : 'finished', config, metrics: [], metricsTotal: 0, evaluations, final, extras: null, liveness: { heartbeat: null, ageSeconds: null, reason: null }, hasReport: false, problems: [] };
+  return { name, status: final === null ? 'in progress' : 'finished', config, metrics: [], metricsTotal: 0, evaluations, final, extras: null, liveness: { heartbeat: null, ageSeconds: null, reason: null }, provenance: [], hasReport: false, problems: [] };
 }
 
 describe('compare: groups, differing fields, duplicates, unfinished runs', () => {

@@ -18,7 +18,7 @@ function snapshot(name: string, algo: string, seed: number, scores: number[]): R
   const evaluations = scores.map((score, i) => evaluation((i + 1) * 10, score));
   return {
     name, status: 'finished', config: { algo, env: 'maze2d-umaze-v1', seed }, metrics: [], metricsTotal: 0, evaluations,
-    final: { last: evaluations[evaluations.length - 1] as EvaluationRecord, best: evaluations[0] as EvaluationRecord }, extras: null, liveness: { heartbeat: null, ageSeconds: null, reason: null }, hasReport: false, problems: [],
+    final: { last: evaluations[evaluations.length - 1] as EvaluationRecord, best: evaluations[0] as EvaluationRecord }, extras: null, liveness: { heartbeat: null, ageSeconds: null, reason: null }, provenance: [], hasReport: false, problems: [],
   };
 }
 

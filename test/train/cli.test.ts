@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadDataset } from '../../src/data/load.js';
@@ -180,5 +180,17 @@ describe('stitch train and stitch eval', () => {
       assert.match(result.stderr, /^stitch: /);
     }
     for (const name of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']) assert.ok(!existsSync(join(dir, name)), `${name} was not created`);
+  });
+
+  it('a run directory whose config.json is a FIFO or /dev/zero is refused in one line, not waited on or read whole', () => {
+    const dir = tempDir();
+    for (const [name, make] of [['fifo', (path: string) => spawnSync('mkfifo', [path])], ['zero', (path: string) => symlinkSync('/dev/zero', path)]] as const) {
+      const run = join(dir, name);
+      mkdirSync(run);
+      make(join(run, 'config.json'));
+      const result = spawnSync(process.execPath, ['dist/src/cli/main.js', 'eval', run], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, CI: '1' } });
+      assert.equal(result.status, 2, `${name}: ${result.stderr}`);
+      assert.match(result.stderr, /^stitch: .*config\.json: not a regular file \(not a run config\)\n$/);
+    }
   });
 });

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { handleInterrupts } from '../../src/cli/interrupt.js';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
-import { readHeartbeat } from '../../src/train/run-files.js';
-import { RunInterruptedError, resumeRun, startRun } from '../../src/train/trainer.js';
+// through the package entry point, as a user catches the interruption and reads the heartbeat
+import { readHeartbeat, RunInterruptedError, resumeRun, startRun } from '../../src/index.js';
 import { assertSameRun } from '../reliability/helpers.js';
 import { captureIO, smallMazeDataset, tempDir, TINY_DT, tinyConfig } from './fixture.js';
 

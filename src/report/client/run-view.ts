@@ -28,6 +28,9 @@ function flattenConfig(config: Record<string, unknown> | null): string[][] {
 
 const text = (value: unknown, fallback = '?'): string => (value ? String(value) : fallback);
 
+/** an argument of a recorded command line, quoted when it would not read back as one word */
+const shellWord = (arg: string): string => (arg !== '' && !/[\s"'\\$`]/.test(arg) ? arg : JSON.stringify(arg));
+
 function renderSummary(root: HTMLElement, run: RunSnapshot): void {
   const config = run.config ?? {};
   const metrics = run.metrics;
@@ -87,7 +90,7 @@ function renderLiveness(root: HTMLElement, run: RunSnapshot): void {
 }
 
 function renderSetup(root: HTMLElement, run: RunSnapshot): void {
-  const grid = section(root, 'Config and dataset');
+  const grid = section(root, 'Config, dataset and provenance');
   grid.appendChild(el('div', { class: 'panel' }, [el('h3', { text: 'config.json' }), table(flattenConfig(run.config))]));
   const dataset = run.extras?.dataset;
   if (dataset) {
@@ -98,6 +101,13 @@ function renderSetup(root: HTMLElement, run: RunSnapshot): void {
       ['episode return mean ± std', `${fmt(dataset.returnMean, 2)} ± ${fmt(dataset.returnStd, 2)}`],
       ['episode return min / max', `${fmt(dataset.returnMin, 2)} / ${fmt(dataset.returnMax, 2)}`],
     ])]));
+  }
+  const sessions = run.provenance;
+  if (sessions.length > 0) {
+    grid.appendChild(el('div', { class: 'panel', id: 'run-provenance' }, [el('h3', { text: 'provenance' }), table(sessions.map((session) => [
+      session.kind, session.startedAt, session.fromStep, session.stitchVersion, session.gitCommit ?? 'not a git checkout',
+      session.commandLine === null ? 'from the API' : session.commandLine.map(shellWord).join(' '),
+    ]), ['session', 'started', 'from step', 'Stitch', 'git commit', 'command line'])]));
   }
   if (run.extras && run.extras.notes.length > 0) grid.appendChild(el('p', { class: 'note', text: run.extras.notes.join('; ') }));
 }
