@@ -1,12 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { removedAtExit } from '../helpers/temp.js';
 import type { TransitionArrays } from '../../src/data/arrays.js';
 
 export const FIXTURES = 'test/fixtures/data';
 
+/** a temporary directory, removed when the test process exits */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'stitch-data-'));
+  return removedAtExit('stitch-data-');
 }
 
 /** Episodes of the given lengths; each ends with a timeout unless listed in `terminalEpisodes`. */

@@ -1,7 +1,6 @@
 /** Small datasets and tiny model settings shared by the training tests. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removedAtExit } from '../helpers/temp.js';
 import { writeD4rlHdf5 } from '../../src/data/hdf5.js';
 import { generateMazeDataset } from '../../src/envs/maze2d/generate.js';
 import { mazeLayout } from '../../src/envs/maze2d/layouts.js';
@@ -10,8 +9,9 @@ import type { TrainIO } from '../../src/train/trainer.js';
 
 export const ENV = 'maze2d-umaze-v1';
 
+/** a temporary directory, removed when the test process exits */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'stitch-train-'));
+  return removedAtExit('stitch-train-');
 }
 
 /** a generated maze2d-umaze dataset of `steps` rows (about 130 segments per 10k rows) */
