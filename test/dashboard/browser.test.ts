@@ -45,7 +45,14 @@ describe('the dashboard in headless Chromium', () => {
     await waitForExpression(page, `Number(document.getElementById("run-step")?.dataset.step) > ${first}`, 30_000);
     assert.ok(await currentStep(page) > first);
     assert.match(await page.locator('nav a.active').innerText(), /b-training[\s\S]*in progress/);
-    const charts = await chartStates(page);
+    // live updates redraw the charts, and a canvas just rebuilt is blank until uPlot draws it:
+    // look again for a few seconds before calling the chart empty
+    let charts = await chartStates(page);
+    const drawn = (states: typeof charts): boolean => states.some((chart) => chart.chart === 'term-action_loss' && chart.points > 1 && chart.inkedPixels > 0);
+    for (const deadline = Date.now() + 10_000; !drawn(charts) && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      charts = await chartStates(page);
+    }
     const loss = charts.find((chart) => chart.chart === 'term-action_loss');
     assert.ok(loss !== undefined && loss.points > 1 && loss.inkedPixels > 0, JSON.stringify(charts));
     assert.deepEqual(errors, []);
