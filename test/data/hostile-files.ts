@@ -117,12 +117,7 @@ export async function buildHostileDataFiles(dir: string): Promise<HostileCase[]>
   add('D4RL HDF5 whose observations claim 2^32 compressed rows, the other keys 6 (length mismatch)', mismatch, 1);
 
   const zeroD4rl = join(dir, 'zero-dim.hdf5');
-  await writeHdf5(zeroD4rl, (file) => {
-    file.create_dataset({ name: 'observations', data: new Float32Array(0), shape: [4, 0], dtype: '<f' });
-    file.create_dataset({ name: 'actions', data: new Float32Array(4), shape: [4, 1], dtype: '<f' });
-    file.create_dataset({ name: 'rewards', data: new Float32Array(4), shape: [4], dtype: '<f' });
-    file.create_dataset({ name: 'terminals', data: Uint8Array.of(0, 1, 0, 1), shape: [4], dtype: '|b1' });
-  });
+  await writeZeroDimensionalD4rl(zeroD4rl);
   add('D4RL HDF5 with zero-dimensional observations', zeroD4rl);
 
   const nanAttributes = join(dir, 'nan-bounds.hdf5');
@@ -217,4 +212,14 @@ export async function buildHostileDataFiles(dir: string): Promise<HostileCase[]>
     add(`${name} as a symlink to ${target}`, path);
   }
   return cases;
+}
+
+/** a D4RL file of 4 rows whose observations have zero values per row */
+export async function writeZeroDimensionalD4rl(path: string): Promise<void> {
+  await writeHdf5(path, (file) => {
+    file.create_dataset({ name: 'observations', data: new Float32Array(0), shape: [4, 0], dtype: '<f' });
+    file.create_dataset({ name: 'actions', data: new Float32Array(4), shape: [4, 1], dtype: '<f' });
+    file.create_dataset({ name: 'rewards', data: new Float32Array(4), shape: [4], dtype: '<f' });
+    file.create_dataset({ name: 'terminals', data: Uint8Array.of(0, 1, 0, 1), shape: [4], dtype: '|b1' });
+  });
 }

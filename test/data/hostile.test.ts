@@ -13,7 +13,7 @@ import { inspectDataset, loadDataset, saveDataset } from '../../src/data/load.js
 import { readCsv, readJsonl } from '../../src/data/text.js';
 import { cgroupMemoryLimit } from '../../src/util/memory-budget.js';
 import { syntheticArrays, tempDir } from './helpers.js';
-import { actionSpaceMetadata, buildHostileDataFiles, claimRows, minariEpisode, writeHdf5, writeLengthMismatchBomb, writeMinariFolder } from './hostile-files.js';
+import { actionSpaceMetadata, buildHostileDataFiles, claimRows, minariEpisode, writeHdf5, writeLengthMismatchBomb, writeMinariFolder, writeZeroDimensionalD4rl } from './hostile-files.js';
 
 function stitch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, ['dist/src/cli/main.js', 'data', ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -123,12 +123,7 @@ test('episode_0 and episode_00 are refused as ambiguous; other top-level keys ar
 test('zero-dimensional observations are refused in every format', async () => {
   const dir = tempDir();
   const d4rl = join(dir, 'zero.hdf5');
-  await writeHdf5(d4rl, (file) => {
-    file.create_dataset({ name: 'observations', data: new Float32Array(0), shape: [4, 0], dtype: '<f' });
-    file.create_dataset({ name: 'actions', data: new Float32Array(4), shape: [4, 1], dtype: '<f' });
-    file.create_dataset({ name: 'rewards', data: new Float32Array(4), shape: [4], dtype: '<f' });
-    file.create_dataset({ name: 'terminals', data: Uint8Array.of(0, 1, 0, 1), shape: [4], dtype: '|b1' });
-  });
+  await writeZeroDimensionalD4rl(d4rl);
   await assertRefused(inspectDataset(d4rl), d4rl, /\[observations\]: has shape \[4, 0\]: zero values per row/);
   const minari = join(dir, 'zero-minari');
   const hdf5 = await writeMinariFolder(minari, (file) => {

@@ -7,21 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dropoutKeep, type Activation, type AdamStep, type AttentionShape, type Backend, type GemmBatch, type GemmCall } from '../../src/engine/backend.js';
 import { JsBackend } from '../../src/engine/backends/js.js';
+import { seededRandom } from '../helpers/random.js';
 
 /** the TypeScript reference every backend is checked against */
 export const js = new JsBackend();
 
-/** mulberry32: a small seeded generator, so failures reproduce */
-export function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (test/helpers/random.ts): failures reproduce */
+export const makeRandom = seededRandom;
 
 export function randomArray(n: number, seed: number, low = -1, high = 1): Float32Array {
   const next = makeRandom(seed);

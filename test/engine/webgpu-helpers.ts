@@ -1,17 +1,9 @@
 /** Shared by the WebGPU kernel tests: random data and tolerance checks. */
 import assert from 'node:assert/strict';
+import { seededRandom } from '../helpers/random.js';
 
-/** mulberry32: a small seeded generator, so every test run draws the same data */
-export function randomSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (test/helpers/random.ts): failures reproduce */
+export const randomSource = seededRandom;
 
 /** n float32 values uniform in [-scale, scale) */
 export function randomArray(random: () => number, n: number, scale = 1): Float32Array {
