@@ -236,9 +236,17 @@ class TensorboardLink {
     };
   }
 
-  close(): void {
+  /**
+   * ran: the run trained (it may have stopped early); its logs are mirrored even when it ended
+   * before the first throttled sync. A run refused or failed before that leaves no event file.
+   */
+  close(ran: boolean): void {
     const { mirror } = this;
-    if (mirror !== null) this.guarded(() => mirror.close());
+    if (mirror === null) return;
+    this.guarded(() => {
+      if (ran) mirror.sync();
+      mirror.close();
+    });
   }
 }
 
@@ -283,7 +291,13 @@ export function registerTrainCommands(program: Command): void {
             signal: interrupts.signal, allowDataLoss: options.allowDataLoss === true,
             ...(onNonFinite === undefined ? {} : { onNonFinite }), ...(steps === undefined ? {} : { steps }),
           });
-        }, interrupts).finally(() => tensorboard.close());
+        }, interrupts).then((ran) => {
+          tensorboard.close(true);
+          return ran;
+        }, (error: unknown) => {
+          tensorboard.close(false);
+          throw error;
+        });
         interrupts.dispose();
         // the report reads every file training wrote, so it comes last
         const reportPath = await asUserErrors(() => writeRunReport(outcome.runDir));
