@@ -66,6 +66,56 @@ export interface GemmCall {
   ldc: number;
 }
 
+/** Element-wise functions of one tensor with up to two constant parameters (a, b). */
+export type UnaryKind =
+  /** -x */ | 'neg'
+  /** e^x */ | 'exp'
+  /** ln x */ | 'log'
+  /** sqrt x */ | 'sqrt'
+  /** x^2 */ | 'square'
+  /** |x| (derivative sign(x), 0 at 0) */ | 'abs'
+  /** a x */ | 'scale'
+  /** x + a */ | 'addScalar'
+  /** x < a ? a : x > b ? b : x (gradient passes where a <= x <= b, as torch.clamp) */ | 'clip'
+  /** |a - (x < 0 ? 1 : 0)|: the expectile loss's asymmetric weight (no gradient) */ | 'expectileWeight';
+
+/** Element-wise functions of two tensors, with broadcasting. */
+export type BinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'minimum' | 'maximum';
+
+/** the most axes a broadcast or reduction layout may have */
+export const MAX_LAYOUT_RANK = 6;
+
+/**
+ * A broadcast of two operands to one output shape. Output element i (row-major over `shape`)
+ * reads a[sum_k coord_k(i) * aStrides[k]] and b[... bStrides[k]]; a stride is 0 on an axis the
+ * operand is broadcast along. At most MAX_LAYOUT_RANK axes.
+ */
+export interface BroadcastLayout {
+  shape: readonly number[];
+  aStrides: readonly number[];
+  bStrides: readonly number[];
+}
+
+/**
+ * A many-to-one map from a tensor of `shape` (row-major) to a smaller one: element i goes to
+ * offset sum_k coord_k(i) * strides[k], with stride 0 on the axes that are summed away.
+ * At most MAX_LAYOUT_RANK axes.
+ */
+export interface ReduceLayout {
+  shape: readonly number[];
+  strides: readonly number[];
+}
+
+/** `count` blocks of `width` contiguous elements: block o reads src[srcOffset + o * srcStride + i], writes dst[dstOffset + o * dstStride + i] */
+export interface CopyBlocks {
+  count: number;
+  width: number;
+  srcOffset: number;
+  srcStride: number;
+  dstOffset: number;
+  dstStride: number;
+}
+
 export interface Backend {
   readonly name: 'js' | 'native' | 'wasm';
   /** threads the kernels use */
@@ -158,6 +208,41 @@ export interface Backend {
   gatherRows(table: FloatArray, index: Int32Array, out: FloatArray, cols: number): void;
   /** gradTable[index[r], :] += gradOut[r, :] */
   scatterAddRows(gradOut: FloatArray, index: Int32Array, gradTable: FloatArray, cols: number): void;
+
+  /** x[i] = value for i < n */
+  fill(x: FloatArray, value: number, n: number): void;
+  /** dst[...] (+)= src[...] for each block (see CopyBlocks); src and dst are distinct arrays */
+  copyBlocks(src: FloatArray, dst: FloatArray, blocks: CopyBlocks, accumulate: boolean): void;
+  /** out[i] = f(x[i]; a, b) (see UnaryKind); out and x are distinct */
+  unary(kind: UnaryKind, x: FloatArray, out: FloatArray, n: number, a: number, b: number): void;
+  /** gradX[i] (+)= gradOut[i] * f'(x[i]), where y = f(x) is the forward output (exp and sqrt use it) */
+  unaryBackward(kind: UnaryKind, x: FloatArray, y: FloatArray, gradOut: FloatArray, gradX: FloatArray, n: number, a: number, b: number, accumulate: boolean): void;
+  /** out[i] = a[offA(i)] op b[offB(i)] over the layout; a and b may be the same array */
+  binary(kind: BinaryKind, a: FloatArray, b: FloatArray, out: FloatArray, layout: BroadcastLayout): void;
+  /**
+   * The gradient of one operand (`input`): gradInput[j] (+)= sum over output elements i that read
+   * element j, in increasing i, of gradOut[i] * d(a op b)/d(input) at (a[offA(i)], b[offB(i)]).
+   * d/da, d/db: add 1, 1; sub 1, -1; mul b, a; div 1/b, -a/b^2; minimum (a <= b), (a > b);
+   * maximum (a >= b), (a < b).
+   */
+  binaryBackward(
+    kind: BinaryKind, a: FloatArray, b: FloatArray, gradOut: FloatArray, gradInput: FloatArray,
+    input: 'a' | 'b', layout: BroadcastLayout, accumulate: boolean,
+  ): void;
+  /** out[j] (+)= sum, in increasing i, of x[i] over the elements i the layout maps to j */
+  reduceTo(x: FloatArray, out: FloatArray, layout: ReduceLayout, accumulate: boolean): void;
+  /** out[i] (+)= x[off(i)] for every element i of the layout's shape (reduceTo's adjoint) */
+  expand(x: FloatArray, out: FloatArray, layout: ReduceLayout, accumulate: boolean): void;
+  /**
+   * Weighted mean squared error over rows of [rows, cols]: out[0] = sum_r w_r sum_c (pred - target)^2 / normalizer
+   * (0 when normalizer <= 0); weights null means all ones.
+   */
+  mseRows(pred: FloatArray, target: FloatArray, weights: FloatArray | null, out: FloatArray, rows: number, cols: number, normalizer: number): void;
+  /** gradInput[r, c] (+)= sign * (2 gradOut[0] / normalizer) * w_r * (pred - target)[r, c] (0 when normalizer <= 0) */
+  mseRowsBackward(
+    pred: FloatArray, target: FloatArray, weights: FloatArray | null, gradOut: FloatArray, gradInput: FloatArray,
+    rows: number, cols: number, normalizer: number, sign: 1 | -1, accumulate: boolean,
+  ): void;
 
   /** one Adam / AdamW update of a parameter tensor in place */
   adamUpdate(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, n: number, step: AdamStep): void;
