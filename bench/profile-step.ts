@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DecisionTransformer, dtLoss } from '../src/algos/dt.js';
-import type { Backend } from '../src/engine/backend.js';
+import type { TensorBackend } from '../src/engine/backend.js';
 import { backend, Rng, setBackend } from '../src/engine/index.js';
 import { AdamW } from '../src/nn/optim.js';
 import { gradientStep } from '../src/nn/step.js';
@@ -33,7 +33,7 @@ const profiled = new Proxy(inner, {
       return result;
     };
   },
-}) as Backend;
+}) as TensorBackend;
 setBackend(profiled);
 
 const { config, batchSize: B } = workload;

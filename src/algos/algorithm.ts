@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import type { RewardTransform } from '../data/preprocess.js';
 import type { SamplerMethod, WindowBatch } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
-import { noGrad, tidy, type Rng, type Tensor } from '../engine/index.js';
+import { noGrad, Scalar, tidy, type Rng, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../nn/optim.js';
 import type { TransformerInput } from '../nn/transformer.js';
@@ -77,10 +77,36 @@ export interface PolicyModel {
   predictActions(batch: TransformerInput): Float32Array;
 }
 
+/**
+ * A training step's logged values by name: numbers the host knows, or Scalars that a device
+ * computed (the trainer reads them while the next step runs; on the CPU backends they are known at once).
+ */
+export type StepMetrics = Record<string, number | Scalar>;
+
+/** The metrics with every value the host already knows as a plain number (all of them on the CPU backends). */
+export function settled(metrics: StepMetrics): StepMetrics {
+  const values: StepMetrics = {};
+  for (const [name, value] of Object.entries(metrics)) values[name] = typeof value === 'number' ? value : (value.known ?? value);
+  return values;
+}
+
+/** The metrics' values now (CPU backends; throws for a value still on a device). */
+export function metricsNow(metrics: StepMetrics): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const [name, value] of Object.entries(metrics)) values[name] = typeof value === 'number' ? value : value.now;
+  return values;
+}
+
+/** The metrics' values, read from the device where they are not known yet. */
+export async function readMetrics(metrics: StepMetrics): Promise<Record<string, number>> {
+  const entries = await Promise.all(Object.entries(metrics).map(async ([name, value]) => [name, typeof value === 'number' ? value : await value.read()] as const));
+  return Object.fromEntries(entries);
+}
+
 /** A PolicyModel that also trains. */
 export interface Algorithm extends PolicyModel {
   /** one training update on a sampled batch; returns every logged scalar by name (loss terms, grad_norm, lr) */
-  update(batch: WindowBatch, step: number): Record<string, number>;
+  update(batch: WindowBatch, step: number): StepMetrics;
   /** modules a checkpoint holds, by name (the policy's modules among them) */
   modules(): Record<string, Module>;
   /** optimizers a checkpoint holds, with the parameter names in optimizer order */

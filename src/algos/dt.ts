@@ -19,7 +19,7 @@ import { gradientStep } from '../nn/step.js';
 import type { TransformerInput } from '../nn/transformer.js';
 import {
   predictWithoutGrad, withTraining,
-  type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy,
+  type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy, settled, type StepMetrics,
 } from './algorithm.js';
 import { DecisionTransformer, type DecisionTransformerConfig } from './parts/actors.js';
 import { ReturnConditionedPolicy } from './parts/return-conditioned-policy.js';
@@ -148,13 +148,13 @@ class DtAlgorithm extends DtPolicyModel implements Algorithm {
     this.schedule = linearWarmup(config.warmupSteps);
   }
 
-  update(batch: WindowBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): StepMetrics {
     const result = gradientStep({
       optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
       loss: () => dtLoss(this.model, batch).loss,
       term: 'action_loss',
     });
-    return { action_loss: result.loss, grad_norm: result.gradNorm, lr: result.lr };
+    return settled({ action_loss: result.loss, grad_norm: result.gradNorm, lr: result.lr });
   }
 
   modules(): Record<string, Module> {

@@ -32,7 +32,7 @@ import type { TransformerInput } from '../nn/transformer.js';
 import {
   predictWithoutGrad, withTraining,
   type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type DatasetPreparation, type EvaluationCondition, type PolicyContext, type PolicyModel,
-  type SequencePolicy,
+  type SequencePolicy, settled, type StepMetrics,
 } from './algorithm.js';
 import { QT_PRESETS } from './qt-presets.js';
 import { actorFactory, type QtActor } from './parts/actors.js';
@@ -124,7 +124,7 @@ export class RdtAlgorithm extends RdtPolicyModel implements Algorithm {
     this.schedule = iterationCosine(config);
   }
 
-  update(batch: WindowBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): StepMetrics {
     const expert = expertPositions(batch, this.preparation?.expertEpisodes);
     const weighting = actionLossWeighting(batch.mask, expert, this.config);
     let logged: Record<string, number> = {};
@@ -137,7 +137,7 @@ export class RdtAlgorithm extends RdtPolicyModel implements Algorithm {
       },
       parts: () => logged,
     });
-    return { loss: result.loss, ...logged, grad_norm: result.gradNorm, lr: result.lr };
+    return settled({ loss: result.loss, ...logged, grad_norm: result.gradNorm, lr: result.lr });
   }
 
   modules(): Record<string, Module> {

@@ -41,13 +41,13 @@ import {
 } from '../engine/index.js';
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { assertFiniteGradient, assertFiniteWeights } from '../nn/nonfinite.js';
+import { assertFiniteGradient, assertFiniteWeights, checkFiniteLater } from '../nn/nonfinite.js';
 import { Adam, gradNorm, Lamb, linearWarmup } from '../nn/optim.js';
 import { gradientStep } from '../nn/step.js';
 import { TrajectoryTransformer, type TrajectoryTransformerConfig, type TransformerInput } from '../nn/transformer.js';
 import {
   predictWithoutGrad, withTraining,
-  type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy,
+  type Algorithm, type AlgorithmDefinition, type PolicyDefinition, type EvaluationCondition, type PolicyContext, type PolicyModel, type SequencePolicy, settled, type StepMetrics,
 } from './algorithm.js';
 import { clampAction, ContextBuffer, normalizeState } from './parts/context-buffer.js';
 import { clippedLogStd, initialLogStd } from './parts/gaussian-head.js';
@@ -325,7 +325,7 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
     this.targetEntropy = config.targetEntropy ?? -context.actionDim;
   }
 
-  update(batch: WindowBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): StepMetrics {
     const temperature = this.temperature.value();
     let terms = { returnLoss: 0, actionNll: 0, entropy: 0, actionLoss: 0 };
     // the step below zeroes only LAMB's gradients; log σ's, when Adam steps it, is zeroed here
@@ -349,7 +349,7 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
       loss: () => this.temperature.loss(terms.entropy, this.targetEntropy),
       term: 'temperature_loss',
     });
-    return {
+    return settled({
       loss: result.loss,
       return_loss: terms.returnLoss,
       action_nll: terms.actionNll,
@@ -359,7 +359,7 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
       temperature_loss: temperatureStep.loss,
       grad_norm: result.gradNorm,
       lr: result.lr,
-    };
+    });
   }
 
   /**
@@ -368,9 +368,11 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
    * finiteness guard as every other step.
    */
   private stepLogStd(optimizer: Adam, step: number): void {
-    assertFiniteGradient('action_log_std', gradNorm(optimizer.params));
+    const norm = gradNorm(optimizer.params);
+    if (norm.known !== undefined) assertFiniteGradient('action_log_std', norm.known);
+    else checkFiniteLater({ term: 'action_log_std', kind: 'gradient', value: norm });
     optimizer.lr = optimizer.baseLr * this.schedule(step);
-    optimizer.step();
+    optimizer.step(norm);
     assertFiniteWeights('action_log_std', optimizer.params);
   }
 

@@ -8,7 +8,23 @@
  * when false they overwrite it. This lets the tape sum gradients without an extra pass.
  */
 
+import type { GpuArray } from './webgpu/runtime.js';
+import type { Scalar } from './scalar.js';
+
 export type FloatArray = Float32Array | Float64Array;
+
+/**
+ * Where a tensor's values live: a host typed array (js, native and wasm backends) or a device
+ * backend's handle (webgpu). Only the backend that made a storage reads or writes it.
+ */
+export type Storage = FloatArray | GpuArray;
+/** row indices (embeddings): a host Int32Array or a device handle */
+export type IndexStorage = Int32Array | GpuArray;
+
+/** true for host storage (a typed array); false for a device handle */
+export function isHostStorage(storage: Storage | IndexStorage): storage is FloatArray | Int32Array {
+  return ArrayBuffer.isView(storage);
+}
 
 export type Activation = 'relu' | 'gelu_tanh' | 'gelu_erf' | 'tanh' | 'mish';
 
@@ -50,19 +66,19 @@ export interface AdamStep {
 }
 
 /** One unbatched product C = alpha * op(A) op(B) + beta * C, as `gemm`'s arguments. */
-export interface GemmCall {
+export interface GemmCall<A = FloatArray> {
   transA: boolean;
   transB: boolean;
   m: number;
   n: number;
   k: number;
   alpha: number;
-  a: FloatArray;
+  a: A;
   lda: number;
-  b: FloatArray;
+  b: A;
   ldb: number;
   beta: number;
-  c: FloatArray;
+  c: A;
   ldc: number;
 }
 
@@ -116,12 +132,12 @@ export interface CopyBlocks {
   dstStride: number;
 }
 
-export interface Backend {
-  readonly name: 'js' | 'native' | 'wasm';
-  /** threads the kernels use */
-  threads(): number;
-  setThreads(n: number): void;
-
+/**
+ * Every kernel the ops use, on arrays of type A (host typed arrays, or a device backend's
+ * handles) with row indices of type I. Kernels only write their outputs; on a device they are
+ * queued, and values reach the host only through an explicit read.
+ */
+export interface Kernels<A, I> {
   /**
    * C[i] = alpha * op(A[i]) op(B[i]) + beta * C[i] for i < batch.count.
    * op(A) is m x k, op(B) is k x n, C is m x n with leading dimension ldc.
@@ -129,62 +145,60 @@ export interface Backend {
    */
   gemm(
     transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: FloatArray, lda: number, b: FloatArray, ldb: number, beta: number,
-    c: FloatArray, ldc: number, batch?: GemmBatch,
+    a: A, lda: number, b: A, ldb: number, beta: number,
+    c: A, ldc: number, batch?: GemmBatch,
   ): void;
 
   /**
    * Two independent products, each as `gemm` without batching. Neither C may overlap the other
    * product's A, B or C. The native backend runs them side by side, one thread each.
    */
-  gemmPair(first: GemmCall, second: GemmCall): void;
+  gemmPair(first: GemmCall<A>, second: GemmCall<A>): void;
 
   /** x[r, c] += bias[c] for a rows x cols matrix */
-  addBiasRows(x: FloatArray, bias: FloatArray, rows: number, cols: number): void;
+  addBiasRows(x: A, bias: A, rows: number, cols: number): void;
   /** out[c] (+)= sum_r x[r, c] */
-  sumRows(x: FloatArray, rows: number, cols: number, out: FloatArray, accumulate: boolean): void;
+  sumRows(x: A, rows: number, cols: number, out: A, accumulate: boolean): void;
 
   /** out[i] = a[i] + b[i] (out may alias a or b) */
-  add(a: FloatArray, b: FloatArray, out: FloatArray, n: number): void;
+  add(a: A, b: A, out: A, n: number): void;
   /** y[i] += alpha * x[i] */
-  axpy(alpha: number, x: FloatArray, y: FloatArray, n: number): void;
+  axpy(alpha: number, x: A, y: A, n: number): void;
   /** x[i] *= alpha */
-  scale(x: FloatArray, alpha: number, n: number): void;
-  /** sum of x[i]^2, accumulated in double precision */
-  sumSquares(x: FloatArray, n: number): number;
+  scale(x: A, alpha: number, n: number): void;
 
   /** out[i] = f(x[i]) */
-  activation(kind: Activation, x: FloatArray, out: FloatArray, n: number): void;
+  activation(kind: Activation, x: A, out: A, n: number): void;
   /** gradX[i] (+)= f'(x[i]) * gradOut[i] */
-  activationBackward(kind: Activation, x: FloatArray, gradOut: FloatArray, gradX: FloatArray, n: number, accumulate: boolean): void;
+  activationBackward(kind: Activation, x: A, gradOut: A, gradX: A, n: number, accumulate: boolean): void;
   /**
    * A linear layer's bias and activation in one pass over a rows x cols matrix:
    * x[r, c] += bias[c] (x keeps the pre-activation), out[r, c] = f(x[r, c]).
    */
-  biasActivation(kind: Activation, x: FloatArray, bias: FloatArray, out: FloatArray, rows: number, cols: number): void;
+  biasActivation(kind: Activation, x: A, bias: A, out: A, rows: number, cols: number): void;
   /** biasActivation's backward: gradX = f'(x) * gradOut (overwritten) and biasGrad (+)= its column sums */
   activationBackwardBias(
-    kind: Activation, x: FloatArray, gradOut: FloatArray, gradX: FloatArray, biasGrad: FloatArray,
+    kind: Activation, x: A, gradOut: A, gradX: A, biasGrad: A,
     rows: number, cols: number, accumulate: boolean,
   ): void;
 
   /** out[i] = keep(seed, i) ? x[i] / (1 - p) : 0 (out may alias x) */
-  dropout(x: FloatArray, out: FloatArray, n: number, p: number, seed: number): void;
+  dropout(x: A, out: A, n: number, p: number, seed: number): void;
   /** gradX[i] (+)= keep(seed, i) ? gradOut[i] / (1 - p) : 0 */
-  dropoutBackward(gradOut: FloatArray, gradX: FloatArray, n: number, p: number, seed: number, accumulate: boolean): void;
+  dropoutBackward(gradOut: A, gradX: A, n: number, p: number, seed: number, accumulate: boolean): void;
 
   /**
    * LayerNorm over the last axis of a rows x cols matrix (biased variance, like PyTorch).
    * Writes mean[r] and rstd[r] = 1/sqrt(var + eps) for the backward pass.
    */
   layerNorm(
-    x: FloatArray, gamma: FloatArray, beta: FloatArray, out: FloatArray,
-    mean: FloatArray, rstd: FloatArray, rows: number, cols: number, eps: number,
+    x: A, gamma: A, beta: A, out: A,
+    mean: A, rstd: A, rows: number, cols: number, eps: number,
   ): void;
   /** gradX (+)= ..., gradGamma += ..., gradBeta += ... (parameter grads always accumulate) */
   layerNormBackward(
-    x: FloatArray, gamma: FloatArray, mean: FloatArray, rstd: FloatArray, gradOut: FloatArray,
-    gradX: FloatArray, gradGamma: FloatArray, gradBeta: FloatArray,
+    x: A, gamma: A, mean: A, rstd: A, gradOut: A,
+    gradX: A, gradGamma: A, gradBeta: A,
     rows: number, cols: number, accumulate: boolean,
   ): void;
 
@@ -197,28 +211,28 @@ export interface Backend {
    * probs: [batch, heads, tokens, tokens], softmax before dropout, saved for the backward pass.
    * out: [batch * tokens, C], heads concatenated.
    */
-  attention(qkv: FloatArray, keyMask: FloatArray | null, probs: FloatArray, out: FloatArray, shape: AttentionShape): void;
+  attention(qkv: A, keyMask: A | null, probs: A, out: A, shape: AttentionShape): void;
   /** gradQkv (+)= d(out)/d(qkv) . gradOut */
   attentionBackward(
-    qkv: FloatArray, probs: FloatArray, gradOut: FloatArray, gradQkv: FloatArray,
+    qkv: A, probs: A, gradOut: A, gradQkv: A,
     shape: AttentionShape, accumulate: boolean,
   ): void;
 
   /** out[r, :] = table[index[r], :] */
-  gatherRows(table: FloatArray, index: Int32Array, out: FloatArray, cols: number): void;
+  gatherRows(table: A, index: I, out: A, cols: number): void;
   /** gradTable[index[r], :] += gradOut[r, :] */
-  scatterAddRows(gradOut: FloatArray, index: Int32Array, gradTable: FloatArray, cols: number): void;
+  scatterAddRows(gradOut: A, index: I, gradTable: A, cols: number): void;
 
   /** x[i] = value for i < n */
-  fill(x: FloatArray, value: number, n: number): void;
+  fill(x: A, value: number, n: number): void;
   /** dst[...] (+)= src[...] for each block (see CopyBlocks); src and dst are distinct arrays */
-  copyBlocks(src: FloatArray, dst: FloatArray, blocks: CopyBlocks, accumulate: boolean): void;
+  copyBlocks(src: A, dst: A, blocks: CopyBlocks, accumulate: boolean): void;
   /** out[i] = f(x[i]; a, b) (see UnaryKind); out and x are distinct */
-  unary(kind: UnaryKind, x: FloatArray, out: FloatArray, n: number, a: number, b: number): void;
+  unary(kind: UnaryKind, x: A, out: A, n: number, a: number, b: number): void;
   /** gradX[i] (+)= gradOut[i] * f'(x[i]), where y = f(x) is the forward output (exp and sqrt use it) */
-  unaryBackward(kind: UnaryKind, x: FloatArray, y: FloatArray, gradOut: FloatArray, gradX: FloatArray, n: number, a: number, b: number, accumulate: boolean): void;
+  unaryBackward(kind: UnaryKind, x: A, y: A, gradOut: A, gradX: A, n: number, a: number, b: number, accumulate: boolean): void;
   /** out[i] = a[offA(i)] op b[offB(i)] over the layout; a and b may be the same array */
-  binary(kind: BinaryKind, a: FloatArray, b: FloatArray, out: FloatArray, layout: BroadcastLayout): void;
+  binary(kind: BinaryKind, a: A, b: A, out: A, layout: BroadcastLayout): void;
   /**
    * The gradient of one operand (`input`): gradInput[j] (+)= sum over output elements i that read
    * element j, in increasing i, of gradOut[i] * d(a op b)/d(input) at (a[offA(i)], b[offB(i)]).
@@ -226,32 +240,93 @@ export interface Backend {
    * maximum (a >= b), (a < b).
    */
   binaryBackward(
-    kind: BinaryKind, a: FloatArray, b: FloatArray, gradOut: FloatArray, gradInput: FloatArray,
+    kind: BinaryKind, a: A, b: A, gradOut: A, gradInput: A,
     input: 'a' | 'b', layout: BroadcastLayout, accumulate: boolean,
   ): void;
   /** out[j] (+)= sum, in increasing i, of x[i] over the elements i the layout maps to j */
-  reduceTo(x: FloatArray, out: FloatArray, layout: ReduceLayout, accumulate: boolean): void;
+  reduceTo(x: A, out: A, layout: ReduceLayout, accumulate: boolean): void;
   /** out[i] (+)= x[off(i)] for every element i of the layout's shape (reduceTo's adjoint) */
-  expand(x: FloatArray, out: FloatArray, layout: ReduceLayout, accumulate: boolean): void;
+  expand(x: A, out: A, layout: ReduceLayout, accumulate: boolean): void;
   /**
    * Weighted mean squared error over rows of [rows, cols]: out[0] = sum_r w_r sum_c (pred - target)^2 / normalizer
    * (0 when normalizer <= 0); weights null means all ones.
    */
-  mseRows(pred: FloatArray, target: FloatArray, weights: FloatArray | null, out: FloatArray, rows: number, cols: number, normalizer: number): void;
+  mseRows(pred: A, target: A, weights: A | null, out: A, rows: number, cols: number, normalizer: number): void;
   /** gradInput[r, c] (+)= sign * (2 gradOut[0] / normalizer) * w_r * (pred - target)[r, c] (0 when normalizer <= 0) */
   mseRowsBackward(
-    pred: FloatArray, target: FloatArray, weights: FloatArray | null, gradOut: FloatArray, gradInput: FloatArray,
+    pred: A, target: A, weights: A | null, gradOut: A, gradInput: A,
     rows: number, cols: number, normalizer: number, sign: 1 | -1, accumulate: boolean,
   ): void;
 
-  /** one Adam / AdamW update of a parameter tensor in place */
-  adamUpdate(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, n: number, step: AdamStep): void;
+  /**
+   * one Adam / AdamW update of a parameter tensor in place. With `guard`, nothing is written
+   * unless guard[0] is finite (a device step refuses a non-finite gradient norm without reading it).
+   */
+  adamUpdate(param: A, grad: A, m: A, v: A, n: number, step: AdamStep, guard?: A): void;
   /**
    * One LAMB update (NVLAMB as in timm): u = m_hat / (sqrt(v_hat) + eps) + wd * p,
    * ratio = |p| / |u| when both are > 0 else 1, p -= lr * ratio * u.
    * `update` is scratch of length n. Always decoupled; `step.decoupled` is ignored.
    */
-  lambUpdate(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, update: FloatArray, n: number, step: AdamStep): void;
+  lambUpdate(param: A, grad: A, m: A, v: A, update: A, n: number, step: AdamStep, guard?: A): void;
+}
+
+/** A CPU backend: the kernels on host typed arrays (float32, or float64 for gradient checks). */
+export interface Backend extends Kernels<FloatArray, Int32Array> {
+  readonly name: 'js' | 'native' | 'wasm';
+  /** threads the kernels use */
+  threads(): number;
+  setThreads(n: number): void;
+  /** sum of x[i]^2, accumulated in double precision */
+  sumSquares(x: FloatArray, n: number): number;
+}
+
+export type BackendName = 'native' | 'wasm' | 'js' | 'webgpu';
+
+/** one array of a group whose global norm is taken (parameter gradients) */
+export interface NormArray {
+  array: Storage;
+  n: number;
+}
+
+/**
+ * What tensors need from the backend they run on: the kernels on storage handles, plus
+ * allocation, uploads and explicit, asynchronous reads. The CPU backends wrap a `Backend`
+ * (backends/host.ts: storage is a host array, uploads borrow, reads copy); the webgpu backend
+ * keeps every storage on the device and queues every kernel.
+ */
+export interface TensorBackend extends Kernels<Storage, IndexStorage> {
+  readonly name: BackendName;
+  /** true when storage lives on a device: host code must read values with `await read()` */
+  readonly resident: boolean;
+  threads(): number;
+  setThreads(n: number): void;
+  /** float32 storage of n elements with unspecified contents (pooled by the backend) */
+  allocate(n: number): Storage;
+  /** hands storage from `allocate` or an upload back to the backend's pool */
+  release(storage: Storage): void;
+  /** the values of `data` where the backend keeps them (host backends return `data` itself: borrow, never pool it) */
+  upload(data: Float32Array): Storage;
+  /** several arrays in one transfer (a training step's sampled batch), as `upload` each */
+  uploadBatch(arrays: readonly Float32Array[]): Storage[];
+  /** row indices, as `upload` */
+  uploadIndices(data: Int32Array): IndexStorage;
+  /** overwrites the first data.length elements of storage */
+  write(storage: Storage, data: FloatArray): void;
+  /** a host copy of the first n elements, after all queued work */
+  read(storage: Storage, n: number): Promise<FloatArray>;
+  /**
+   * The global norm sqrt(sum of squares) over the arrays; when maxNorm is not null and
+   * maxNorm / (norm + eps) < 1, scales every array by that coefficient. Returns the norm before
+   * clipping: known at once on the host, read later from a device.
+   */
+  clipByGlobalNorm(arrays: readonly NormArray[], maxNorm: number | null, eps: number): Scalar;
+  /** how many elements of the arrays are NaN or infinite */
+  countNonFinite(arrays: readonly NormArray[]): Scalar;
+  /** resolves when every queued kernel has run; a device error is thrown here */
+  idle(): Promise<void>;
+  /** one line for `stitch info` */
+  describe(): string;
 }
 
 /**

@@ -5,11 +5,19 @@
  * gradient records a node: its inputs and a closure that, given the output's gradient, adds
  * into the inputs' gradients. `backward()` walks those nodes in reverse topological order.
  *
+ * Storage: a tensor owns a storage handle of the backend that made it: a host typed array on the
+ * CPU backends (js, native, wasm), a device array on webgpu. Ops call the backend's kernels on
+ * handles, so they run where the data is. `data` (synchronous host access) exists only for host
+ * storage; `await tensor.read()` works everywhere.
+ *
  * Memory: inside `tidy(fn)`, every tensor created is tracked and its buffers go back to a pool
  * when `fn` returns (except what `fn` returns), so a training step reuses the same buffers
  * step after step instead of allocating. A released tensor is poisoned: using it throws.
  */
-import type { FloatArray } from './backend.js';
+import { isHostStorage, type FloatArray, type IndexStorage, type Storage, type TensorBackend } from './backend.js';
+import { backend } from './backends/index.js';
+import { kernels } from './ops/kernels.js';
+import { captureScalar, Scalar } from './scalar.js';
 
 export type DType = 'float32' | 'float64';
 
@@ -34,8 +42,55 @@ export function allocate(dtype: DType, n: number): FloatArray {
   return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
 }
 
-export function dtypeOf(data: FloatArray): DType {
-  return data instanceof Float32Array ? 'float32' : 'float64';
+export function dtypeOf(storage: Storage): DType {
+  return storage instanceof Float64Array ? 'float64' : 'float32';
+}
+
+/** the backend that keeps float32 storage on a device, or null when storage is host memory */
+function residentBackend(dtype: DType): TensorBackend | null {
+  if (dtype === 'float64') return null;
+  const active = backend();
+  return active.resident ? active : null;
+}
+
+/** new (unpooled) storage of n elements where the active backend keeps data */
+export function allocateStorage(dtype: DType, n: number): Storage {
+  return residentBackend(dtype)?.allocate(n) ?? allocate(dtype, n);
+}
+
+/** pooled storage for a buffer an op frees itself (releaseStorage) before its scope ends */
+export function acquireStorage(dtype: DType, n: number): Storage {
+  // a device backend pools its own buffers
+  return residentBackend(dtype)?.allocate(n) ?? bufferPool.acquire(dtype, n);
+}
+
+export function releaseStorage(storage: Storage): void {
+  if (isHostStorage(storage)) bufferPool.release(storage);
+  else backend().release(storage);
+}
+
+/** A one-element tensor's value as a Scalar: known now on the CPU, captured for a later read on a device. */
+export function keepScalar(t: Tensor): Scalar {
+  t.assertLive('keepScalar');
+  if (t.size !== 1) throw new RangeError(`keepScalar needs a tensor with one element, got shape ${formatShape(t.shape)}`);
+  return isHostStorage(t.storage) ? Scalar.of(t.storage[0]!) : captureScalar(backend(), t.storage);
+}
+
+/** host storage as its typed array; throws for a device array (read it with readStorage) */
+export function hostArray(storage: Storage): FloatArray {
+  if (!isHostStorage(storage)) throw new Error(`an array of the ${backend().name} device was needed on the host: read it first (await readStorage)`);
+  return storage;
+}
+
+/** overwrites the start of any storage with host values */
+export function writeStorage(storage: Storage, values: ArrayLike<number>): void {
+  if (isHostStorage(storage)) storage.set(values);
+  else backend().write(storage, values instanceof Float32Array ? values : Float32Array.from(values));
+}
+
+/** a host copy of the first n elements of any storage */
+export function readStorage(storage: Storage, n: number = storage.length): Promise<FloatArray> {
+  return isHostStorage(storage) ? Promise.resolve(storage.slice(0, n)) : backend().read(storage, n);
 }
 
 /** Free lists of buffers by dtype and length. Acquired buffers hold stale values. */
@@ -80,8 +135,8 @@ export const bufferPool = new BufferPool();
 
 interface Scope {
   tensors: Tensor[];
-  /** non-tensor buffers (op scratch such as attention probabilities) released with the scope */
-  buffers: FloatArray[];
+  /** non-tensor buffers (op scratch such as attention probabilities, uploaded masks) released with the scope */
+  buffers: Storage[];
 }
 
 const scopes: Scope[] = [];
@@ -92,12 +147,34 @@ function currentScope(): Scope | undefined {
 }
 
 /** A buffer for op-internal state (saved statistics); pooled and freed with the current scope. */
-export function scratch(dtype: DType, n: number): FloatArray {
+export function scratch(dtype: DType, n: number): Storage {
   const scope = currentScope();
-  if (scope === undefined) return allocate(dtype, n);
-  const buffer = bufferPool.acquire(dtype, n);
+  if (scope === undefined) return allocateStorage(dtype, n);
+  const buffer = acquireStorage(dtype, n);
   scope.buffers.push(buffer);
   return buffer;
+}
+
+/**
+ * Host values an op needs where the tensors are (a loss's row weights, a key mask): the array
+ * itself on the CPU backends, a device copy freed with the current scope on a device.
+ */
+export function hostInput(dtype: DType, values: FloatArray): Storage {
+  const device = residentBackend(dtype);
+  if (device === null) return values;
+  const uploaded = device.upload(values instanceof Float32Array ? values : Float32Array.from(values));
+  currentScope()?.buffers.push(uploaded);
+  return uploaded;
+}
+
+/** Row indices where the tensors are, as hostInput. */
+export function hostIndices(dtype: DType, indices: Int32Array): IndexStorage {
+  const device = residentBackend(dtype);
+  if (device === null) return indices;
+  const uploaded = device.uploadIndices(indices);
+  // index arrays are device arrays of 32-bit elements too, pooled with the rest
+  if (!isHostStorage(uploaded)) currentScope()?.buffers.push(uploaded);
+  return uploaded;
 }
 
 function keptTensors(value: unknown): Set<Tensor> {
@@ -129,7 +206,7 @@ export function tidy<T>(fn: () => T): T {
     if (kept.has(tensor)) parent?.tensors.push(tensor);
     else tensor.release();
   }
-  for (const buffer of scope.buffers) bufferPool.release(buffer);
+  for (const buffer of scope.buffers) releaseStorage(buffer);
   return result;
 }
 
@@ -162,12 +239,12 @@ export function formatShape(shape: readonly number[]): string {
 }
 
 /** Adds the gradient flowing into one input: `into(buffer, accumulate)` writes or adds to buffer. */
-export type GradSink = (input: Tensor, into: (buffer: FloatArray, accumulate: boolean) => void) => void;
+export type GradSink = (input: Tensor, into: (buffer: Storage, accumulate: boolean) => void) => void;
 
 interface TapeNode {
   inputs: Tensor[];
   /** propagate `grad` (the output's gradient) into the inputs through `sink` */
-  backward: (grad: FloatArray, sink: GradSink) => void;
+  backward: (grad: Storage, sink: GradSink) => void;
   op: string;
 }
 
@@ -175,58 +252,89 @@ export class Tensor {
   readonly shape: readonly number[];
   readonly size: number;
   readonly dtype: DType;
-  data: FloatArray;
-  /** gradient buffer; meaningful only when gradValid */
-  grad: FloatArray | null = null;
+  /** where the values live: a host array or a device backend's handle */
+  storage: Storage;
+  /** gradient storage; meaningful only when gradValid */
+  grad: Storage | null = null;
   /** false after zeroGrad or before any gradient arrived: grad's contents are stale */
   gradValid = false;
   requiresGrad: boolean;
   node: TapeNode | null = null;
-  /** true when data is borrowed from another tensor (a reshape view) and must not be pooled */
+  /** true when the storage is borrowed (a reshape view, a caller's array) and must not be pooled */
   private readonly borrowsData: boolean;
   private released = false;
 
-  constructor(data: FloatArray, shape: readonly number[], options: { requiresGrad?: boolean; borrowsData?: boolean; track?: boolean } = {}) {
+  constructor(storage: Storage, shape: readonly number[], options: { requiresGrad?: boolean; borrowsData?: boolean; track?: boolean } = {}) {
     const size = shapeSize(shape);
-    if (data.length !== size) throw new RangeError(`tensor data has ${data.length} elements but shape ${formatShape(shape)} needs ${size}`);
+    if (storage.length !== size) throw new RangeError(`tensor data has ${storage.length} elements but shape ${formatShape(shape)} needs ${size}`);
     this.shape = Object.freeze([...shape]);
     this.size = size;
-    this.dtype = dtypeOf(data);
-    this.data = data;
+    this.dtype = dtypeOf(storage);
+    this.storage = storage;
     this.requiresGrad = options.requiresGrad ?? false;
     this.borrowsData = options.borrowsData ?? false;
     if (options.track ?? true) currentScope()?.tensors.push(this);
   }
 
+  /** the values as a host array (CPU backends only: a device tensor is read with `await read()`) */
+  get data(): FloatArray {
+    const { storage } = this;
+    if (!isHostStorage(storage)) throw new Error(`this tensor ${formatShape(this.shape)} lives on the ${backend().name} device: read it with await tensor.read()`);
+    return storage;
+  }
+
+  /** true when the values live on a device (read them with `await read()`) */
+  get onDevice(): boolean {
+    return !isHostStorage(this.storage);
+  }
+
   /** uninitialised (pooled inside tidy) */
   static empty(shape: readonly number[], dtype: DType = defaultDType): Tensor {
     const n = shapeSize(shape);
-    const scope = currentScope();
-    return new Tensor(scope === undefined ? allocate(dtype, n) : bufferPool.acquire(dtype, n), shape);
+    return new Tensor(currentScope() === undefined ? allocateStorage(dtype, n) : acquireStorage(dtype, n), shape);
   }
 
-  /** a tensor over an existing array (a sampler's batch buffer): never copied, never pooled */
+  /**
+   * A tensor over an existing host array (a sampler's batch buffer): never copied, never pooled
+   * on the CPU backends; on a device, a copy uploaded there.
+   */
   static borrow(data: FloatArray, shape: readonly number[]): Tensor {
-    return new Tensor(data, shape, { borrowsData: true });
+    const device = residentBackend(dtypeOf(data));
+    if (device === null) return new Tensor(data, shape, { borrowsData: true });
+    return new Tensor(device.upload(data as Float32Array), shape);
+  }
+
+  /** Several host arrays as tensors at once: one upload on a device (a training step's batch), borrowed on the CPU. */
+  static borrowAll(arrays: readonly { data: Float32Array; shape: readonly number[] }[]): Tensor[] {
+    const device = residentBackend('float32');
+    if (device === null) return arrays.map(({ data, shape }) => new Tensor(data, shape, { borrowsData: true }));
+    const uploaded = device.uploadBatch(arrays.map(({ data }) => data));
+    return arrays.map(({ shape }, i) => new Tensor(uploaded[i]!, shape));
   }
 
   static zeros(shape: readonly number[], dtype: DType = defaultDType): Tensor {
-    const t = Tensor.empty(shape, dtype);
-    t.data.fill(0);
-    return t;
+    return Tensor.full(shape, 0, dtype);
   }
 
   static full(shape: readonly number[], value: number, dtype: DType = defaultDType): Tensor {
     const t = Tensor.empty(shape, dtype);
-    t.data.fill(value);
+    kernels(dtype).fill(t.storage, value, t.size);
     return t;
   }
 
   /** copies values into a new tensor of the default dtype (or the given one) */
   static from(values: ArrayLike<number>, shape: readonly number[] = [values.length], dtype: DType = defaultDType): Tensor {
+    const n = shapeSize(shape);
+    if (n !== values.length) throw new RangeError(`Tensor.from: ${values.length} values for shape ${formatShape(shape)}`);
+    const device = residentBackend(dtype);
+    if (device !== null) {
+      const t = Tensor.empty(shape, dtype);
+      device.write(t.storage, Float32Array.from(values));
+      return t;
+    }
     const t = Tensor.empty(shape, dtype);
-    if (t.size !== values.length) throw new RangeError(`Tensor.from: ${values.length} values for shape ${formatShape(shape)}`);
-    for (let i = 0; i < values.length; i++) t.data[i] = values[i] as number;
+    const data = t.storage as FloatArray;
+    for (let i = 0; i < values.length; i++) data[i] = values[i] as number;
     return t;
   }
 
@@ -238,6 +346,7 @@ export class Tensor {
     return this.shape.length;
   }
 
+  /** the one value, now (host storage only; `await read()` on a device) */
   item(): number {
     this.assertLive('item');
     if (this.size !== 1) throw new RangeError(`item() needs a tensor with one element, got shape ${formatShape(this.shape)}`);
@@ -249,10 +358,24 @@ export class Tensor {
     return Array.from(this.data);
   }
 
+  /** a host copy of the values, after all queued work (the one way to read a device tensor) */
+  read(): Promise<FloatArray> {
+    this.assertLive('read');
+    return readStorage(this.storage, this.size);
+  }
+
+  /** overwrites every value (from the host) */
+  write(values: FloatArray): void {
+    this.assertLive('write');
+    if (values.length !== this.size) throw new RangeError(`write: ${values.length} values for shape ${formatShape(this.shape)}`);
+    if (isHostStorage(this.storage)) this.storage.set(values);
+    else backend().write(this.storage, values);
+  }
+
   /** a tensor sharing this one's values but cut from the tape */
   detach(): Tensor {
     this.assertLive('detach');
-    return new Tensor(this.data, this.shape, { borrowsData: true });
+    return new Tensor(this.storage, this.shape, { borrowsData: true });
   }
 
   assertLive(op: string): void {
@@ -263,9 +386,9 @@ export class Tensor {
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (!this.borrowsData) bufferPool.release(this.data);
-    if (this.grad !== null) bufferPool.release(this.grad);
-    this.data = new Float32Array(0);
+    if (!this.borrowsData) releaseStorage(this.storage);
+    if (this.grad !== null) releaseStorage(this.grad);
+    this.storage = new Float32Array(0);
     this.grad = null;
     this.node = null;
   }
@@ -279,8 +402,9 @@ export class Tensor {
     }
     const order = topologicalOrder(this);
     const start = gradBufferOf(this);
-    if (seed === undefined) start.fill(1);
-    else start.set(seed);
+    if (seed === undefined) kernels(this.dtype).fill(start, 1, this.size);
+    else if (isHostStorage(start)) start.set(seed);
+    else backend().write(start, seed);
     this.gradValid = true;
 
     const sink: GradSink = (input, into) => {
@@ -296,7 +420,7 @@ export class Tensor {
       node.backward(tensor.grad, sink);
       // interior gradients are spent once propagated; hand their buffers back early
       if (tensor !== this) {
-        bufferPool.release(tensor.grad);
+        releaseStorage(tensor.grad);
         tensor.grad = null;
         tensor.gradValid = false;
       }
@@ -305,14 +429,38 @@ export class Tensor {
   }
 }
 
-/** A trainable leaf: its gradient buffer persists across steps and is never pooled. */
+/**
+ * A trainable leaf: its gradient buffer persists across steps and is never pooled. Parameters
+ * start in host memory, where initialization and checkpoints write them; `place()` moves them to
+ * a device backend before training there.
+ */
 export class Parameter extends Tensor {
-  constructor(data: FloatArray, shape: readonly number[], readonly name = '') {
+  constructor(data: Storage, shape: readonly number[], readonly name = '') {
     super(data, shape, { requiresGrad: true, track: false });
   }
 
   static create(shape: readonly number[], name = '', dtype: DType = defaultDType): Parameter {
     return new Parameter(allocate(dtype, shapeSize(shape)), shape, name);
+  }
+
+  /** moves the values to where the active backend keeps data (nothing to do on the CPU backends) */
+  place(): void {
+    const device = residentBackend(this.dtype);
+    if (device === null || !isHostStorage(this.storage)) return;
+    this.storage = device.upload(Float32Array.from(this.storage));
+    if (this.grad !== null) {
+      this.grad = device.allocate(this.size);
+      this.gradValid = false;
+    }
+  }
+
+  /** moves the values back to host memory (before acting or saving on the CPU) */
+  async unplace(): Promise<void> {
+    if (isHostStorage(this.storage)) return;
+    const values = await readStorage(this.storage, this.size);
+    this.storage = values;
+    this.grad = null;
+    this.gradValid = false;
   }
 
   override release(): void {
@@ -324,19 +472,22 @@ export class Parameter extends Tensor {
   }
 
   /** the gradient, or zeros when none arrived since the last zeroGrad */
-  gradOrZeros(): FloatArray {
+  gradOrZeros(): Storage {
     const grad = gradBufferOf(this);
     if (!this.gradValid) {
-      grad.fill(0);
+      kernels(this.dtype).fill(grad, 0, this.size);
       this.gradValid = true;
     }
     return grad;
   }
 }
 
-function gradBufferOf(tensor: Tensor): FloatArray {
+function gradBufferOf(tensor: Tensor): Storage {
   if (tensor.grad === null) {
-    tensor.grad = tensor instanceof Parameter ? allocate(tensor.dtype, tensor.size) : bufferPool.acquire(tensor.dtype, tensor.size);
+    const onHost = isHostStorage(tensor.storage);
+    tensor.grad = tensor instanceof Parameter
+      ? (onHost ? allocate(tensor.dtype, tensor.size) : backend().allocate(tensor.size))
+      : (onHost ? bufferPool.acquire(tensor.dtype, tensor.size) : acquireStorage(tensor.dtype, tensor.size));
     tensor.gradValid = false;
   }
   return tensor.grad;
@@ -372,7 +523,7 @@ export function record(
   op: string,
   output: Tensor,
   inputs: Tensor[],
-  backward: (grad: FloatArray, sink: GradSink) => void,
+  backward: (grad: Storage, sink: GradSink) => void,
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     output.requiresGrad = true;

@@ -7,6 +7,7 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { formatBytes, memoryBudgetBytes } from '../util/memory-budget.js';
+import { hostArray, writeStorage } from '../engine/tensor.js';
 import type { Module } from './module.js';
 import type { AdamState, Optimizer } from './optim.js';
 import { loadModuleTensors, moduleTensors } from './module-tensors.js';
@@ -108,8 +109,8 @@ export function optimizerTensors(optimizer: Optimizer, names: readonly string[])
   optimizer.state.forEach((s: AdamState, i) => {
     const p = optimizer.params[i];
     const shape = p === undefined ? [s.exp_avg.length] : [...p.shape];
-    tensors.set(`state.${names[i]}.exp_avg`, storedFromFloat(s.exp_avg, shape));
-    tensors.set(`state.${names[i]}.exp_avg_sq`, storedFromFloat(s.exp_avg_sq, shape));
+    tensors.set(`state.${names[i]}.exp_avg`, storedFromFloat(hostArray(s.exp_avg), shape));
+    tensors.set(`state.${names[i]}.exp_avg_sq`, storedFromFloat(hostArray(s.exp_avg_sq), shape));
   });
   return { tensors, metadata: { optimizer: optimizer.constructor.name, step: String(optimizer.stepCount), lr: String(optimizer.lr) } };
 }
@@ -127,7 +128,7 @@ export function loadOptimizerTensors(optimizer: Optimizer, names: readonly strin
       if (stored === undefined || stored.data.length !== s[key].length) {
         throw new SafetensorsError(`${source}: optimizer state ${key} of ${names[i]} is missing or of another size`);
       }
-      s[key].set(stored.data);
+      writeStorage(s[key], stored.data);
     }
   });
   optimizer.stepCount = step;

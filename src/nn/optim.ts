@@ -2,12 +2,19 @@
  * Optimizers of the references, global-norm clipping and learning-rate schedules.
  * Every update is one fused kernel call per parameter tensor; state is allocated once.
  */
-import { backend, type FloatArray, type Parameter } from '../engine/index.js';
-import { allocate } from '../engine/tensor.js';
-import { JsBackend } from '../engine/backends/js.js';
+import { Scalar, type Parameter } from '../engine/index.js';
+import type { Storage } from '../engine/backend.js';
+import { kernels } from '../engine/ops/kernels.js';
+import { allocateStorage } from '../engine/tensor.js';
 
-const reference = /* @__PURE__ */ new JsBackend();
-const kernelsFor = (p: Parameter) => (p.dtype === 'float64' ? reference : backend());
+const kernelsFor = (p: Parameter) => kernels(p.dtype);
+
+/** zeroed storage the size of p, where p's values live */
+function zerosLike(p: Parameter): Storage {
+  const storage = allocateStorage(p.dtype, p.size);
+  kernelsFor(p).fill(storage, 0, p.size);
+  return storage;
+}
 
 export interface AdamOptions {
   lr: number;
@@ -19,8 +26,8 @@ export interface AdamOptions {
 
 /** moments of one parameter, named as torch.optim names them */
 export interface AdamState {
-  exp_avg: FloatArray;
-  exp_avg_sq: FloatArray;
+  exp_avg: Storage;
+  exp_avg_sq: Storage;
 }
 
 abstract class AdamFamily {
@@ -43,7 +50,7 @@ abstract class AdamFamily {
     this.beta2 = options.beta2 ?? 0.999;
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0;
-    this.state = params.map((p) => ({ exp_avg: allocate(p.dtype, p.size), exp_avg_sq: allocate(p.dtype, p.size) }));
+    this.state = params.map((p) => ({ exp_avg: zerosLike(p), exp_avg_sq: zerosLike(p) }));
   }
 
   zeroGrad(): void {
@@ -58,28 +65,33 @@ abstract class AdamFamily {
     };
   }
 
-  abstract step(): void;
+  /**
+   * One update. `guard` (a device step's gradient norm): the kernels write nothing unless it is
+   * finite, so a non-finite gradient never reaches the weights although the host has not read it
+   * yet (the step count still advances; the run stops or counts a skip when the value is read).
+   */
+  abstract step(guard?: Scalar): void;
 
-  protected adamStep(decoupled: boolean): void {
+  protected adamStep(decoupled: boolean, guard: Scalar | undefined): void {
     const shape = this.stepShape(decoupled);
     this.params.forEach((p, i) => {
       const s = this.state[i] as AdamState;
-      kernelsFor(p).adamUpdate(p.data, p.gradOrZeros(), s.exp_avg, s.exp_avg_sq, p.size, shape);
+      kernelsFor(p).adamUpdate(p.storage, p.gradOrZeros(), s.exp_avg, s.exp_avg_sq, p.size, shape, guard?.storage);
     });
   }
 }
 
 /** AdamW (decoupled weight decay), as torch.optim.AdamW. */
 export class AdamW extends AdamFamily {
-  step(): void {
-    this.adamStep(true);
+  step(guard?: Scalar): void {
+    this.adamStep(true, guard);
   }
 }
 
 /** Adam with L2 regularization added to the gradient, as torch.optim.Adam(weight_decay=...) (QT's actor). */
 export class Adam extends AdamFamily {
-  step(): void {
-    this.adamStep(false);
+  step(guard?: Scalar): void {
+    this.adamStep(false, guard);
   }
 }
 
@@ -90,20 +102,20 @@ export class Adam extends AdamFamily {
  */
 export class Lamb extends AdamFamily {
   readonly maxGradNorm: number | null;
-  private readonly update: FloatArray[];
+  private readonly update: Storage[];
 
   constructor(params: Parameter[], options: AdamOptions & { maxGradNorm?: number | null }) {
     super(params, options);
     this.maxGradNorm = options.maxGradNorm === undefined ? 1.0 : options.maxGradNorm;
-    this.update = params.map((p) => allocate(p.dtype, p.size));
+    this.update = params.map((p) => allocateStorage(p.dtype, p.size));
   }
 
-  step(): void {
+  step(guard?: Scalar): void {
     if (this.maxGradNorm !== null) clipGradNorm(this.params, this.maxGradNorm, 0);
     const shape = this.stepShape(true);
     this.params.forEach((p, i) => {
       const s = this.state[i] as AdamState;
-      kernelsFor(p).lambUpdate(p.data, p.gradOrZeros(), s.exp_avg, s.exp_avg_sq, this.update[i] as FloatArray, p.size, shape);
+      kernelsFor(p).lambUpdate(p.storage, p.gradOrZeros(), s.exp_avg, s.exp_avg_sq, this.update[i] as Storage, p.size, shape, guard?.storage);
     });
   }
 }
@@ -111,24 +123,21 @@ export class Lamb extends AdamFamily {
 export type Optimizer = AdamW | Adam | Lamb;
 
 /** The global L2 norm of all gradients. */
-export function gradNorm(params: readonly Parameter[]): number {
-  let total = 0;
-  for (const p of params) total += kernelsFor(p).sumSquares(p.gradOrZeros(), p.size);
-  return Math.sqrt(total);
+/** the global norm of the parameters' gradients (a Scalar: known at once on the CPU, read later from a device) */
+export function gradNorm(params: readonly Parameter[]): Scalar {
+  return clipGradNorm(params, null);
 }
 
 /**
- * Rescale gradients so their global norm is at most maxNorm, as torch.nn.utils.clip_grad_norm_
- * (coefficient maxNorm / (norm + eps), applied only when below 1). Returns the norm before clipping.
+ * Scales every gradient by maxNorm / (norm + eps) when that is below 1 (maxNorm null: never) and
+ * returns the norm before clipping. Runs where the gradients are: the coefficient never leaves a device.
  */
-export function clipGradNorm(params: readonly Parameter[], maxNorm: number, eps = 1e-6): number {
-  const norm = gradNorm(params);
-  const coefficient = maxNorm / (norm + eps);
-  if (coefficient < 1) for (const p of params) kernelsFor(p).scale(p.gradOrZeros(), coefficient, p.size);
-  return norm;
+export function clipGradNorm(params: readonly Parameter[], maxNorm: number | null, eps = 1e-6): Scalar {
+  if (params.length === 0) return Scalar.of(0);
+  const arrays = params.map((p) => ({ array: p.gradOrZeros(), n: p.size }));
+  return kernelsFor(params[0]!).clipByGlobalNorm(arrays, maxNorm, eps);
 }
 
-/** A learning-rate multiplier as a function of the (0-based) step. */
 export type Schedule = (step: number) => number;
 
 /** min((step + 1) / warmup, 1): the DT and Reinformer warm-up, stepped every gradient step */

@@ -1,17 +1,21 @@
 /**
  * One gradient step, shared by every algorithm: forward and backward inside a pooled scope,
- * global-norm clipping, then the optimizer update at the scheduled learning rate. A non-finite
- * loss or gradient throws NonFiniteError before the optimizer touches the weights; an update that
- * overflowed the weights throws it right after.
+ * global-norm clipping, then the optimizer update at the scheduled learning rate.
+ *
+ * On the CPU backends a non-finite loss or gradient throws NonFiniteError before the optimizer
+ * touches the weights, and an update that overflowed the weights throws it right after. On a
+ * device the host does not wait for those values: the optimizer kernels are guarded by the
+ * gradient norm (a non-finite norm leaves the weights untouched), and the same checks are
+ * registered to run when the trainer reads the step's values (nonfinite.ts, settleFiniteChecks).
  */
-import { tidy, type Parameter, type Tensor } from '../engine/index.js';
-import { clipGradNorm, gradNorm, type Optimizer, type Schedule } from './optim.js';
-import { assertFiniteGradient, assertFiniteLoss, assertFiniteWeights } from './nonfinite.js';
+import { keepScalar, tidy, type Parameter, type Scalar, type Tensor } from '../engine/index.js';
+import { clipGradNorm, type Optimizer, type Schedule } from './optim.js';
+import { assertFiniteGradient, assertFiniteLoss, assertFiniteWeights, checkFiniteLater } from './nonfinite.js';
 
 export interface StepResult {
-  loss: number;
+  loss: Scalar;
   /** global gradient norm before clipping */
-  gradNorm: number;
+  gradNorm: Scalar;
   lr: number;
 }
 
@@ -27,7 +31,7 @@ export interface GradientStepOptions {
   /** the name the algorithm logs this loss under, for the message when it is not finite (default `loss`) */
   term?: string;
   /** the loss's logged sub-terms after `loss()` ran, so a non-finite loss can name the culprit */
-  parts?: () => Record<string, number>;
+  parts?: () => Record<string, Scalar | number>;
 }
 
 export function gradientStep(options: GradientStepOptions): StepResult {
@@ -36,20 +40,32 @@ export function gradientStep(options: GradientStepOptions): StepResult {
   optimizer.zeroGrad();
   const loss = tidy(() => {
     const value = options.loss();
-    const scalar = value.item();
-    // no backward from a non-finite loss: it would only fill every gradient with NaN
-    if (Number.isFinite(scalar)) value.backward();
+    const scalar = keepScalar(value);
+    // no backward from a non-finite loss (on the CPU): it would only fill every gradient with NaN
+    if (scalar.known === undefined || Number.isFinite(scalar.known)) value.backward();
     return scalar;
   });
   // thrown outside tidy, so the scope still releases this step's pooled tensors
-  assertFiniteLoss(term, loss, options.parts?.());
+  if (loss.known !== undefined) assertFiniteLoss(term, loss.known, knownParts(options.parts?.()));
+  else checkFiniteLater({ term, kind: 'loss', value: loss, ...(options.parts === undefined ? {} : { parts: options.parts() }) });
   const params: Parameter[] = optimizer.params;
   // the pre-clipping norm is NaN or infinite exactly when some gradient entry is (or the sum of squares overflows)
-  const norm = options.clipNorm === null ? gradNorm(params) : clipGradNorm(params, options.clipNorm);
-  assertFiniteGradient(term, norm);
+  const norm = clipGradNorm(params, options.clipNorm);
+  if (norm.known !== undefined) assertFiniteGradient(term, norm.known);
+  else checkFiniteLater({ term, kind: 'gradient', value: norm });
   const multiplier = options.schedule?.(options.scheduleStep ?? optimizer.stepCount) ?? 1;
   optimizer.lr = optimizer.baseLr * multiplier;
-  optimizer.step();
+  optimizer.step(norm);
   assertFiniteWeights(term, params);
   return { loss, gradNorm: norm, lr: optimizer.lr };
+}
+
+/** the parts the host knows now (all of them on the CPU backends) */
+function knownParts(parts: Record<string, Scalar | number> | undefined): Record<string, number> {
+  const known: Record<string, number> = {};
+  for (const [name, part] of Object.entries(parts ?? {})) {
+    const value = typeof part === 'number' ? part : part.known;
+    if (value !== undefined) known[name] = value;
+  }
+  return known;
 }

@@ -6,18 +6,32 @@
  * stopping the faulty step alone is not enough. Buffers are allocated once and reused.
  */
 import type { Algorithm } from '../algos/algorithm.js';
-import type { FloatArray } from '../engine/index.js';
+import { Tensor, wholeArray } from '../engine/index.js';
+import type { Storage } from '../engine/backend.js';
+import { kernels } from '../engine/ops/kernels.js';
+import { allocateStorage } from '../engine/tensor.js';
 import type { Optimizer } from '../nn/optim.js';
 
 interface SavedOptimizer {
   optimizer: Optimizer;
-  moments: Array<{ exp_avg: FloatArray; exp_avg_sq: FloatArray }>;
+  moments: Array<{ exp_avg: Storage; exp_avg_sq: Storage }>;
   stepCount: number;
   lr: number;
 }
 
+/** a copy of `source` made where it lives (host or device) */
+function copyOf(source: Storage, dtype: 'float32' | 'float64'): Storage {
+  const copy = allocateStorage(dtype, source.length);
+  kernels(dtype).copyBlocks(source, copy, wholeArray(source.length), false);
+  return copy;
+}
+
+function copyInto(source: Storage, target: Storage, dtype: 'float32' | 'float64'): void {
+  kernels(dtype).copyBlocks(source, target, wholeArray(source.length), false);
+}
+
 export class UpdateSnapshot {
-  private readonly parameters: Array<{ target: { data: FloatArray }; saved: FloatArray }>;
+  private readonly parameters: Array<{ target: Tensor; saved: Storage }>;
   private readonly optimizers: SavedOptimizer[];
   private extraState: Record<string, number> = {};
 
@@ -29,12 +43,15 @@ export class UpdateSnapshot {
       for (const parameter of module.parameters()) {
         if (seen.has(parameter)) continue;
         seen.add(parameter);
-        this.parameters.push({ target: parameter, saved: parameter.data.slice() });
+        this.parameters.push({ target: parameter, saved: copyOf(parameter.storage, parameter.dtype) });
       }
     }
     this.optimizers = Object.values(algorithm.optimizers()).map(({ optimizer }) => ({
       optimizer,
-      moments: optimizer.state.map((state) => ({ exp_avg: state.exp_avg.slice(), exp_avg_sq: state.exp_avg_sq.slice() })),
+      moments: optimizer.state.map((state, i) => {
+        const dtype = optimizer.params[i]!.dtype;
+        return { exp_avg: copyOf(state.exp_avg, dtype), exp_avg_sq: copyOf(state.exp_avg_sq, dtype) };
+      }),
       stepCount: optimizer.stepCount,
       lr: optimizer.lr,
     }));
@@ -42,12 +59,13 @@ export class UpdateSnapshot {
 
   /** copies the algorithm's current state into the snapshot */
   capture(): void {
-    for (const { target, saved } of this.parameters) saved.set(target.data);
+    for (const { target, saved } of this.parameters) copyInto(target.storage, saved, target.dtype);
     for (const saved of this.optimizers) {
       saved.optimizer.state.forEach((state, i) => {
         const moments = saved.moments[i]!;
-        moments.exp_avg.set(state.exp_avg);
-        moments.exp_avg_sq.set(state.exp_avg_sq);
+        const dtype = saved.optimizer.params[i]!.dtype;
+        copyInto(state.exp_avg, moments.exp_avg, dtype);
+        copyInto(state.exp_avg_sq, moments.exp_avg_sq, dtype);
       });
       saved.stepCount = saved.optimizer.stepCount;
       saved.lr = saved.optimizer.lr;
@@ -57,12 +75,13 @@ export class UpdateSnapshot {
 
   /** puts the algorithm back into the captured state */
   restore(): void {
-    for (const { target, saved } of this.parameters) target.data.set(saved);
+    for (const { target, saved } of this.parameters) copyInto(saved, target.storage, target.dtype);
     for (const saved of this.optimizers) {
       saved.optimizer.state.forEach((state, i) => {
         const moments = saved.moments[i]!;
-        state.exp_avg.set(moments.exp_avg);
-        state.exp_avg_sq.set(moments.exp_avg_sq);
+        const dtype = saved.optimizer.params[i]!.dtype;
+        copyInto(moments.exp_avg, state.exp_avg, dtype);
+        copyInto(moments.exp_avg_sq, state.exp_avg_sq, dtype);
       });
       saved.optimizer.stepCount = saved.stepCount;
       saved.optimizer.lr = saved.lr;

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Algorithm, AnyAlgorithmDefinition, DatasetPreparation, PolicyContext } from '../algos/algorithm.js';
+import { metricsNow, type Algorithm, type AnyAlgorithmDefinition, type DatasetPreparation, type PolicyContext } from '../algos/algorithm.js';
 import { formatFinding } from '../data/findings.js';
 import { loadDataset, type LoadedDataset } from '../data/load.js';
 import { stateStatistics, STD_EPSILON } from '../data/preprocess.js';
@@ -454,7 +454,7 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
       snapshot?.capture();
       let scalars: Record<string, number> | null = null;
       try {
-        scalars = algorithm.update(batch, step);
+        scalars = metricsNow(algorithm.update(batch, step));
         // a finite loss from targets that overflow float32 (a loss normalized by the batch's own magnitude hides them)
         if (batchTargetsOverflow(batch)) {
           throw new NonFiniteError('targets', 'weights', `the loss stayed finite, but the batch's training targets (returns-to-go or rewards after scaling) are non-finite or beyond ±${TARGET_LIMIT_TEXT}`);

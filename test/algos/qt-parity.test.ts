@@ -21,12 +21,14 @@ import { bootstrapIndices, bootstrapValues, nStepTargets, TwinCritic, twinCritic
 import { actorConfig } from '../../src/algos/parts/qt-family.js';
 import { RvdtAlgorithm, RvdtConfigSchema, type RvdtConfig } from '../../src/algos/rvdt.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
-import { setBackend, Rng, Tensor, tidy, type BackendName } from '../../src/engine/index.js';
+import { setBackend, Rng, Tensor, tidy, type HostBackendName } from '../../src/engine/index.js';
 import { tryNativeBackend } from '../../src/engine/backends/index.js';
 import { NativeBackend } from '../../src/engine/backends/native.js';
 import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
 import type { Module } from '../../src/nn/module.js';
 import type { StoredTensor } from '../../src/nn/safetensors.js';
+import { hostArray } from '../../src/engine/tensor.js';
+import { metricsNow } from '../../src/algos/algorithm.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 const TOLERANCE = 1e-4;
@@ -124,7 +126,7 @@ class ReplayedRng extends Rng {
 }
 
 const native = tryNativeBackend();
-const backends: { name: BackendName; skip: string | false }[] = [
+const backends: { name: HostBackendName; skip: string | false }[] = [
   { name: 'js', skip: false },
   { name: 'native', skip: native instanceof NativeBackend ? false : `native backend unavailable: ${native.message}` },
 ];
@@ -163,7 +165,7 @@ for (const { name: backendName, skip } of backends) {
       return algorithm;
     };
     const assertGradients = (module: Module, prefix: string): void => {
-      for (const [name, p] of module.namedParameters()) assertClose(p.gradOrZeros(), tensor(`${prefix}${name}`).data, `gradient of ${name}`);
+      for (const [name, p] of module.namedParameters()) assertClose(hostArray(p.gradOrZeros()), tensor(`${prefix}${name}`).data, `gradient of ${name}`);
     };
 
     it('builds the critic loss from n-step targets bootstrapped by the EMA actor and the target critics', () => {
@@ -202,7 +204,7 @@ for (const { name: backendName, skip } of backends) {
 
     it('updates critic, actor, EMA actor and target critics as the reference\'s train_step does', () => {
       const algorithm = loaded();
-      const logs = algorithm.update(batch, step);
+      const logs = metricsNow(algorithm.update(batch, step));
       assertClose([logs.critic_loss ?? NaN], tensor('output.critic_loss').data, 'logged critic loss');
       assertClose([logs.actor_loss ?? NaN], tensor('output.actor_loss').data, 'logged actor loss');
       assertClose([logs.bc_loss ?? NaN], tensor('output.bc_loss').data, 'logged BC loss');

@@ -15,6 +15,8 @@ import type { DecisionTransformerConfig } from '../../src/algos/dt.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
 import type { TransformerInput } from '../../src/nn/transformer.js';
 import { reshape, Rng, Tensor, tidy, withDefaultDType } from '../../src/engine/index.js';
+import { hostArray } from '../../src/engine/tensor.js';
+import { metricsNow } from '../../src/algos/algorithm.js';
 
 const S = 3;
 const A = 2;
@@ -114,7 +116,7 @@ describe('QT Q-term and its gradient path', () => {
       const { loss } = qRegularizer(critic, states, actions, weights, 'q2');
       loss.backward();
       assert.ok(actions.grad !== null, 'the actions receive a gradient');
-      const analytic = Array.from(actions.grad);
+      const analytic = Array.from(hostArray(actions.grad!));
       // the denominator is detached: hold it at its value for the base actions
       const normalizer = tidy(() => {
         const { q1 } = critic.forward(states, actions);
@@ -182,12 +184,12 @@ describe('QT Q-term and its gradient path', () => {
     });
     let analytic = 0;
     actor.parameters().forEach((p, i) => {
-      const g = p.gradOrZeros();
+      const g = hostArray(p.gradOrZeros());
       for (let j = 0; j < p.size; j++) analytic += (g[j] as number) * (directions[i]?.[j] as number);
     });
     assert.ok(Math.abs(analytic) > 1e-4, `the Q-term moves the actor (directional derivative ${analytic})`);
     assert.ok(Math.abs(analytic - numeric) <= 3e-2 * Math.abs(numeric) + 1e-4, `analytic ${analytic} vs numeric ${numeric}`);
-    assert.ok(critic.parameters().some((p) => p.gradOrZeros().some((g) => g !== 0)), 'the critic receives stray gradients too');
+    assert.ok(critic.parameters().some((p) => hostArray(p.gradOrZeros()).some((g) => g !== 0)), 'the critic receives stray gradients too');
   });
 });
 
@@ -278,7 +280,7 @@ describe('QT update', () => {
     const config = tinyConfig({ iterations: 4, stepsPerIteration: 1000 });
     const algorithm = new QtAlgorithm(config, tinyContext(), new Rng(1));
     const batch = syntheticBatch(new Rng(9), 6, 4);
-    const lrAt = (step: number): Record<string, number> => algorithm.update(batch, step);
+    const lrAt = (step: number): Record<string, number> => metricsNow(algorithm.update(batch, step));
     const cosine = (iteration: number): number => 3e-4 * (1 + Math.cos((Math.PI * iteration) / 4)) / 2;
     for (const [step, iteration] of [[0, 0], [999, 0], [1000, 1], [2500, 2], [3999, 3]] as const) {
       const scalars = lrAt(step);
@@ -303,7 +305,7 @@ describe('QT update', () => {
     const data = new Rng(12);
     const batches = Array.from({ length: 4 }, () => syntheticBatch(data, config.batchSize, config.context));
     const history: Array<Record<string, number>> = [];
-    for (let step = 0; step < 120; step++) history.push(algorithm.update(batches[step % batches.length] as WindowBatch, step));
+    for (let step = 0; step < 120; step++) history.push(metricsNow(algorithm.update(batches[step % batches.length] as WindowBatch, step)));
     const mean = (name: string, from: number, to: number): number => history.slice(from, to).reduce((n, s) => n + (s[name] as number), 0) / (to - from);
     for (const name of ['critic_loss', 'bc_loss', 'action_loss', 'state_loss']) {
       const early = mean(name, 0, 8);

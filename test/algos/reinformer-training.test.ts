@@ -13,6 +13,8 @@ import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
 import { Rng, tidy } from '../../src/engine/index.js';
 import { loadModuleTensors, loadOptimizerTensors, moduleTensors, optimizerTensors } from '../../src/nn/checkpoint.js';
 import type { Module } from '../../src/nn/module.js';
+import { hostArray } from '../../src/engine/tensor.js';
+import { metricsNow } from '../../src/algos/algorithm.js';
 
 const S = 4;
 const A = 2;
@@ -154,7 +156,7 @@ describe('Reinformer training', () => {
         losses.total.backward();
         return [losses.returnLoss.item(), losses.actionNll.item(), losses.entropy.item()];
       });
-      return { terms, grads: model.parameters().map((p) => Float32Array.from(p.gradOrZeros())) };
+      return { terms, grads: model.parameters().map((p) => Float32Array.from(hostArray(p.gradOrZeros()))) };
     };
     const clean = run(batch);
     const padded = run(noisy);
@@ -211,7 +213,7 @@ describe('Reinformer training', () => {
       const norms: number[] = [];
       const entropies: number[] = [];
       batches.forEach((batch, step) => {
-        entropies.push(algorithm.update(batch, step).entropy ?? NaN);
+        entropies.push(metricsNow(algorithm.update(batch, step)).entropy ?? NaN);
         norms.push(logStdNorm(algorithm));
       });
       return { algorithm, norms, entropies, config };

@@ -14,6 +14,7 @@ import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
 import { describeBackend, Rng, tidy } from '../../src/engine/index.js';
 import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
 import type { StoredTensor } from '../../src/nn/safetensors.js';
+import { hostArray } from '../../src/engine/tensor.js';
 
 const fixturePath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch', 'reinformer_step.safetensors');
 const TOLERANCE = 1e-4;
@@ -109,13 +110,13 @@ describe(`PyTorch parity: reinformer_step.safetensors on ${describeBackend().spl
     const gradientScale = Math.max(...model.namedParameters().map(([name]) => Math.max(...[...tensor(`grad.${name}`).data].map(Math.abs))));
     for (const [name, p] of model.namedParameters()) {
       if (zeroGradient(name)) {
-        const largest = Math.max(...[...p.gradOrZeros()].map(Math.abs));
+        const largest = Math.max(...[...hostArray(p.gradOrZeros())].map(Math.abs));
         assert.ok(largest <= TOLERANCE * gradientScale, `gradient of ${name} should vanish: ${largest}`);
         continue;
       }
-      worst.gradients = Math.max(worst.gradients, assertClose(`gradient of ${name}`, p.gradOrZeros(), tensor(`grad.${name}`).data));
+      worst.gradients = Math.max(worst.gradients, assertClose(`gradient of ${name}`, hostArray(p.gradOrZeros()), tensor(`grad.${name}`).data));
     }
-    assert.equal(model.action_log_std.gradOrZeros()[2], 0, 'the clamp cuts the gradient of the log-std above 2');
+    assert.equal(hostArray(model.action_log_std.gradOrZeros())[2], 0, 'the clamp cuts the gradient of the log-std above 2');
   });
 
   it('update(): clipped LAMB step and temperature Adam step as PyTorch, every term reported', () => {

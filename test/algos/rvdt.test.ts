@@ -19,6 +19,9 @@ import { segmentEpisodes, TrajectoryStore } from '../../src/data/store.js';
 import { maskedRowSumMean, reshape, Rng, Tensor, tidy, withDefaultDType } from '../../src/engine/index.js';
 import { syntheticArrays } from '../data/helpers.js';
 import { checkGradients } from '../helpers/gradcheck.js';
+import { hostArray } from '../../src/engine/tensor.js';
+import { metricsNow } from '../../src/algos/algorithm.js';
+import type { Parameter } from '../../src/engine/index.js';
 
 const S = 3;
 const A = 2;
@@ -153,9 +156,9 @@ class InspectableRvdt extends RvdtAlgorithm {
   }
 }
 
-function gradientMagnitude(parameters: Array<{ gradOrZeros(): ArrayLike<number> }>): number {
+function gradientMagnitude(parameters: readonly Parameter[]): number {
   let total = 0;
-  for (const p of parameters) for (const g of Array.from(p.gradOrZeros())) total += Math.abs(g);
+  for (const p of parameters) for (const g of Array.from(hostArray(p.gradOrZeros()))) total += Math.abs(g);
   return total;
 }
 
@@ -235,7 +238,7 @@ describe('ablation columns', () => {
       let scalars: Record<string, number> = {};
       let shares = 0;
       for (let step = 0; step < 3; step++) {
-        scalars = algorithm.update(sampler.sample(), step);
+        scalars = metricsNow(algorithm.update(sampler.sample(), step));
         shares += scalars.expert_share as number;
         for (const [name, value] of Object.entries(scalars)) assert.ok(Number.isFinite(value), `${variant}: ${name} = ${value}`);
       }

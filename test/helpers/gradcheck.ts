@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Rng, Tensor, tidy, withDefaultDType, type DType } from '../../src/engine/index.js';
+import { hostArray } from '../../src/engine/tensor.js';
 
 export interface InputSpec {
   shape: number[];
@@ -53,7 +54,7 @@ function analytic(build: Build, specs: InputSpec[], seed: number, dtype: DType):
     if (out.requiresGrad) out.backward(dtype === 'float32' ? Float32Array.from(projection) : projection);
     return {
       value,
-      grads: inputs.map((t, i) => ((specs[i]?.requiresGrad ?? true) ? (t.grad && t.gradValid ? Array.from(t.grad) : new Array<number>(t.size).fill(0)) : null)),
+      grads: inputs.map((t, i) => ((specs[i]?.requiresGrad ?? true) ? (t.grad && t.gradValid ? Array.from(hostArray(t.grad)) : new Array<number>(t.size).fill(0)) : null)),
     };
   });
 }
@@ -139,7 +140,7 @@ export function checkModuleGradients<M extends { parameters(): Tensor[]; eval():
       ...inputs.filter((_, i) => specs[i]?.requiresGrad !== false).map((t, i): [string, Tensor] => [`input ${i}`, t]),
     ];
     for (const [label, tensor] of targets) {
-      const analytic = tensor.grad !== null && tensor.gradValid ? Float64Array.from(tensor.grad) : new Float64Array(tensor.size);
+      const analytic = tensor.grad !== null && tensor.gradValid ? Float64Array.from(hostArray(tensor.grad)) : new Float64Array(tensor.size);
       const stride = Math.max(1, Math.floor(tensor.size / maxPerTensor));
       for (let j = 0; j < tensor.size; j += stride) {
         const original = tensor.data[j] as number;

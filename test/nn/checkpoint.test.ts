@@ -64,7 +64,7 @@ describe('checkpoints', () => {
     const optimizer = new AdamW(original.model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
     const names = original.model.namedParameters().map(([n]) => n);
     const train = (m: typeof original, o: AdamW, from: number, to: number): number[] =>
-      batches.slice(from, to).map((b) => gradientStep({ optimizer: o, clipNorm: 0.25, loss: () => dtLoss(m.model, b).loss }).loss);
+      batches.slice(from, to).map((b) => gradientStep({ optimizer: o, clipNorm: 0.25, loss: () => dtLoss(m.model, b).loss }).loss.now);
     train(original, optimizer, 0, 3);
     saveModule(original.model, join(dir, 'model.safetensors'), { note: 'test' });
     saveOptimizer(optimizer, names, join(dir, 'optimizer.safetensors'));

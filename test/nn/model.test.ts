@@ -7,6 +7,7 @@ import { AdamW, linearWarmup } from '../../src/nn/optim.js';
 import { gradientStep } from '../../src/nn/step.js';
 import { newDt, randomBatch, smallDtConfig } from '../helpers/dt.js';
 import { dtLoss } from '../../src/algos/dt.js';
+import { hostArray } from '../../src/engine/tensor.js';
 
 describe('Decision Transformer model', () => {
   it('names its parameters as the PyTorch reference does', () => {
@@ -48,7 +49,7 @@ describe('Decision Transformer model', () => {
     tidy(() => dtLoss(model, batch).loss.backward());
     let analytic = 0;
     model.parameters().forEach((p, i) => {
-      const g = p.gradOrZeros();
+      const g = hostArray(p.gradOrZeros());
       const d = directions[i] as Float64Array;
       for (let j = 0; j < p.size; j++) analytic += (g[j] as number) * (d[j] as number);
     });
@@ -65,7 +66,7 @@ describe('Decision Transformer model', () => {
       const losses: number[] = [];
       for (let step = 0; step < 100; step++) {
         const batch = randomBatch(config, 4, rng);
-        losses.push(gradientStep({ optimizer, clipNorm: 0.25, schedule: linearWarmup(10), loss: () => dtLoss(model, batch).loss }).loss);
+        losses.push(gradientStep({ optimizer, clipNorm: 0.25, schedule: linearWarmup(10), loss: () => dtLoss(model, batch).loss }).loss.now);
       }
       return losses;
     };

@@ -16,6 +16,7 @@ import { gradientStep } from '../../src/nn/step.js';
 import { resumeRun, RunStoppedError, startRun } from '../../src/train/trainer.js';
 import { captureIO, ENV, tempDir, TINY_DT, TINY_QT, tinyConfig } from '../train/fixture.js';
 import { assertSameRun, overflowingMazeDataset } from './helpers.js';
+import { hostArray } from '../../src/engine/tensor.js';
 
 const CLI = 'dist/src/cli/main.js';
 const tinyDtFlags = Object.entries(TINY_DT).flatMap(([key, value]) => ['--set', `${key}=${JSON.stringify(value)}`]);
@@ -25,7 +26,7 @@ describe('the shared non-finite checks', () => {
     const weight = new Parameter(Float32Array.from([0.5, -0.25]), [2]);
     const optimizer = new AdamW([weight], { lr: 0.1 });
     gradientStep({ optimizer, clipNorm: 1, term: 'action_loss', loss: () => mean(weight) });
-    const before = { data: weight.data.slice(), moment: optimizer.state[0]!.exp_avg.slice(), steps: optimizer.stepCount };
+    const before = { data: weight.data.slice(), moment: hostArray(optimizer.state[0]!.exp_avg).slice(), steps: optimizer.stepCount };
     const poison = Tensor.borrow(Float32Array.from([Number.NaN, 1]), [2]);
     assert.throws(
       () => gradientStep({ optimizer, clipNorm: 1, term: 'action_loss', loss: () => mean(add(weight, poison)), parts: () => ({ return_loss: 0.5, action_nll: Number.NaN }) }),

@@ -24,6 +24,7 @@ import { algorithmSamplerOptions } from '../../src/train/sampling.js';
 import { resumeRun, startRun } from '../../src/train/trainer.js';
 import { captureIO, ENV, smallMazeDataset, tempDir, tinyConfig } from './fixture.js';
 import { camelCaseKeys, type CamelCased } from '../../src/util/json-keys.js';
+import { metricsNow } from '../../src/algos/algorithm.js';
 
 function jsonLines(path: string): Array<Record<string, number>> {
   return readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, number>);
@@ -162,7 +163,7 @@ describe('every registered algorithm conforms', () => {
 
         // one update in eval mode computes its loss with the same forward pass, before changing any weight
         const mse = maskedActionMse(batch, predicted);
-        const terms = algorithm.update(batch, 0);
+        const terms = metricsNow(algorithm.update(batch, 0));
         const reported = (ACTION_MSE_OF_TERMS[algo] ?? ((t: Record<string, number>) => t.action_mse))(terms, A);
         assert.ok(reported !== undefined, `${algo} reports no action_mse and has no entry in ACTION_MSE_OF_TERMS`);
         assert.ok(mse > 1e-3, `the untrained model's MSE (${mse}) is not trivially 0`);

@@ -13,7 +13,7 @@ import { Tensor, type Rng } from '../../engine/index.js';
 import type { Module } from '../../nn/module.js';
 import { Adam, type Schedule } from '../../nn/optim.js';
 import { gradientStep } from '../../nn/step.js';
-import type { Algorithm, PolicyContext } from '../algorithm.js';
+import { settled, type Algorithm, type PolicyContext, type StepMetrics } from '../algorithm.js';
 import type { ActorFactory, QtActor } from './actors.js';
 import { CandidateActingModel } from './candidate-acting.js';
 import {
@@ -53,7 +53,7 @@ export abstract class CriticRegularizedAlgorithm extends CandidateActingModel im
   }
 
   /** step: the 0-based index of this gradient step in the run */
-  update(batch: WindowBatch, step: number): Record<string, number> {
+  update(batch: WindowBatch, step: number): StepMetrics {
     const { config } = this;
     const { batchSize: B, contextLength: K, obsDim: S, actionDim: A } = batch;
 
@@ -88,10 +88,10 @@ export abstract class CriticRegularizedAlgorithm extends CandidateActingModel im
     if (step > config.emaStart && step % config.emaEvery === 0) softUpdate(this.emaActor, this.actor, 1 - config.emaDecay);
     softUpdate(this.criticTarget, this.critic, config.tau);
 
-    return {
+    return settled({
       critic_loss: critic.loss, actor_loss: actor.loss, ...terms, target_q_mean: targetQMean,
       critic_grad_norm: critic.gradNorm, actor_grad_norm: actor.gradNorm, lr_actor: actor.lr, lr_critic: critic.lr,
-    };
+    });
   }
 
   /** the reference's coin for the Q-term's numerator (a seam so that a parity test can replay torch's draw) */

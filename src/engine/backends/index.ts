@@ -6,23 +6,26 @@
  * (package.json `browser` field; a page compiles the wasm bytes itself with
  * `WasmBackend.compile`), and the environment variables are read only where a `process` exists.
  */
-import type { Backend } from '../backend.js';
+import type { Backend, BackendName, TensorBackend } from '../backend.js';
+import { HostTensorBackend } from './host.js';
 import { JsBackend } from './js.js';
 import { blasInfo, loadNativeBackend, loadWasmBackend } from './native-loader.js';
 import type { NativeBackend } from './native.js';
 import { WasmBackend } from './wasm.js';
 
-export type BackendName = 'native' | 'wasm' | 'js';
+export type { BackendName } from '../backend.js';
+/** the backends chosen synchronously at start-up (webgpu needs an asynchronous device request: webgpu-backend.ts) */
+export type HostBackendName = Exclude<BackendName, 'webgpu'>;
 
-export const BACKEND_NAMES: readonly BackendName[] = ['native', 'wasm', 'js'];
+export const BACKEND_NAMES: readonly HostBackendName[] = ['native', 'wasm', 'js'];
 
 export interface BackendChoice {
-  backend: Backend;
+  backend: TensorBackend;
   /** why `auto` did not get the native backend */
   fallbackReason?: string;
 }
 
-let active: Backend | undefined;
+let active: TensorBackend | undefined;
 let fallbackReason: string | undefined;
 let nativeCache: NativeBackend | Error | undefined;
 let wasmCache: WasmBackend | Error | undefined;
@@ -43,29 +46,37 @@ function environment(name: string): string | undefined {
   return holder.process?.env?.[name];
 }
 
-export function createBackend(name: BackendName | 'auto'): BackendChoice {
-  if (name === 'js') return { backend: new JsBackend() };
+/** a CPU backend as tensors use it (host storage), describing itself for `stitch info` */
+export function hostTensorBackend(kernels: Backend): HostTensorBackend {
+  return new HostTensorBackend(kernels, () => {
+    const blas = blasInfo(kernels);
+    return blas !== '' ? blas : kernels instanceof WasmBackend ? kernels.describe() : '';
+  });
+}
+
+export function createBackend(name: HostBackendName | 'auto'): BackendChoice {
+  if (name === 'js') return { backend: hostTensorBackend(new JsBackend()) };
   if (name === 'wasm') {
     const wasm = tryWasmBackend();
     if (wasm instanceof Error) throw new Error(`the wasm backend is not available: ${wasm.message}`);
-    return { backend: wasm };
+    return { backend: hostTensorBackend(wasm) };
   }
   const native = tryNativeBackend();
-  if (!(native instanceof Error)) return { backend: native };
+  if (!(native instanceof Error)) return { backend: hostTensorBackend(native) };
   if (name === 'native') throw new Error(`the native backend is not available: ${native.message}`);
   const wasm = tryWasmBackend();
-  if (!(wasm instanceof Error)) return { backend: wasm, fallbackReason: `native unavailable: ${native.message}` };
-  return { backend: new JsBackend(), fallbackReason: `native unavailable: ${native.message}; wasm unavailable: ${wasm.message}` };
+  if (!(wasm instanceof Error)) return { backend: hostTensorBackend(wasm), fallbackReason: `native unavailable: ${native.message}` };
+  return { backend: hostTensorBackend(new JsBackend()), fallbackReason: `native unavailable: ${native.message}; wasm unavailable: ${wasm.message}` };
 }
 
-export function parseBackendName(value: string | undefined): BackendName | 'auto' {
+export function parseBackendName(value: string | undefined): HostBackendName | 'auto' {
   if (value === undefined || value === '' || value === 'auto') return 'auto';
-  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
+  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as HostBackendName;
   throw new Error(`STITCH_BACKEND must be native, wasm, js or auto (got "${value}")`);
 }
 
 /** The backend every op runs on. */
-export function backend(): Backend {
+export function backend(): TensorBackend {
   if (active === undefined) {
     const choice = createBackend(parseBackendName(environment('STITCH_BACKEND')));
     active = choice.backend;
@@ -76,16 +87,27 @@ export function backend(): Backend {
   return active;
 }
 
-export function setBackend(next: Backend | BackendName): Backend {
-  active = typeof next === 'string' ? createBackend(next).backend : next;
+/** Makes `next` the backend of every op from now on (a CPU backend's kernels are wrapped for tensors). */
+export function setBackend(next: TensorBackend | Backend | HostBackendName): TensorBackend {
+  active = typeof next === 'string' ? createBackend(next).backend : isTensorBackend(next) ? next : hostTensorBackend(next);
   fallbackReason = undefined;
   return active;
 }
 
+function isTensorBackend(candidate: TensorBackend | Backend): candidate is TensorBackend {
+  return 'resident' in candidate;
+}
+
+/** The active backend's host kernels (the CPU backends; a device backend has none). */
+export function hostKernels(): Backend {
+  const current = backend();
+  if (!(current instanceof HostTensorBackend)) throw new Error(`the ${current.name} backend keeps its data on a device: it has no host kernels`);
+  return current.kernels;
+}
+
 export function describeBackend(): string {
   const current = backend();
-  const blas = blasInfo(current);
-  const detail = blas !== '' ? `, ${blas}` : current instanceof WasmBackend ? `, ${current.describe()}` : '';
+  const detail = current.describe();
   const why = fallbackReason !== undefined ? ` (${fallbackReason})` : '';
-  return `${current.name} backend, ${current.threads()} thread(s)${detail}${why}`;
+  return `${current.name} backend, ${current.threads()} thread(s)${detail === '' ? '' : `, ${detail}`}${why}`;
 }

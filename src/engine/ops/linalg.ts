@@ -1,6 +1,6 @@
 /** Matrix products. Weights follow PyTorch's nn.Linear layout [out, in], so checkpoints map one to one. */
-import { assertSameDType, bufferPool, formatShape, record, scratch, Tensor, type GradSink } from '../tensor.js';
-import type { Activation, FloatArray, GemmCall } from '../backend.js';
+import { acquireStorage, assertSameDType, formatShape, record, releaseStorage, scratch, Tensor, type GradSink } from '../tensor.js';
+import type { Activation, GemmCall, Storage } from '../backend.js';
 import { kernels } from './kernels.js';
 
 /**
@@ -23,13 +23,17 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
   const out = Tensor.empty([...x.shape.slice(0, -1), outFeatures], dtype);
   const k = kernels(dtype);
   // with an activation the product plus bias is kept privately for the backward pass
-  const product = activation === undefined ? out.data : scratch(dtype, size);
-  k.gemm(false, true, rows, outFeatures, inFeatures, 1, x.data, inFeatures, weight.data, inFeatures, 0, product, outFeatures);
+  const product = activation === undefined ? out.storage : scratch(dtype, size);
+  k.gemm(false, true, rows, outFeatures, inFeatures, 1, x.storage, inFeatures, weight.storage, inFeatures, 0, product, outFeatures);
   if (activation !== undefined) {
-    const biasData = bias?.data ?? scratch(dtype, outFeatures).fill(0);
-    k.biasActivation(activation, product, biasData, out.data, rows, outFeatures);
+    let biasData = bias?.storage;
+    if (biasData === undefined) {
+      biasData = scratch(dtype, outFeatures);
+      k.fill(biasData, 0, outFeatures);
+    }
+    k.biasActivation(activation, product, biasData, out.storage, rows, outFeatures);
   } else if (bias !== null) {
-    k.addBiasRows(out.data, bias.data, rows, outFeatures);
+    k.addBiasRows(out.storage, bias.storage, rows, outFeatures);
   }
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
@@ -37,7 +41,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
     let productGrad = grad;
     if (activation !== undefined) {
       // dPre = f'(pre) dY, with db = its column sums in the same pass
-      productGrad = bufferPool.acquire(dtype, size);
+      productGrad = acquireStorage(dtype, size);
       const preGrad = productGrad;
       let biasDone = false;
       if (bias !== null) {
@@ -51,25 +55,25 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, activatio
       sink(bias, (buffer, accumulate) => k.sumRows(grad, rows, outFeatures, buffer, accumulate));
     }
     productBackward(productGrad, sink);
-    if (productGrad !== grad) bufferPool.release(productGrad);
+    if (productGrad !== grad) releaseStorage(productGrad);
   });
 
   // dX = dPre W ; dW = dPre^T X
-  function productBackward(gradPre: FloatArray, sink: GradSink): void {
-    const inputGradient = (buffer: FloatArray, accumulate: boolean): GemmCall => ({
+  function productBackward(gradPre: Storage, sink: GradSink): void {
+    const inputGradient = (buffer: Storage, accumulate: boolean): GemmCall<Storage> => ({
       transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures, alpha: 1,
-      a: gradPre, lda: outFeatures, b: weight.data, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
+      a: gradPre, lda: outFeatures, b: weight.storage, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
     });
-    const weightGradient = (buffer: FloatArray, accumulate: boolean): GemmCall => ({
+    const weightGradient = (buffer: Storage, accumulate: boolean): GemmCall<Storage> => ({
       transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows, alpha: 1,
-      a: gradPre, lda: outFeatures, b: x.data, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
+      a: gradPre, lda: outFeatures, b: x.storage, ldb: inFeatures, beta: accumulate ? 1 : 0, c: buffer, ldc: inFeatures,
     });
     if (x.requiresGrad && weight.requiresGrad) {
       // independent products: the backend may run them side by side
       sink(x, (xBuffer, xAccumulate) => sink(weight, (weightBuffer, weightAccumulate) =>
         k.gemmPair(inputGradient(xBuffer, xAccumulate), weightGradient(weightBuffer, weightAccumulate))));
     } else {
-      const run = (call: GemmCall): void =>
+      const run = (call: GemmCall<Storage>): void =>
         k.gemm(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.a, call.lda, call.b, call.ldb, call.beta, call.c, call.ldc);
       sink(x, (buffer, accumulate) => run(inputGradient(buffer, accumulate)));
       sink(weight, (buffer, accumulate) => run(weightGradient(buffer, accumulate)));
@@ -108,20 +112,20 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const out = Tensor.empty(batched ? [count, m, n] : [m, n], dtype);
   const k = kernels(dtype);
   const batch = { count, strideA: ar * ac, strideB: br * bc, strideC: m * n };
-  k.gemm(transA, transB, m, n, kDim, 1, a.data, ac, b.data, bc, 0, out.data, n, batch);
+  k.gemm(transA, transB, m, n, kDim, 1, a.storage, ac, b.storage, bc, 0, out.storage, n, batch);
 
   return record('matmul', out, [a, b], (grad, sink) => {
     // C = op(A) op(B): dop(A) = dC op(B)^T, dop(B) = op(A)^T dC, then undo the transposes
     sink(a, (buffer, accumulate) => {
       const beta = accumulate ? 1 : 0;
       const gradBatch = { count, strideA: m * n, strideB: br * bc, strideC: ar * ac };
-      if (!transA) k.gemm(false, !transB, m, kDim, n, 1, grad, n, b.data, bc, beta, buffer, ac, gradBatch);
-      else k.gemm(transB, true, kDim, m, n, 1, b.data, bc, grad, n, beta, buffer, ac, { count, strideA: br * bc, strideB: m * n, strideC: ar * ac });
+      if (!transA) k.gemm(false, !transB, m, kDim, n, 1, grad, n, b.storage, bc, beta, buffer, ac, gradBatch);
+      else k.gemm(transB, true, kDim, m, n, 1, b.storage, bc, grad, n, beta, buffer, ac, { count, strideA: br * bc, strideB: m * n, strideC: ar * ac });
     });
     sink(b, (buffer, accumulate) => {
       const beta = accumulate ? 1 : 0;
-      if (!transB) k.gemm(!transA, false, kDim, n, m, 1, a.data, ac, grad, n, beta, buffer, bc, { count, strideA: ar * ac, strideB: m * n, strideC: br * bc });
-      else k.gemm(true, transA, n, kDim, m, 1, grad, n, a.data, ac, beta, buffer, bc, { count, strideA: m * n, strideB: ar * ac, strideC: br * bc });
+      if (!transB) k.gemm(!transA, false, kDim, n, m, 1, a.storage, ac, grad, n, beta, buffer, bc, { count, strideA: ar * ac, strideB: m * n, strideC: br * bc });
+      else k.gemm(true, transA, n, kDim, m, 1, grad, n, a.storage, ac, beta, buffer, bc, { count, strideA: m * n, strideB: ar * ac, strideC: br * bc });
     });
   });
 }

@@ -1,7 +1,8 @@
 /** Losses of the return-conditioned methods, on rows of [rows, cols] predictions. */
 import type { FloatArray } from '../backend.js';
-import { assertSameDType, formatShape, record, Tensor } from '../tensor.js';
-import { addScalar, div, exp, mul, scale, square, sub, sum } from './elementwise.js';
+import { assertSameDType, formatShape, hostInput, record, Tensor } from '../tensor.js';
+import { addScalar, div, exp, expectileWeight, mul, scale, square, sub, sum } from './elementwise.js';
+import { kernels } from './kernels.js';
 import { reshape } from './shape.js';
 
 const HALF_LOG_TWO_PI = 0.5 * Math.log(2 * Math.PI);
@@ -39,36 +40,13 @@ export function mseLoss(pred: Tensor, target: Tensor, options: MseOptions = {}):
     for (let r = 0; r < rows; r++) weightSum += weights[r] as number;
   }
   const normalizer = options.normalizer ?? weightSum * cols;
-  const p = pred.data;
-  const t = target.data;
-  let total = 0;
-  for (let r = 0; r < rows; r++) {
-    const w = weights === undefined ? 1 : (weights[r] as number);
-    if (w === 0) continue;
-    let rowSum = 0;
-    for (let c = 0; c < cols; c++) {
-      const d = (p[r * cols + c] as number) - (t[r * cols + c] as number);
-      rowSum += d * d;
-    }
-    total += w * rowSum;
-  }
-  const out = Tensor.scalar(normalizer > 0 ? total / normalizer : 0, dtype);
+  const k = kernels(dtype);
+  const rowWeights = weights === undefined ? null : hostInput(dtype, weights);
+  const out = Tensor.empty([], dtype);
+  k.mseRows(pred.storage, target.storage, rowWeights, out.storage, rows, cols, normalizer);
   return record('mseLoss', out, [pred, target], (grad, sink) => {
-    const g = normalizer > 0 ? (2 * (grad[0] as number)) / normalizer : 0;
-    const propagate = (input: Tensor, sign: number): void => {
-      sink(input, (buffer, accumulate) => {
-        for (let r = 0; r < rows; r++) {
-          const w = weights === undefined ? 1 : (weights[r] as number);
-          for (let c = 0; c < cols; c++) {
-            const i = r * cols + c;
-            const value = sign * g * w * ((p[i] as number) - (t[i] as number));
-            buffer[i] = accumulate ? (buffer[i] as number) + value : value;
-          }
-        }
-      });
-    };
-    propagate(pred, 1);
-    propagate(target, -1);
+    sink(pred, (buffer, accumulate) => k.mseRowsBackward(pred.storage, target.storage, rowWeights, grad, buffer, rows, cols, normalizer, 1, accumulate));
+    sink(target, (buffer, accumulate) => k.mseRowsBackward(pred.storage, target.storage, rowWeights, grad, buffer, rows, cols, normalizer, -1, accumulate));
   });
 }
 
@@ -87,11 +65,8 @@ export function gaussianEntropy(logStd: Tensor): Tensor {
 export function maskedRowSumMean(x: Tensor, weights: FloatArray): Tensor {
   const { rows, cols } = rowsOf('maskedRowSumMean', x, weights);
   let weightSum = 0;
-  const w = Tensor.empty([rows, 1], x.dtype);
-  for (let r = 0; r < rows; r++) {
-    w.data[r] = weights[r] as number;
-    weightSum += weights[r] as number;
-  }
+  for (let r = 0; r < rows; r++) weightSum += weights[r] as number;
+  const w = Tensor.from(weights, [rows, 1], x.dtype);
   const weighted = mul(x.rank === 2 ? x : reshape(x, [rows, cols]), w);
   return scale(sum(weighted), weightSum > 0 ? 1 / weightSum : 0);
 }
@@ -105,8 +80,7 @@ export function expectileLoss(pred: Tensor, target: Tensor, expectile: number, w
   if (!(expectile > 0 && expectile < 1)) throw new RangeError(`expectileLoss: expectile must be in (0, 1), got ${expectile}`);
   if (!(normalizer > 0)) throw new RangeError(`expectileLoss: normalizer must be positive, got ${normalizer}`);
   const u = scale(sub(target, pred), 1 / normalizer);
-  const asymmetry = Tensor.empty(u.shape, u.dtype);
-  for (let i = 0; i < u.size; i++) asymmetry.data[i] = Math.abs(expectile - ((u.data[i] as number) < 0 ? 1 : 0));
+  const asymmetry = expectileWeight(u, expectile);
   const perRow = mul(square(u), asymmetry);
   return maskedRowSumMean(perRow.rank === 2 ? perRow : reshape(perRow, [weights.length, -1]), weights);
 }

@@ -1,15 +1,15 @@
 /** The transformer's hot ops, each one fused kernel call forward and one backward. */
-import type { Activation, AttentionShape, FloatArray } from '../backend.js';
-import { assertSameDType, formatShape, record, scratch, Tensor, type GradSink } from '../tensor.js';
+import type { Activation, AttentionShape, FloatArray, Storage } from '../backend.js';
+import { assertSameDType, formatShape, hostInput, record, scratch, Tensor, type GradSink } from '../tensor.js';
 import { kernels } from './kernels.js';
 
 export function activation(x: Tensor, kind: Activation): Tensor {
   x.assertLive(kind);
   const out = Tensor.empty(x.shape, x.dtype);
   const k = kernels(x.dtype);
-  k.activation(kind, x.data, out.data, x.size);
+  k.activation(kind, x.storage, out.storage, x.size);
   return record(kind, out, [x], (grad, sink) => {
-    sink(x, (buffer, accumulate) => k.activationBackward(kind, x.data, grad, buffer, x.size, accumulate));
+    sink(x, (buffer, accumulate) => k.activationBackward(kind, x.storage, grad, buffer, x.size, accumulate));
   });
 }
 
@@ -30,25 +30,25 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
   const mean = scratch(dtype, rows);
   const rstd = scratch(dtype, rows);
   const k = kernels(dtype);
-  k.layerNorm(x.data, gamma.data, beta.data, out.data, mean, rstd, rows, cols, eps);
+  k.layerNorm(x.storage, gamma.storage, beta.storage, out.storage, mean, rstd, rows, cols, eps);
   return record('layerNorm', out, [x, gamma, beta], (grad, sink) => {
     // one kernel yields all three gradients, and it always accumulates into gamma's and beta's
     const gradGamma = zeroedTarget(gamma, sink) ?? scratch(dtype, cols);
     const gradBeta = zeroedTarget(beta, sink) ?? scratch(dtype, cols);
     let inputDone = false;
     sink(x, (buffer, accumulate) => {
-      k.layerNormBackward(x.data, gamma.data, mean, rstd, grad, buffer, gradGamma, gradBeta, rows, cols, accumulate);
+      k.layerNormBackward(x.storage, gamma.storage, mean, rstd, grad, buffer, gradGamma, gradBeta, rows, cols, accumulate);
       inputDone = true;
     });
-    if (!inputDone) k.layerNormBackward(x.data, gamma.data, mean, rstd, grad, scratch(dtype, x.size), gradGamma, gradBeta, rows, cols, false);
+    if (!inputDone) k.layerNormBackward(x.storage, gamma.storage, mean, rstd, grad, scratch(dtype, x.size), gradGamma, gradBeta, rows, cols, false);
   });
 }
 
 /** the input's gradient buffer, cleared if it held nothing yet; null when it needs no gradient */
-function zeroedTarget(input: Tensor, sink: GradSink): FloatArray | null {
-  let target: FloatArray | null = null as FloatArray | null;
+function zeroedTarget(input: Tensor, sink: GradSink): Storage | null {
+  let target: Storage | null = null as Storage | null;
   sink(input, (buffer, accumulate) => {
-    if (!accumulate) buffer.fill(0);
+    if (!accumulate) kernels(input.dtype).fill(buffer, 0, input.size);
     target = buffer;
   });
   return target;
@@ -87,14 +87,13 @@ export function attention(qkv: Tensor, options: AttentionOptions): Tensor {
   };
   const dtype = qkv.dtype;
   const mask = keyMask === null ? null
-    : dtype === 'float32' ? (keyMask instanceof Float32Array ? keyMask : Float32Array.from(keyMask))
-    : Float64Array.from(keyMask);
+    : hostInput(dtype, dtype === 'float32' ? (keyMask instanceof Float32Array ? keyMask : Float32Array.from(keyMask)) : Float64Array.from(keyMask));
   const probs = scratch(dtype, batch * options.heads * tokens * tokens);
   const out = Tensor.empty([batch, tokens, channels], dtype);
   const k = kernels(dtype);
-  k.attention(qkv.data, mask, probs, out.data, shape);
+  k.attention(qkv.storage, mask, probs, out.storage, shape);
   return record('attention', out, [qkv], (grad, sink) => {
-    sink(qkv, (buffer, accumulate) => k.attentionBackward(qkv.data, probs, grad, buffer, shape, accumulate));
+    sink(qkv, (buffer, accumulate) => k.attentionBackward(qkv.storage, probs, grad, buffer, shape, accumulate));
   });
 }
 
@@ -106,7 +105,7 @@ export function dropout(x: Tensor, p: number, seed: number): Tensor {
   const out = Tensor.empty(x.shape, x.dtype);
   const k = kernels(x.dtype);
   const s = seed >>> 0;
-  k.dropout(x.data, out.data, x.size, p, s);
+  k.dropout(x.storage, out.storage, x.size, p, s);
   return record('dropout', out, [x], (grad, sink) => {
     sink(x, (buffer, accumulate) => k.dropoutBackward(grad, buffer, x.size, p, s, accumulate));
   });

@@ -1,5 +1,6 @@
 /** Reshape (a view), slicing and joining along an axis, and embedding lookups. */
-import { assertSameDType, formatShape, record, shapeSize, Tensor } from '../tensor.js';
+import { assertSameDType, formatShape, hostIndices, record, shapeSize, Tensor } from '../tensor.js';
+import { wholeArray } from './elementwise.js';
 import { kernels } from './kernels.js';
 
 function resolveAxis(op: string, axis: number, rank: number): number {
@@ -19,12 +20,10 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     resolved = shape.map((d, i) => (i === unknown ? x.size / known : d));
   }
   if (shapeSize(resolved) !== x.size) throw new RangeError(`reshape: cannot reshape ${formatShape(x.shape)} (${x.size} elements) to ${formatShape(shape)}`);
-  const out = new Tensor(x.data, resolved, { borrowsData: true });
+  const out = new Tensor(x.storage, resolved, { borrowsData: true });
+  const k = kernels(x.dtype);
   return record('reshape', out, [x], (grad, sink) => {
-    sink(x, (buffer, accumulate) => {
-      if (!accumulate) buffer.set(grad);
-      else for (let i = 0; i < grad.length; i++) buffer[i] = (buffer[i] as number) + (grad[i] as number);
-    });
+    sink(x, (buffer, accumulate) => k.copyBlocks(grad, buffer, wholeArray(x.size), accumulate));
   });
 }
 
@@ -40,18 +39,12 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const outer = shapeSize(x.shape.slice(0, a));
   const width = (end - start) * inner;
   const out = Tensor.empty(x.shape.map((d, i) => (i === a ? end - start : d)), x.dtype);
-  for (let o = 0; o < outer; o++) {
-    const src = o * dim * inner + start * inner;
-    out.data.set(x.data.subarray(src, src + width), o * width);
-  }
+  const k = kernels(x.dtype);
+  k.copyBlocks(x.storage, out.storage, { count: outer, width, srcOffset: start * inner, srcStride: dim * inner, dstOffset: 0, dstStride: width }, false);
   return record('slice', out, [x], (grad, sink) => {
     sink(x, (buffer, accumulate) => {
-      if (!accumulate) buffer.fill(0);
-      for (let o = 0; o < outer; o++) {
-        const dst = o * dim * inner + start * inner;
-        const src = o * width;
-        for (let i = 0; i < width; i++) buffer[dst + i] = (buffer[dst + i] as number) + (grad[src + i] as number);
-      }
+      if (!accumulate) k.fill(buffer, 0, x.size);
+      k.copyBlocks(grad, buffer, { count: outer, width, srcOffset: 0, srcStride: width, dstOffset: start * inner, dstStride: dim * inner }, true);
     });
   });
 }
@@ -72,10 +65,11 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
   const widths = tensors.map((t) => (t.shape[a] as number) * inner);
   const rowWidth = widths.reduce((s, w) => s + w, 0);
   const out = Tensor.empty(first.shape.map((d, i) => (i === a ? rowWidth / inner : d)), dtype);
+  const k = kernels(dtype);
   let column = 0;
   tensors.forEach((t, index) => {
     const width = widths[index] as number;
-    for (let o = 0; o < outer; o++) out.data.set(t.data.subarray(o * width, (o + 1) * width), o * rowWidth + column);
+    k.copyBlocks(t.storage, out.storage, { count: outer, width, srcOffset: 0, srcStride: width, dstOffset: column, dstStride: rowWidth }, false);
     column += width;
   });
   return record('concat', out, [...tensors], (grad, sink) => {
@@ -84,12 +78,7 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
       const width = widths[index] as number;
       const start = offset;
       sink(t, (buffer, accumulate) => {
-        for (let o = 0; o < outer; o++) {
-          const src = o * rowWidth + start;
-          const dst = o * width;
-          if (accumulate) for (let i = 0; i < width; i++) buffer[dst + i] = (buffer[dst + i] as number) + (grad[src + i] as number);
-          else buffer.set(grad.subarray(src, src + width), dst);
-        }
+        k.copyBlocks(grad, buffer, { count: outer, width, srcOffset: start, srcStride: rowWidth, dstOffset: 0, dstStride: width }, accumulate);
       });
       offset += width;
     });
@@ -128,11 +117,12 @@ export function embedding(table: Tensor, indices: Int32Array, indexShape: readon
   }
   const out = Tensor.empty([...indexShape, width], table.dtype);
   const k = kernels(table.dtype);
-  k.gatherRows(table.data, indices, out.data, width);
+  const index = hostIndices(table.dtype, indices);
+  k.gatherRows(table.storage, index, out.storage, width);
   return record('embedding', out, [table], (grad, sink) => {
     sink(table, (buffer, accumulate) => {
-      if (!accumulate) buffer.fill(0);
-      k.scatterAddRows(grad, indices, buffer, width);
+      if (!accumulate) k.fill(buffer, 0, table.size);
+      k.scatterAddRows(grad, index, buffer, width);
     });
   });
 }
