@@ -538,19 +538,19 @@ fn main(${ROW_BUILTINS}) {
   /** out[i] = f(x[i]; a, b) as unaryValue (backends/generic.ts); one pipeline per kind */
   unary(kind: UnaryKind, x: GpuArray, out: GpuArray, n: number, a: number, b: number): void {
     const pipeline = this.runtime.pipeline(`unary:${kind}`, () => elementwise(['a: f32', 'b: f32'], [read('x'), write('out')],
-      `let x0 = x[i];\n  out[i] = ${UNARY_VALUE[kind]('x0')};`));
+      `let x0 = x[i];\n  out[i] = ${UNARY_VALUE[kind]('x0')};`, FLOAT_BITS));
     this.runtime.dispatch(pipeline, [x, out], [u32(n), f32(a), f32(b)], this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /** gradX[i] (+)= gradOut[i] * f'(x[i]) as unaryDerivative, with y = f(x) the forward output */
   unaryBackward(kind: UnaryKind, x: GpuArray, y: GpuArray, gradOut: GpuArray, gradX: GpuArray, n: number, a: number, b: number, accumulate: boolean): void {
-    const pipeline = this.runtime.pipeline(`unaryBackward:${kind}`, () => elementwise(['a: f32', 'b: f32', 'accumulate: u32'],
+    const pipeline = this.runtime.pipeline(`unaryBackward:${kind}`, () => elementwise(['a: f32', 'b: f32', 'accumulate: u32', 'zero: f32'],
       [read('x'), read('y'), read('gradOut'), write('gradX')], `
   let x0 = x[i];
   let y0 = y[i];
   let g = gradOut[i] * (${UNARY_DERIVATIVE[kind]('x0', 'y0')});
   if (P.accumulate == 1u) { gradX[i] = gradX[i] + g; } else { gradX[i] = g; }`));
-    this.runtime.dispatch(pipeline, [x, y, gradOut, gradX], [u32(n), f32(a), f32(b), flag(accumulate)], this.runtime.grid(n, WORKGROUP_1D));
+    this.runtime.dispatch(pipeline, [x, y, gradOut, gradX], [u32(n), f32(a), f32(b), flag(accumulate), f32(0)], this.runtime.grid(n, WORKGROUP_1D));
   }
 
   /**
@@ -630,12 +630,12 @@ fn main(${ROW_BUILTINS}) {
   mseRows(pred: GpuArray, target: GpuArray, weights: GpuArray | null, out: GpuArray, rows: number, cols: number, normalizer: number): void {
     const rowTotals = this.runtime.allocate(rows);
     const rowPipeline = this.runtime.pipeline('mseRowTotals', () => elementwise(['cols: u32', 'weighted: u32'],
-      [read('pred'), read('target'), read('weights'), write('rowTotals')], `
+      [read('pred'), read('targets'), read('weights'), write('rowTotals')], `
   let w = select(1.0, weights[i], P.weighted == 1u);
   var rowSum = 0.0;
   if (w != 0.0) {
     for (var c = 0u; c < P.cols; c++) {
-      let d = pred[i * P.cols + c] - target[i * P.cols + c];
+      let d = pred[i * P.cols + c] - targets[i * P.cols + c];
       rowSum = rowSum + d * d;
     }
   }
@@ -663,10 +663,10 @@ fn main() {
   ): void {
     const n = rows * cols;
     const pipeline = this.runtime.pipeline('mseRowsBackward', () => elementwise(['cols: u32', 'weighted: u32', 'normalizer: f32', 'sign: f32', 'accumulate: u32'],
-      [read('pred'), read('target'), read('weights'), read('gradOut'), write('gradInput')], `
+      [read('pred'), read('targets'), read('weights'), read('gradOut'), write('gradInput')], `
   let g = select(0.0, (2.0 * gradOut[0]) / P.normalizer, P.normalizer > 0.0);
   let w = select(1.0, weights[i / P.cols], P.weighted == 1u);
-  let value = P.sign * g * w * (pred[i] - target[i]);
+  let value = P.sign * g * w * (pred[i] - targets[i]);
   if (P.accumulate == 1u) { gradInput[i] = gradInput[i] + value; } else { gradInput[i] = value; }`));
     this.runtime.dispatch(pipeline, [pred, target, weights ?? this.placeholderArray(), gradOut, gradInput],
       [u32(n), u32(cols), flag(weights !== null), f32(normalizer), f32(sign), flag(accumulate)], this.runtime.grid(n, WORKGROUP_1D));

@@ -226,28 +226,54 @@ export const ROW_SCRATCH = `var<workgroup> scratch: array<f32, ${WORKGROUP_ROW}>
 export const FLOAT_BITS = /* wgsl */ `
 fn isNan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 fn isFinite_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
-// Math.min / Math.max: NaN if either is NaN, and min(0, -0) = -0, max(0, -0) = 0 (the sign bits
-// of two equal values OR-ed, or AND-ed); WGSL's min and max leave both cases to the driver
+// Math.min / Math.max: NaN if either is NaN (the NaN operand itself: a NaN constant does not
+// compile), and min(0, -0) = -0, max(0, -0) = 0 (the sign bits of two equal values OR-ed, or
+// AND-ed); WGSL's min and max leave both cases to the driver
+// a quiet NaN made at run time (a NaN or infinite constant does not compile in WGSL)
+fn nan_(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) | 0x7fc00000u); }
+fn inf_(x: f32, negative: bool) -> f32 { return bitcast<f32>((bitcast<u32>(x) & 0u) | select(0x7f800000u, 0xff800000u, negative)); }
+// exp, log and sqrt with Math.exp/log/sqrt's special values: WGSL leaves the builtins' results
+// for NaN, infinities and out-of-domain arguments to the driver (SwiftShader's exp(NaN) is +Inf,
+// its log(-x) is log(x))
+fn exp_(x: f32) -> f32 {
+  if (isNan_(x) || x == inf_(x, false)) { return x; }
+  if (x == inf_(x, true)) { return 0.0; }
+  return exp(x);
+}
+fn log_(x: f32) -> f32 {
+  if (isNan_(x) || x == inf_(x, false)) { return x; }
+  if (x < 0.0) { return nan_(x); }
+  if (x == 0.0) { return inf_(x, true); }
+  return log(x);
+}
+fn sqrt_(x: f32) -> f32 {
+  if (isNan_(x) || x == inf_(x, false) || x == 0.0) { return x; }
+  if (x < 0.0) { return nan_(x); }
+  return sqrt(x);
+}
 fn minimum_(x: f32, y: f32) -> f32 {
-  if (isNan_(x) || isNan_(y)) { return bitcast<f32>(0x7fc00000u); }
+  if (isNan_(x)) { return x; }
+  if (isNan_(y)) { return y; }
   if (x == y) { return bitcast<f32>(bitcast<u32>(x) | bitcast<u32>(y)); }
   return select(y, x, x < y);
 }
 fn maximum_(x: f32, y: f32) -> f32 {
-  if (isNan_(x) || isNan_(y)) { return bitcast<f32>(0x7fc00000u); }
+  if (isNan_(x)) { return x; }
+  if (isNan_(y)) { return y; }
   if (x == y) { return bitcast<f32>(bitcast<u32>(x) & bitcast<u32>(y)); }
   return select(y, x, x > y);
 }`;
 
 /**
- * unaryValue (backends/generic.ts) in WGSL, on the input `x` and the parameters P.a, P.b. The
- * selects keep the host's comparison order, so NaN falls through as it does there (clip(NaN) is NaN).
+ * unaryValue (backends/generic.ts) in WGSL, on the input `x` and the parameters P.a, P.b (needs
+ * FLOAT_BITS). The selects keep the host's comparison order, so NaN falls through as it does
+ * there (clip(NaN) is NaN). exp, log and sqrt go through FLOAT_BITS's IEEE wrappers.
  */
 export const UNARY_VALUE: Record<UnaryKind, (x: string) => string> = {
   neg: (x) => `-${x}`,
-  exp: (x) => `exp(${x})`,
-  log: (x) => `log(${x})`,
-  sqrt: (x) => `sqrt(${x})`,
+  exp: (x) => `exp_(${x})`,
+  log: (x) => `log_(${x})`,
+  sqrt: (x) => `sqrt_(${x})`,
   square: (x) => `${x} * ${x}`,
   abs: (x) => `abs(${x})`,
   scale: (x) => `${x} * P.a`,
@@ -256,7 +282,11 @@ export const UNARY_VALUE: Record<UnaryKind, (x: string) => string> = {
   expectileWeight: (x) => `abs(P.a - select(0.0, 1.0, ${x} < 0.0))`,
 };
 
-/** unaryDerivative in WGSL from the input x and the output y; abs's is Math.sign (0 at 0, NaN at NaN) */
+/**
+ * unaryDerivative in WGSL from the input x and the output y; abs's is Math.sign (0 at 0, NaN at
+ * NaN). expectileWeight's 0 is the uniform P.zero: a literal 0.0 lets the compiler fold
+ * gradOut * 0.0 to 0, where the host gives NaN for a NaN or infinite gradient.
+ */
 export const UNARY_DERIVATIVE: Record<UnaryKind, (x: string, y: string) => string> = {
   neg: () => '-1.0',
   exp: (_x, y) => y,
@@ -267,7 +297,7 @@ export const UNARY_DERIVATIVE: Record<UnaryKind, (x: string, y: string) => strin
   scale: () => 'P.a',
   addScalar: () => '1.0',
   clip: (x) => `select(0.0, 1.0, ${x} >= P.a && ${x} <= P.b)`,
-  expectileWeight: () => '0.0',
+  expectileWeight: () => 'P.zero',
 };
 
 /** binaryValue on x0 = a[offA], y0 = b[offB] (FLOAT_BITS for minimum and maximum) */
