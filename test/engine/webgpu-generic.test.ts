@@ -331,17 +331,26 @@ describe('webgpu generic kernels against hostGenericKernels', { skip }, () => {
     const floats = data(random, 1001, true);
     const ints = Int32Array.from({ length: 77 }, (_, i) => (i * 7919) - 300000);
     const window = data(random, 50).subarray(13, 30); // a view with a byte offset
-    const earlier = runtime.allocate(10);
-    gpu.fill(earlier, 3, 10); // queued before the upload: must still run first
+    // program order: a queued dispatch reads `old`, whose buffer goes back to the pool and is
+    // handed to the batch; the dispatch must still see the old values
+    const oldValues = data(random, 40);
+    const old = runtime.upload(oldValues);
+    const negated = runtime.allocate(40);
+    gpu.unary('neg', old, negated, 40, 0, 0);
+    runtime.release(old);
     const before = { ...runtime.stats };
+    const [reused] = runtime.uploadBatch([new Float32Array(40).fill(9)]);
+    assert.equal(reused!.buffer, old.buffer, 'the pool hands the released buffer to the batch');
+    assert.deepEqual(await runtime.read(negated), oldValues.map((v) => -v));
+    assert.deepEqual(await runtime.read(reused!), new Float32Array(40).fill(9));
+    assert.equal(runtime.stats.uploads - before.uploads, 1);
     const [f, i, empty, w] = runtime.uploadBatch([floats, ints, new Float32Array(0), window]);
-    assert.equal(runtime.stats.uploads - before.uploads, 1, 'one writeBuffer for four arrays');
+    assert.equal(runtime.stats.uploads - before.uploads, 2, 'one writeBuffer for four arrays');
     assert.deepEqual([f!.length, i!.length, empty!.length, w!.length], [1001, 77, 0, 17]);
     const bits = (values: Float32Array): Int32Array => new Int32Array(values.buffer, values.byteOffset, values.length);
     assert.deepEqual(bits(await runtime.read(f!)), bits(floats));
     assert.deepEqual(bits(await runtime.read(i!)), ints);
     assert.deepEqual(bits(await runtime.read(w!)), bits(window));
-    assert.deepEqual(await runtime.read(earlier), new Float32Array(10).fill(3));
     const singleWrites = runtime.stats.uploads;
     runtime.upload(floats);
     assert.equal(runtime.stats.uploads, singleWrites + 1, 'upload counts its writeBuffer');

@@ -515,11 +515,11 @@ fn main(${ROW_BUILTINS}) {
 
   /**
    * dst[...] (+)= src[...] for each block (CopyBlocks): one thread per destination element, so
-   * the destination blocks must not overlap (|dstStride| >= width when count > 1).
+   * the destination blocks must not overlap (dstStride >= width when count > 1).
    */
   copyBlocks(src: GpuArray, dst: GpuArray, blocks: CopyBlocks, accumulate: boolean): void {
     const { count, width, srcOffset, srcStride, dstOffset, dstStride } = blocks;
-    if (count > 1 && Math.abs(dstStride) < width) throw new RangeError(`copyBlocks: destination blocks overlap (stride ${dstStride} < width ${width})`);
+    if (count > 1 && dstStride < width) throw new RangeError(`copyBlocks: destination blocks overlap (stride ${dstStride} < width ${width})`);
     if ([count, width, srcOffset, srcStride, dstOffset, dstStride].some((v) => !Number.isInteger(v) || v < 0)) {
       throw new RangeError('copyBlocks: counts, offsets and strides must be non-negative integers');
     }
