@@ -281,6 +281,17 @@ describe('webgpu generic kernels against hostGenericKernels', { skip }, () => {
         assertMatches(await down(gpu, expandedGpu), expanded, EXACT, `expand ${label} accumulate=${accumulate}`);
       }
     }
+    // a target whose axes are permuted (a transposed [3, 5] target under a [3, 4, 5] source)
+    const permuted: ReduceLayout = { shape: [3, 4, 5], strides: [1, 0, 3] };
+    const source = data(random, 60);
+    const sourceGpu = up(gpu, source);
+    for (const accumulate of [false, true]) {
+      const out = data(random, 15);
+      const outGpu = up(gpu, out);
+      gpu.reduceTo(sourceGpu, outGpu, permuted, accumulate);
+      host.reduceTo(source, out, permuted, accumulate);
+      assertMatches(await down(gpu, outGpu), out, EXACT, `reduceTo onto a permuted target accumulate=${accumulate}`);
+    }
     // past the 1-D grid limit (3 x 3 workgroups of 256): 2000 elements reduced to 1000 and expanded back
     const layout = { shape: [1000, 2], strides: [1, 0] };
     const x = data(random, 2000);
