@@ -8,11 +8,14 @@
  * Arrays passed to one call must be distinct buffers (WebGPU forbids a buffer bound both
  * writable and again in one dispatch), except where a method says aliasing is allowed.
  */
-import type { Activation, AdamStep, AttentionShape, GemmBatch, GemmCall } from '../backend.js';
+import type {
+  Activation, AdamStep, AttentionShape, BinaryKind, BroadcastLayout, CopyBlocks, GemmBatch, GemmCall, ReduceLayout, UnaryKind,
+} from '../backend.js';
+import { axisFields, elementCount, forwardOffsets, forwardParams, operandCount, preimageLoop, preimageParams, PREIMAGE_FIELDS } from './layouts.js';
 import { type GpuArray, type GpuRuntime, type Param } from './runtime.js';
 import {
-  activationPrelude, DROPOUT_KEEP, elementwise, gemmSource, GEMM_TILE_M, GEMM_TILE_N, header,
-  ROW_SCRATCH, rowReduction, WORKGROUP_1D, WORKGROUP_ROW, type Binding,
+  activationPrelude, BINARY_DERIVATIVE, BINARY_VALUE, DROPOUT_KEEP, elementwise, FLOAT_BITS, gemmSource, GEMM_TILE_M, GEMM_TILE_N, header,
+  ROW_SCRATCH, rowReduction, UNARY_DERIVATIVE, UNARY_VALUE, WORKGROUP_1D, WORKGROUP_ROW, type Binding,
 } from './wgsl.js';
 
 /** GemmCall (backend.ts) on device arrays */
@@ -39,6 +42,11 @@ function dropoutSeed(seed: number): number {
   if (!Number.isInteger(seed)) throw new RangeError(`dropout: seed must be an integer, got ${seed}`);
   return ((seed % 4294967296) + 4294967296) % 4294967296;
 }
+
+const PARTIAL_MODE = { sum: 0, square: 1, nonFinite: 2 } as const;
+
+/** WGSL that ends the thread (writing nothing) when the guard's first element is NaN or +-Inf */
+const GUARD_CHECK = 'if (!isFinite_(guard[0])) { return; }';
 
 export class WebGpuKernels {
   readonly runtime: GpuRuntime;
@@ -130,8 +138,20 @@ export class WebGpuKernels {
    */
   sumSquaresInto(x: GpuArray, n: number, out: GpuArray, slot: number): void {
     const partials = this.runtime.allocate(WORKGROUP_1D);
+    const groups = this.partialSums(x, n, partials, 'square');
+    this.partialSums(partials, groups, out, 'sum', slot);
+    this.runtime.release(partials);
+  }
+
+  /**
+   * The first pass of the tree sums: up to 256 workgroups each reduce a strided share of
+   * f(x[i]) for i < n (f: the value, its square, or 1 for NaN and +-Inf) into out[slot + group].
+   * Returns the number of workgroups (partial sums written).
+   */
+  private partialSums(x: GpuArray, n: number, out: GpuArray, mode: 'sum' | 'square' | 'nonFinite', slot = 0): number {
     const groups = Math.max(1, Math.min(WORKGROUP_1D, Math.ceil(n / WORKGROUP_1D)));
-    const partialPipeline = this.runtime.pipeline('sumSquaresPartial', () => `${header(['n: u32', 'square: u32', 'slot: u32'], [read('x'), write('partials')])}
+    const pipeline = this.runtime.pipeline('partialSums', () => `${header(['n: u32', 'mode: u32', 'slot: u32'], [read('x'), write('partials')])}
+${FLOAT_BITS}
 var<workgroup> tree: array<f32, ${WORKGROUP_1D}>;
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -140,7 +160,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   var sum = 0.0;
   for (var i = wg.x * ${WORKGROUP_1D}u + t; i < P.n; i += stride) {
     let v = x[i];
-    sum += select(v, v * v, P.square == 1u);
+    if (P.mode == 0u) { sum += v; } else if (P.mode == 1u) { sum += v * v; } else { sum += select(0.0, 1.0, !isFinite_(v)); }
   }
   tree[t] = sum;
   workgroupBarrier();
@@ -150,10 +170,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   }
   if (t == 0u) { partials[wg.x + P.slot] = tree[0]; }
 }`);
-    this.runtime.dispatch(partialPipeline, [x, partials], [u32(n), flag(true), u32(0)], [groups, 1, 1]);
-    // the second pass is the same kernel over the partial sums, without squaring
-    this.runtime.dispatch(partialPipeline, [partials, out], [u32(groups), flag(false), u32(slot)], [1, 1, 1]);
-    this.runtime.release(partials);
+    this.runtime.dispatch(pipeline, [x, out], [u32(n), u32(PARTIAL_MODE[mode]), u32(slot)], [groups, 1, 1]);
+    return groups;
   }
 
   /** sum of x[i]^2 as a new one-element array (the CPU backends return it as a number) */
@@ -489,12 +507,206 @@ fn main(${ROW_BUILTINS}) {
     this.runtime.dispatch(pipeline, [gradOut, index, gradTable], [u32(cols), u32(rows)], this.runtime.grid(cols, WORKGROUP_1D));
   }
 
-  /** one Adam / AdamW update in place, as Backend.adamUpdate */
-  adamUpdate(param: GpuArray, grad: GpuArray, m: GpuArray, v: GpuArray, n: number, step: AdamStep): void {
-    const pipeline = this.runtime.pipeline('adam', () => elementwise(
+  /** x[i] = value for i < n */
+  fill(x: GpuArray, value: number, n: number): void {
+    const pipeline = this.runtime.pipeline('fill', () => elementwise(['value: f32'], [write('x')], 'x[i] = P.value;'));
+    this.runtime.dispatch(pipeline, [x], [u32(n), f32(value)], this.runtime.grid(n, WORKGROUP_1D));
+  }
+
+  /**
+   * dst[...] (+)= src[...] for each block (CopyBlocks): one thread per destination element, so
+   * the destination blocks must not overlap (dstStride >= width when count > 1).
+   */
+  copyBlocks(src: GpuArray, dst: GpuArray, blocks: CopyBlocks, accumulate: boolean): void {
+    const { count, width, srcOffset, srcStride, dstOffset, dstStride } = blocks;
+    if (count > 1 && dstStride < width) throw new RangeError(`copyBlocks: destination blocks overlap (stride ${dstStride} < width ${width})`);
+    if ([count, width, srcOffset, srcStride, dstOffset, dstStride].some((v) => !Number.isInteger(v) || v < 0)) {
+      throw new RangeError('copyBlocks: counts, offsets and strides must be non-negative integers');
+    }
+    const n = count * width;
+    const pipeline = this.runtime.pipeline('copyBlocks', () => elementwise(
+      ['width: u32', 'srcOffset: u32', 'srcStride: u32', 'dstOffset: u32', 'dstStride: u32', 'accumulate: u32'], [read('src'), write('dst')], `
+  let block = i / P.width;
+  let column = i % P.width;
+  let value = src[P.srcOffset + block * P.srcStride + column];
+  let to = P.dstOffset + block * P.dstStride + column;
+  if (P.accumulate == 1u) { dst[to] = dst[to] + value; } else { dst[to] = value; }`));
+    this.runtime.dispatch(pipeline, [src, dst],
+      [u32(n), u32(width), u32(srcOffset), u32(srcStride), u32(dstOffset), u32(dstStride), flag(accumulate)], this.runtime.grid(n, WORKGROUP_1D));
+  }
+
+  /** out[i] = f(x[i]; a, b) as unaryValue (backends/generic.ts); one pipeline per kind */
+  unary(kind: UnaryKind, x: GpuArray, out: GpuArray, n: number, a: number, b: number): void {
+    const pipeline = this.runtime.pipeline(`unary:${kind}`, () => elementwise(['a: f32', 'b: f32'], [read('x'), write('out')],
+      `let x0 = x[i];\n  out[i] = ${UNARY_VALUE[kind]('x0')};`, FLOAT_BITS));
+    this.runtime.dispatch(pipeline, [x, out], [u32(n), f32(a), f32(b)], this.runtime.grid(n, WORKGROUP_1D));
+  }
+
+  /** gradX[i] (+)= gradOut[i] * f'(x[i]) as unaryDerivative, with y = f(x) the forward output */
+  unaryBackward(kind: UnaryKind, x: GpuArray, y: GpuArray, gradOut: GpuArray, gradX: GpuArray, n: number, a: number, b: number, accumulate: boolean): void {
+    const pipeline = this.runtime.pipeline(`unaryBackward:${kind}`, () => elementwise(['a: f32', 'b: f32', 'accumulate: u32', 'zero: f32'],
+      [read('x'), read('y'), read('gradOut'), write('gradX')], `
+  let x0 = x[i];
+  let y0 = y[i];
+  let g = gradOut[i] * (${UNARY_DERIVATIVE[kind]('x0', 'y0')});
+  if (P.accumulate == 1u) { gradX[i] = gradX[i] + g; } else { gradX[i] = g; }`));
+    this.runtime.dispatch(pipeline, [x, y, gradOut, gradX], [u32(n), f32(a), f32(b), flag(accumulate), f32(0)], this.runtime.grid(n, WORKGROUP_1D));
+  }
+
+  /**
+   * out[i] = a[offA(i)] op b[offB(i)] over the layout, one thread per output element
+   * (elementCount(layout.shape) of them). a and b may be the same array (mul(x, x)): that
+   * variant binds it once. out must be distinct from both.
+   */
+  binary(kind: BinaryKind, a: GpuArray, b: GpuArray, out: GpuArray, layout: BroadcastLayout): void {
+    const aliased = a.buffer === b.buffer;
+    const n = elementCount(layout.shape);
+    const operands = aliased ? [read('a')] : [read('a'), read('b')];
+    const pipeline = this.runtime.pipeline(`binary:${kind}:${aliased ? 'aliased' : 'distinct'}`, () => elementwise(
+      axisFields('s', 'a', 'b'), [...operands, write('out')], `
+  ${forwardOffsets('i', ['a', 'b'])}
+  let x0 = a[off_a];
+  let y0 = ${aliased ? 'a' : 'b'}[off_b];
+  out[i] = ${BINARY_VALUE[kind]};`, FLOAT_BITS));
+    const arrays = aliased ? [a, out] : [a, b, out];
+    this.runtime.dispatch(pipeline, arrays, [u32(n), ...forwardParams('binary', layout.shape, [layout.aStrides, layout.bStrides])],
+      this.runtime.grid(n, WORKGROUP_1D));
+  }
+
+  /**
+   * The gradient of one operand, as Backend.binaryBackward: one thread per element of
+   * gradInput (operandCount of the input's strides) walks the output elements that read it in
+   * increasing index, so a broadcast operand's sum has the reference's order and no atomics.
+   * a and b may be the same array; gradOut and gradInput must be distinct from them.
+   */
+  binaryBackward(
+    kind: BinaryKind, a: GpuArray, b: GpuArray, gradOut: GpuArray, gradInput: GpuArray,
+    input: 'a' | 'b', layout: BroadcastLayout, accumulate: boolean,
+  ): void {
+    const aliased = a.buffer === b.buffer;
+    const targetStrides = input === 'a' ? layout.aStrides : layout.bStrides;
+    const n = operandCount(layout.shape, targetStrides);
+    const operands = aliased ? [read('a')] : [read('a'), read('b')];
+    const pipeline = this.runtime.pipeline(`binaryBackward:${kind}:${input}:${aliased ? 'aliased' : 'distinct'}`, () => elementwise(
+      ['accumulate: u32', ...PREIMAGE_FIELDS, ...axisFields('a', 'b')], [...operands, read('gradOut'), write('gradInput')], `
+  var acc = select(0.0, gradInput[i], P.accumulate == 1u);
+  ${preimageLoop('i', ['a', 'b'], `let x0 = a[off_a];
+    let y0 = ${aliased ? 'a' : 'b'}[off_b];
+    acc = acc + gradOut[src] * (${BINARY_DERIVATIVE[kind][input]});`)}
+  gradInput[i] = acc;`));
+    const arrays = aliased ? [a, gradOut, gradInput] : [a, b, gradOut, gradInput];
+    const params = [u32(n), flag(accumulate), ...preimageParams('binaryBackward', layout.shape, targetStrides, [layout.aStrides, layout.bStrides])];
+    this.runtime.dispatch(pipeline, arrays, params, this.runtime.grid(n, WORKGROUP_1D));
+  }
+
+  /** out[j] (+)= the sum, in increasing i, of x[i] over the elements i the layout maps to j; one thread per out element */
+  reduceTo(x: GpuArray, out: GpuArray, layout: ReduceLayout, accumulate: boolean): void {
+    const n = operandCount(layout.shape, layout.strides);
+    const pipeline = this.runtime.pipeline('reduceTo', () => elementwise(['accumulate: u32', ...PREIMAGE_FIELDS], [read('x'), write('out')], `
+  var acc = select(0.0, out[i], P.accumulate == 1u);
+  ${preimageLoop('i', [], 'acc = acc + x[src];')}
+  out[i] = acc;`));
+    this.runtime.dispatch(pipeline, [x, out], [u32(n), flag(accumulate), ...preimageParams('reduceTo', layout.shape, layout.strides)],
+      this.runtime.grid(n, WORKGROUP_1D));
+  }
+
+  /** out[i] (+)= x[off(i)] for every element i of the layout's shape (reduceTo's adjoint) */
+  expand(x: GpuArray, out: GpuArray, layout: ReduceLayout, accumulate: boolean): void {
+    const n = elementCount(layout.shape);
+    const pipeline = this.runtime.pipeline('expand', () => elementwise(['accumulate: u32', ...axisFields('s', 'x')], [read('x'), write('out')], `
+  ${forwardOffsets('i', ['x'])}
+  let value = x[off_x];
+  if (P.accumulate == 1u) { out[i] = out[i] + value; } else { out[i] = value; }`));
+    this.runtime.dispatch(pipeline, [x, out], [u32(n), flag(accumulate), ...forwardParams('expand', layout.shape, [layout.strides])],
+      this.runtime.grid(n, WORKGROUP_1D));
+  }
+
+  /**
+   * out[0] = sum_r w_r sum_c (pred - target)^2 / normalizer (0 when normalizer <= 0), as
+   * Backend.mseRows. One thread per row sums its columns in order (a row with weight 0 is
+   * skipped, as in the reference, so its NaN does not count), then the row totals go through the
+   * two-pass tree of sumSquares, then one thread adds the partial sums and divides.
+   */
+  mseRows(pred: GpuArray, target: GpuArray, weights: GpuArray | null, out: GpuArray, rows: number, cols: number, normalizer: number): void {
+    const rowTotals = this.runtime.allocate(rows);
+    const rowPipeline = this.runtime.pipeline('mseRowTotals', () => elementwise(['cols: u32', 'weighted: u32'],
+      [read('pred'), read('targets'), read('weights'), write('rowTotals')], `
+  let w = select(1.0, weights[i], P.weighted == 1u);
+  var rowSum = 0.0;
+  if (w != 0.0) {
+    for (var c = 0u; c < P.cols; c++) {
+      let d = pred[i * P.cols + c] - targets[i * P.cols + c];
+      rowSum = rowSum + d * d;
+    }
+  }
+  rowTotals[i] = w * rowSum;`));
+    this.runtime.dispatch(rowPipeline, [pred, target, weights ?? this.placeholderArray(), rowTotals],
+      [u32(rows), u32(cols), flag(weights !== null)], this.runtime.grid(rows, WORKGROUP_1D));
+    const partials = this.runtime.allocate(WORKGROUP_1D);
+    const groups = this.partialSums(rowTotals, rows, partials, 'sum');
+    this.runtime.release(rowTotals);
+    const finishPipeline = this.runtime.pipeline('mseFinish', () => `${header(['count: u32', 'normalizer: f32'], [read('partials'), write('out')])}
+@compute @workgroup_size(1)
+fn main() {
+  var total = 0.0;
+  for (var s = 0u; s < P.count; s++) { total = total + partials[s]; }
+  out[0] = select(0.0, total / P.normalizer, P.normalizer > 0.0);
+}`);
+    this.runtime.dispatch(finishPipeline, [partials, out], [u32(groups), f32(normalizer)], [1, 1, 1]);
+    this.runtime.release(partials);
+  }
+
+  /** gradInput[r, c] (+)= sign * (2 gradOut[0] / normalizer) * w_r * (pred - target)[r, c] (0 when normalizer <= 0) */
+  mseRowsBackward(
+    pred: GpuArray, target: GpuArray, weights: GpuArray | null, gradOut: GpuArray, gradInput: GpuArray,
+    rows: number, cols: number, normalizer: number, sign: 1 | -1, accumulate: boolean,
+  ): void {
+    const n = rows * cols;
+    const pipeline = this.runtime.pipeline('mseRowsBackward', () => elementwise(['cols: u32', 'weighted: u32', 'normalizer: f32', 'sign: f32', 'accumulate: u32'],
+      [read('pred'), read('targets'), read('weights'), read('gradOut'), write('gradInput')], `
+  let g = select(0.0, (2.0 * gradOut[0]) / P.normalizer, P.normalizer > 0.0);
+  let w = select(1.0, weights[i / P.cols], P.weighted == 1u);
+  let value = P.sign * g * w * (pred[i] - targets[i]);
+  if (P.accumulate == 1u) { gradInput[i] = gradInput[i] + value; } else { gradInput[i] = value; }`));
+    this.runtime.dispatch(pipeline, [pred, target, weights ?? this.placeholderArray(), gradOut, gradInput],
+      [u32(n), u32(cols), flag(weights !== null), f32(normalizer), f32(sign), flag(accumulate)], this.runtime.grid(n, WORKGROUP_1D));
+  }
+
+  /**
+   * out[0] = the number (as f32, exact below 2^24) of NaN and +-Inf elements over all arrays:
+   * the weights check after an update, without reading the weights back.
+   */
+  nonFiniteCount(arrays: readonly { array: GpuArray; n: number }[], out: GpuArray): void {
+    const counts = this.runtime.allocate(Math.max(1, arrays.length));
+    const partials = this.runtime.allocate(WORKGROUP_1D);
+    arrays.forEach(({ array, n }, slot) => {
+      const groups = this.partialSums(array, n, partials, 'nonFinite');
+      this.partialSums(partials, groups, counts, 'sum', slot);
+    });
+    this.runtime.release(partials);
+    const totalPipeline = this.runtime.pipeline('sumSlots', () => `${header(['count: u32'], [read('counts'), write('out')])}
+@compute @workgroup_size(1)
+fn main() {
+  var total = 0.0;
+  for (var s = 0u; s < P.count; s++) { total = total + counts[s]; }
+  out[0] = total;
+}`);
+    this.runtime.dispatch(totalPipeline, [counts, out], [u32(arrays.length)], [1, 1, 1]);
+    this.runtime.release(counts);
+  }
+
+  /**
+   * One Adam / AdamW update in place, as Backend.adamUpdate. With `guard`, nothing is written
+   * (param, m and v untouched) when guard[0] is NaN or +-Inf: a device training step refuses a
+   * non-finite gradient (e.g. clipGradNorm's norm) without reading it back.
+   */
+  adamUpdate(param: GpuArray, grad: GpuArray, m: GpuArray, v: GpuArray, n: number, step: AdamStep, guard?: GpuArray): void {
+    const guarded = guard !== undefined;
+    const pipeline = this.runtime.pipeline(guarded ? 'adam:guarded' : 'adam', () => elementwise(
       ['lr: f32', 'beta1: f32', 'beta2: f32', 'oneMinusBeta1: f32', 'oneMinusBeta2: f32', 'eps: f32', 'weightDecay: f32',
         'decay: f32', 'biasCorrection1: f32', 'sqrtBiasCorrection2: f32', 'decoupled: u32'],
-      [write('param'), read('grad'), write('m'), write('v')], `
+      [write('param'), read('grad'), write('m'), write('v'), ...(guarded ? [read('guard')] : [])], `
+  ${guarded ? GUARD_CHECK : ''}
   let p = param[i];
   var g = grad[i];
   if (P.decoupled == 0u) { g += P.weightDecay * p; }
@@ -503,42 +715,54 @@ fn main(${ROW_BUILTINS}) {
   m[i] = mi;
   v[i] = vi;
   let denom = sqrt(vi) / P.sqrtBiasCorrection2 + P.eps;
-  param[i] = p * P.decay - P.lr * (mi / P.biasCorrection1 / denom);`));
-    this.runtime.dispatch(pipeline, [param, grad, m, v], [u32(n), ...this.adamParams(step, step.decoupled)], this.runtime.grid(n, WORKGROUP_1D));
+  param[i] = p * P.decay - P.lr * (mi / P.biasCorrection1 / denom);`, FLOAT_BITS));
+    this.runtime.dispatch(pipeline, [param, grad, m, v, ...(guarded ? [guard] : [])], [u32(n), ...this.adamParams(step, step.decoupled)],
+      this.runtime.grid(n, WORKGROUP_1D));
   }
 
-  /** one LAMB update (NVLAMB), as Backend.lambUpdate; the trust ratio's norms never leave the device */
-  lambUpdate(param: GpuArray, grad: GpuArray, m: GpuArray, v: GpuArray, update: GpuArray, n: number, step: AdamStep): void {
-    const momentsPipeline = this.runtime.pipeline('lambMoments', () => elementwise(
+  /**
+   * One LAMB update (NVLAMB), as Backend.lambUpdate; the trust ratio's norms never leave the
+   * device. With `guard`, nothing is written (param, m, v, update) when guard[0] is not finite.
+   */
+  lambUpdate(param: GpuArray, grad: GpuArray, m: GpuArray, v: GpuArray, update: GpuArray, n: number, step: AdamStep, guard?: GpuArray): void {
+    const guarded = guard !== undefined;
+    const guardArrays = guarded ? [guard] : [];
+    const guardBindings = guarded ? [read('guard')] : [];
+    const check = guarded ? GUARD_CHECK : '';
+    const momentsPipeline = this.runtime.pipeline(guarded ? 'lambMoments:guarded' : 'lambMoments', () => elementwise(
       ['lr: f32', 'beta1: f32', 'beta2: f32', 'oneMinusBeta1: f32', 'oneMinusBeta2: f32', 'eps: f32', 'weightDecay: f32',
         'decay: f32', 'biasCorrection1: f32', 'sqrtBiasCorrection2: f32', 'decoupled: u32'],
-      [read('param'), read('grad'), write('m'), write('v'), write('update')], `
+      [read('param'), read('grad'), write('m'), write('v'), write('update'), ...guardBindings], `
+  ${check}
   let g = grad[i];
   let mi = P.beta1 * m[i] + P.oneMinusBeta1 * g;
   let vi = P.beta2 * v[i] + P.oneMinusBeta2 * g * g;
   m[i] = mi;
   v[i] = vi;
   let denom = sqrt(vi) / P.sqrtBiasCorrection2 + P.eps;
-  update[i] = mi / P.biasCorrection1 / denom + P.weightDecay * param[i];`));
-    this.runtime.dispatch(momentsPipeline, [param, grad, m, v, update], [u32(n), ...this.adamParams(step, true)], this.runtime.grid(n, WORKGROUP_1D));
+  update[i] = mi / P.biasCorrection1 / denom + P.weightDecay * param[i];`, FLOAT_BITS));
+    this.runtime.dispatch(momentsPipeline, [param, grad, m, v, update, ...guardArrays], [u32(n), ...this.adamParams(step, true)], this.runtime.grid(n, WORKGROUP_1D));
     const norms = this.runtime.allocate(2);
     this.sumSquaresInto(param, n, norms, 0);
     this.sumSquaresInto(update, n, norms, 1);
-    const applyPipeline = this.runtime.pipeline('lambApply', () => elementwise(['lr: f32'], [read('norms'), read('update'), write('param')], `
+    const applyPipeline = this.runtime.pipeline(guarded ? 'lambApply:guarded' : 'lambApply', () => elementwise(['lr: f32'],
+      [read('norms'), read('update'), write('param'), ...guardBindings], `
+  ${check}
   let paramNorm = sqrt(norms[0]);
   let updateNorm = sqrt(norms[1]);
   let ratio = select(1.0, paramNorm / updateNorm, paramNorm > 0.0 && updateNorm > 0.0);
-  param[i] -= P.lr * ratio * update[i];`));
-    this.runtime.dispatch(applyPipeline, [norms, update, param], [u32(n), f32(step.lr)], this.runtime.grid(n, WORKGROUP_1D));
+  param[i] -= P.lr * ratio * update[i];`, FLOAT_BITS));
+    this.runtime.dispatch(applyPipeline, [norms, update, param, ...guardArrays], [u32(n), f32(step.lr)], this.runtime.grid(n, WORKGROUP_1D));
     this.runtime.release(norms);
   }
 
   /**
    * Global-norm clipping as nn/optim.ts clipGradNorm (torch's clip_grad_norm_): every gradient is
    * scaled by maxNorm / (norm + eps) when that is below 1, decided on the device. Returns a new
-   * one-element array holding the norm before clipping (null maxNorm: only measure it).
+   * one-element array holding the norm before clipping (null maxNorm: only measure it). With
+   * `guard`, the gradients are left untouched when guard[0] is NaN or +-Inf.
    */
-  clipGradNorm(grads: readonly { array: GpuArray; n: number }[], maxNorm: number | null, eps = 1e-6): GpuArray {
+  clipGradNorm(grads: readonly { array: GpuArray; n: number }[], maxNorm: number | null, eps = 1e-6, guard?: GpuArray): GpuArray {
     const squares = this.runtime.allocate(Math.max(1, grads.length));
     grads.forEach((grad, slot) => this.sumSquaresInto(grad.array, grad.n, squares, slot));
     const result = this.runtime.allocate(2);
@@ -554,10 +778,15 @@ fn main() {
     this.runtime.dispatch(normPipeline, [squares, result], [u32(grads.length), f32(maxNorm ?? 0), f32(eps), flag(maxNorm !== null)], [1, 1, 1]);
     this.runtime.release(squares);
     if (maxNorm !== null) {
-      const scalePipeline = this.runtime.pipeline('clipScale', () => elementwise([], [read('result'), write('x')], `
+      const guarded = guard !== undefined;
+      const scalePipeline = this.runtime.pipeline(guarded ? 'clipScale:guarded' : 'clipScale', () => elementwise([],
+        [read('result'), write('x'), ...(guarded ? [read('guard')] : [])], `
+  ${guarded ? GUARD_CHECK : ''}
   let coefficient = result[1];
-  if (coefficient < 1.0) { x[i] *= coefficient; }`));
-      for (const grad of grads) this.runtime.dispatch(scalePipeline, [result, grad.array], [u32(grad.n)], this.runtime.grid(grad.n, WORKGROUP_1D));
+  if (coefficient < 1.0) { x[i] *= coefficient; }`, FLOAT_BITS));
+      for (const grad of grads) {
+        this.runtime.dispatch(scalePipeline, [result, grad.array, ...(guarded ? [guard] : [])], [u32(grad.n)], this.runtime.grid(grad.n, WORKGROUP_1D));
+      }
     }
     return result;
   }

@@ -50,7 +50,7 @@ export class GpuRuntime {
   /** validation and out-of-memory errors of work already handed to the device, checked at the next read */
   private errorChecks: Promise<GPUError | null>[] = [];
   /** counts, for tests and the benchmark: how often the work reached the GPU */
-  readonly stats = { pipelinesCompiled: 0, buffersCreated: 0, dispatches: 0, submits: 0 };
+  readonly stats = { pipelinesCompiled: 0, buffersCreated: 0, dispatches: 0, submits: 0, uploads: 0 };
 
   /** workgroups per grid dimension: the device's limit, or less (tests use a small one to reach the 2-D grids) */
   readonly maxWorkgroupsPerDimension: number;
@@ -108,7 +108,43 @@ export class GpuRuntime {
     if (data.length > array.length) throw new RangeError(`write: ${data.length} elements into an array of ${array.length}`);
     // queue.writeBuffer runs before commands not yet submitted: submit those first to keep program order
     this.flush();
-    if (data.length > 0) this.device.queue.writeBuffer(array.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    if (data.length > 0) {
+      this.device.queue.writeBuffer(array.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+      this.stats.uploads += 1;
+    }
+  }
+
+  /**
+   * New pooled arrays holding copies of `arrays` (a training step's sampled batch) in ONE
+   * host-to-device transfer: the arrays are packed into one host buffer, written with one
+   * `queue.writeBuffer` into one pooled device buffer, and copied on the device into one pooled
+   * array each. Ordered after every dispatch queued so far, like `write`.
+   */
+  uploadBatch(arrays: readonly (Float32Array | Int32Array)[]): GpuArray[] {
+    const total = arrays.reduce((sum, data) => sum + data.length, 0);
+    const results = arrays.map((data) => this.allocate(data.length));
+    if (total === 0) return results;
+    const packed = new Uint32Array(total);
+    let offset = 0;
+    for (const data of arrays) {
+      packed.set(new Uint32Array(data.buffer, data.byteOffset, data.length), offset);
+      offset += data.length;
+    }
+    const staging = this.allocate(total);
+    this.flush();
+    this.device.queue.writeBuffer(staging.buffer, 0, packed.buffer, 0, packed.byteLength);
+    this.stats.uploads += 1;
+    const encoder = this.device.createCommandEncoder();
+    offset = 0;
+    arrays.forEach((data, index) => {
+      if (data.length > 0) encoder.copyBufferToBuffer(staging.buffer, offset * 4, results[index]!.buffer, 0, data.length * 4);
+      offset += data.length;
+    });
+    this.device.queue.submit([encoder.finish()]);
+    this.stats.submits += 1;
+    // the copies were submitted before any later use of the staging buffer: safe to pool it now
+    this.release(staging);
+    return results;
   }
 
   /** Queues one dispatch; the work reaches the GPU at the next `flush` (or `read`). */

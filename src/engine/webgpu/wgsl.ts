@@ -4,7 +4,7 @@
  * Everything is f32 (u32 for counters, i32 for row indices): WGSL has no f64, so sums are f32
  * where the TypeScript reference sums in float64; the tests state the tolerance that costs.
  */
-import type { Activation } from '../backend.js';
+import type { Activation, BinaryKind, UnaryKind } from '../backend.js';
 
 /** GEMM tile: TILE_M x TILE_N outputs per workgroup of 8 x 8 threads, 4 x 4 outputs per thread, TILE_K deep */
 export const GEMM_TILE_M = 32;
@@ -218,3 +218,104 @@ fn ${name}(value: f32, t: u32) -> f32 {
 }
 
 export const ROW_SCRATCH = `var<workgroup> scratch: array<f32, ${WORKGROUP_ROW}>;`;
+
+/**
+ * Float classification on the bits: a compiler may fold `x != x` to false (it may assume no NaN),
+ * never an integer test. isFinite_ is false for NaN and +-Inf (exponent all ones).
+ */
+export const FLOAT_BITS = /* wgsl */ `
+fn isNan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn isFinite_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
+// Math.min / Math.max: NaN if either is NaN (the NaN operand itself: a NaN constant does not
+// compile), and min(0, -0) = -0, max(0, -0) = 0 (the sign bits of two equal values OR-ed, or
+// AND-ed); WGSL's min and max leave both cases to the driver
+// a quiet NaN made at run time (a NaN or infinite constant does not compile in WGSL)
+fn nan_(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) | 0x7fc00000u); }
+fn inf_(x: f32, negative: bool) -> f32 { return bitcast<f32>((bitcast<u32>(x) & 0u) | select(0x7f800000u, 0xff800000u, negative)); }
+// exp, log and sqrt with Math.exp/log/sqrt's special values: WGSL leaves the builtins' results
+// for NaN, infinities and out-of-domain arguments to the driver (SwiftShader's exp(NaN) is +Inf,
+// its log(-x) is log(x))
+fn exp_(x: f32) -> f32 {
+  if (isNan_(x) || x == inf_(x, false)) { return x; }
+  if (x == inf_(x, true)) { return 0.0; }
+  return exp(x);
+}
+fn log_(x: f32) -> f32 {
+  if (isNan_(x) || x == inf_(x, false)) { return x; }
+  if (x < 0.0) { return nan_(x); }
+  if (x == 0.0) { return inf_(x, true); }
+  return log(x);
+}
+fn sqrt_(x: f32) -> f32 {
+  if (isNan_(x) || x == inf_(x, false) || x == 0.0) { return x; }
+  if (x < 0.0) { return nan_(x); }
+  return sqrt(x);
+}
+fn minimum_(x: f32, y: f32) -> f32 {
+  if (isNan_(x)) { return x; }
+  if (isNan_(y)) { return y; }
+  if (x == y) { return bitcast<f32>(bitcast<u32>(x) | bitcast<u32>(y)); }
+  return select(y, x, x < y);
+}
+fn maximum_(x: f32, y: f32) -> f32 {
+  if (isNan_(x)) { return x; }
+  if (isNan_(y)) { return y; }
+  if (x == y) { return bitcast<f32>(bitcast<u32>(x) & bitcast<u32>(y)); }
+  return select(y, x, x > y);
+}`;
+
+/**
+ * unaryValue (backends/generic.ts) in WGSL, on the input `x` and the parameters P.a, P.b (needs
+ * FLOAT_BITS). The selects keep the host's comparison order, so NaN falls through as it does
+ * there (clip(NaN) is NaN). exp, log and sqrt go through FLOAT_BITS's IEEE wrappers.
+ */
+export const UNARY_VALUE: Record<UnaryKind, (x: string) => string> = {
+  neg: (x) => `-${x}`,
+  exp: (x) => `exp_(${x})`,
+  log: (x) => `log_(${x})`,
+  sqrt: (x) => `sqrt_(${x})`,
+  square: (x) => `${x} * ${x}`,
+  abs: (x) => `abs(${x})`,
+  scale: (x) => `${x} * P.a`,
+  addScalar: (x) => `${x} + P.a`,
+  clip: (x) => `select(select(${x}, P.b, ${x} > P.b), P.a, ${x} < P.a)`,
+  expectileWeight: (x) => `abs(P.a - select(0.0, 1.0, ${x} < 0.0))`,
+};
+
+/**
+ * unaryDerivative in WGSL from the input x and the output y; abs's is Math.sign (0 at 0, NaN at
+ * NaN). expectileWeight's 0 is the uniform P.zero: a literal 0.0 lets the compiler fold
+ * gradOut * 0.0 to 0, where the host gives NaN for a NaN or infinite gradient.
+ */
+export const UNARY_DERIVATIVE: Record<UnaryKind, (x: string, y: string) => string> = {
+  neg: () => '-1.0',
+  exp: (_x, y) => y,
+  log: (x) => `1.0 / ${x}`,
+  sqrt: (_x, y) => `0.5 / ${y}`,
+  square: (x) => `2.0 * ${x}`,
+  abs: (x) => `select(select(${x}, -1.0, ${x} < 0.0), 1.0, ${x} > 0.0)`,
+  scale: () => 'P.a',
+  addScalar: () => '1.0',
+  clip: (x) => `select(0.0, 1.0, ${x} >= P.a && ${x} <= P.b)`,
+  expectileWeight: () => 'P.zero',
+};
+
+/** binaryValue on x0 = a[offA], y0 = b[offB] (FLOAT_BITS for minimum and maximum) */
+export const BINARY_VALUE: Record<BinaryKind, string> = {
+  add: 'x0 + y0',
+  sub: 'x0 - y0',
+  mul: 'x0 * y0',
+  div: 'x0 / y0',
+  minimum: 'minimum_(x0, y0)',
+  maximum: 'maximum_(x0, y0)',
+};
+
+/** binaryDerivative on x0, y0; ties of minimum and maximum send the gradient to a, NaN to b (as the host's) */
+export const BINARY_DERIVATIVE: Record<BinaryKind, Record<'a' | 'b', string>> = {
+  add: { a: '1.0', b: '1.0' },
+  sub: { a: '1.0', b: '-1.0' },
+  mul: { a: 'y0', b: 'x0' },
+  div: { a: '1.0 / y0', b: '-x0 / (y0 * y0)' },
+  minimum: { a: 'select(0.0, 1.0, x0 <= y0)', b: 'select(1.0, 0.0, x0 <= y0)' },
+  maximum: { a: 'select(0.0, 1.0, x0 >= y0)', b: 'select(1.0, 0.0, x0 >= y0)' },
+};
