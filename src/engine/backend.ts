@@ -308,7 +308,7 @@ export interface TensorBackend extends Kernels<Storage, IndexStorage> {
   /** the values of `data` where the backend keeps them (host backends return `data` itself: borrow, never pool it) */
   upload(data: Float32Array): Storage;
   /** several arrays in one transfer (a training step's sampled batch), as `upload` each */
-  uploadBatch(arrays: readonly Float32Array[]): Storage[];
+  uploadBatch(arrays: readonly (Float32Array | Int32Array)[]): (Storage | IndexStorage)[];
   /** row indices, as `upload` */
   uploadIndices(data: Int32Array): IndexStorage;
   /** overwrites the first data.length elements of storage */

@@ -155,6 +155,29 @@ export function scratch(dtype: DType, n: number): Storage {
   return buffer;
 }
 
+/** device copies of host arrays made by stageUploads, found by the array's identity */
+const staged = new Map<FloatArray | Int32Array, Storage | IndexStorage>();
+
+/**
+ * Uploads several host arrays in one transfer (a training step's sampled batch: states, actions,
+ * returns-to-go, mask, timesteps), so that every later Tensor.borrow, hostInput or hostIndices of
+ * one of these arrays uses the device copy instead of uploading again. Returns the function that
+ * frees the copies (call it when the step's work is queued). Nothing happens on the CPU backends.
+ */
+export function stageUploads(arrays: readonly (Float32Array | Int32Array)[]): () => void {
+  const device = residentBackend('float32');
+  if (device === null || arrays.length === 0) return () => undefined;
+  const distinct = [...new Set(arrays)];
+  const uploaded = device.uploadBatch(distinct);
+  distinct.forEach((array, i) => staged.set(array, uploaded[i]!));
+  return () => {
+    distinct.forEach((array, i) => {
+      if (staged.get(array) === uploaded[i]) staged.delete(array);
+      device.release(uploaded[i] as Storage);
+    });
+  };
+}
+
 /**
  * Host values an op needs where the tensors are (a loss's row weights, a key mask): the array
  * itself on the CPU backends, a device copy freed with the current scope on a device.
@@ -162,6 +185,8 @@ export function scratch(dtype: DType, n: number): Storage {
 export function hostInput(dtype: DType, values: FloatArray): Storage {
   const device = residentBackend(dtype);
   if (device === null) return values;
+  const copy = staged.get(values);
+  if (copy !== undefined && copy.length === values.length) return copy as Storage;
   const uploaded = device.upload(values instanceof Float32Array ? values : Float32Array.from(values));
   currentScope()?.buffers.push(uploaded);
   return uploaded;
@@ -171,6 +196,8 @@ export function hostInput(dtype: DType, values: FloatArray): Storage {
 export function hostIndices(dtype: DType, indices: Int32Array): IndexStorage {
   const device = residentBackend(dtype);
   if (device === null) return indices;
+  const copy = staged.get(indices);
+  if (copy !== undefined) return copy as IndexStorage;
   const uploaded = device.uploadIndices(indices);
   // index arrays are device arrays of 32-bit elements too, pooled with the rest
   if (!isHostStorage(uploaded)) currentScope()?.buffers.push(uploaded);
@@ -301,15 +328,9 @@ export class Tensor {
   static borrow(data: FloatArray, shape: readonly number[]): Tensor {
     const device = residentBackend(dtypeOf(data));
     if (device === null) return new Tensor(data, shape, { borrowsData: true });
+    const copy = staged.get(data);
+    if (copy !== undefined) return new Tensor(copy as Storage, shape, { borrowsData: true });
     return new Tensor(device.upload(data as Float32Array), shape);
-  }
-
-  /** Several host arrays as tensors at once: one upload on a device (a training step's batch), borrowed on the CPU. */
-  static borrowAll(arrays: readonly { data: Float32Array; shape: readonly number[] }[]): Tensor[] {
-    const device = residentBackend('float32');
-    if (device === null) return arrays.map(({ data, shape }) => new Tensor(data, shape, { borrowsData: true }));
-    const uploaded = device.uploadBatch(arrays.map(({ data }) => data));
-    return arrays.map(({ shape }, i) => new Tensor(uploaded[i]!, shape));
   }
 
   static zeros(shape: readonly number[], dtype: DType = defaultDType): Tensor {

@@ -22,6 +22,6 @@ export function loadModuleTensors(module: Module, tensors: ReadonlyMap<string, S
     if (stored.shape.length !== p.shape.length || stored.shape.some((d, i) => d !== p.shape[i])) {
       throw new SafetensorsError(`${source}: parameter ${name} has shape [${stored.shape}], the model expects [${p.shape}]`);
     }
-    for (let i = 0; i < p.size; i++) p.data[i] = stored.data[i] as number;
+    p.write(p.dtype === 'float64' ? Float64Array.from(stored.data) : Float32Array.from(stored.data));
   }
 }

@@ -2,7 +2,8 @@
  * Modules own parameters and sub-modules under names that mirror the PyTorch references
  * (`blocks.0.attn.c_attn.weight`), so a Stitch checkpoint and a PyTorch state_dict map one to one.
  */
-import { Parameter, type DType, getDefaultDType } from '../engine/index.js';
+import { Parameter, type DType, getDefaultDType, wholeArray } from '../engine/index.js';
+import { kernels } from '../engine/ops/kernels.js';
 
 export abstract class Module {
   training = true;
@@ -59,7 +60,12 @@ export abstract class Module {
     for (const [name, p] of this.namedParameters()) {
       const q = source.get(name);
       if (q === undefined || q.size !== p.size) throw new Error(`copyFrom: parameter ${name} missing or of another size`);
-      p.data.set(q.data);
+      kernels(p.dtype).copyBlocks(q.storage, p.storage, wholeArray(p.size), false);
     }
+  }
+
+  /** moves every parameter to where the active backend keeps data (a device); nothing on the CPU backends */
+  place(): void {
+    for (const p of this.parameters()) p.place();
   }
 }

@@ -62,7 +62,7 @@ export class HostTensorBackend implements TensorBackend {
     return data;
   }
 
-  uploadBatch(arrays: readonly Float32Array[]): Storage[] {
+  uploadBatch(arrays: readonly (Float32Array | Int32Array)[]): (Storage | IndexStorage)[] {
     return [...arrays];
   }
 

@@ -1,0 +1,13 @@
+/**
+ * The webgpu backend in Node: Dawn's binding (the optional npm package `webgpu`, see
+ * webgpu/node.ts). Never throws for a missing package, adapter or device: the caller gets a
+ * one-line reason and falls back to a CPU backend.
+ */
+import { requestNodeDevice } from '../webgpu/node.js';
+import { WebGpuBackend } from './webgpu.js';
+
+export async function createNodeWebGpuBackend(options: GPURequestAdapterOptions = { powerPreference: 'high-performance' }): Promise<WebGpuBackend | { reason: string }> {
+  const result = await requestNodeDevice(options);
+  if (!result.ok) return { reason: result.reason };
+  return new WebGpuBackend(result.device, result.adapter);
+}

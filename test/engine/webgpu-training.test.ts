@@ -1,0 +1,134 @@
+/**
+ * Training on the webgpu backend (SwiftShader without a GPU): tensors live on the device, the tape,
+ * AdamW, clipping and the non-finite guard run there, and values come back only through reads.
+ * The Decision Transformer's PyTorch fixture (the same one test/nn/torch-parity.test.ts checks on
+ * the CPU) is reproduced: predictions, loss, every gradient, the gradient norm and the weights
+ * after one clipped AdamW step.
+ *
+ * Tolerance: relative error 2e-4 (the CPU backends meet 1e-4). WGSL has no float64, so every
+ * reduction (LayerNorm statistics, softmax sums, the gradient norm, the loss) sums in float32 trees
+ * where the CPU kernels sum in float64; over the fixture's 6,000-term gradient sums that moves the
+ * worst element by up to about 1.2e-4 of the tensor's scale (measured).
+ */
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../../src/algos/dt.js';
+import { backend, Parameter, readStorage, Rng, setBackend, stageUploads, tidy, type TensorBackend } from '../../src/engine/index.js';
+import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
+import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
+import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { settleFiniteChecks, takeDeferredChecks, NonFiniteError } from '../../src/nn/nonfinite.js';
+import { AdamW } from '../../src/nn/optim.js';
+import type { StoredTensor } from '../../src/nn/safetensors.js';
+import { gradientStep } from '../../src/nn/step.js';
+import { add, mean, Tensor } from '../../src/engine/index.js';
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
+const TOLERANCE = 2e-4;
+
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, select: (i: number) => boolean = () => true): number {
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) if (select(i)) scale = Math.max(scale, Math.abs(expected[i] as number));
+  for (let i = 0; i < expected.length; i++) {
+    if (!select(i)) continue;
+    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
+  }
+  return scale === 0 ? worst : worst / scale;
+}
+
+const gpu = await createNodeWebGpuBackend();
+const skip = gpu instanceof WebGpuBackend ? false : `no WebGPU device: ${gpu.reason}`;
+if (skip !== false && process.env.STITCH_REQUIRE_WEBGPU === '1') throw new Error(`STITCH_REQUIRE_WEBGPU=1 but ${skip}`);
+
+describe('training on the webgpu backend', { skip }, () => {
+  let previous: TensorBackend;
+  before(() => {
+    previous = backend();
+    setBackend(gpu as WebGpuBackend);
+  });
+  after(() => {
+    setBackend(previous);
+  });
+
+  for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
+    it(`reproduces the PyTorch DT step of ${file}: predictions, loss, gradients, norm, clipped AdamW`, async () => {
+      const fixture = readSafetensors(join(fixtures, file));
+      const stored = JSON.parse(fixture.metadata.config ?? '{}') as Omit<DecisionTransformerConfig, 'blockInit' | 'embeddingInit'>;
+      const config: DecisionTransformerConfig = { ...stored, blockInit: 'gpt2', embeddingInit: 'torch' };
+      const B = Number(fixture.metadata.batch_size);
+      const A = config.actionDim;
+      const tensor = (name: string): StoredTensor => {
+        const t = fixture.tensors.get(name);
+        if (t === undefined) throw new Error(`fixture ${file} lacks ${name}`);
+        return t;
+      };
+      const prefixed = (prefix: string): Map<string, StoredTensor> =>
+        new Map([...fixture.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
+      const model = new DecisionTransformer(config, new Rng(0));
+      loadModuleTensors(model, prefixed('param.'), file);
+      model.place();
+      assert.ok(model.parameters().every((p) => p.onDevice), 'every parameter lives on the device');
+      const batch = {
+        batchSize: B,
+        states: Float32Array.from(tensor('input.states').data),
+        actions: Float32Array.from(tensor('input.actions').data),
+        returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
+        timesteps: Int32Array.from(tensor('input.timesteps').data),
+        mask: Float32Array.from(tensor('input.mask').data),
+      };
+      const mask = batch.mask;
+
+      // forward, outside tidy so the outputs survive until they are read
+      const runtime = (gpu as WebGpuBackend).runtime;
+      const uploadsBefore = runtime.stats.uploads;
+      const unstage = stageUploads([batch.states, batch.actions, batch.returnsToGo, batch.timesteps, batch.mask]);
+      const { loss, actions } = dtLoss(model, batch);
+      assert.equal(runtime.stats.uploads - uploadsBefore, 1, 'the batch went up in one upload; the forward pass uploads nothing more');
+      assert.throws(() => loss.item(), /lives on the webgpu device: read it with await tensor.read\(\)/);
+      const valid = (i: number): boolean => (mask[Math.floor(i / A)] as number) === 1;
+      const actionError = relativeError(await actions.read(), tensor('output.action_preds').data, valid);
+      assert.ok(actionError <= TOLERANCE, `action predictions: relative error ${actionError}`);
+      const lossValue = (await loss.read())[0] as number;
+      const lossError = relativeError([lossValue], tensor('output.loss').data);
+      assert.ok(lossError <= TOLERANCE, `loss ${lossValue} vs ${tensor('output.loss').data[0]}: relative error ${lossError}`);
+
+      const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 1e-4 });
+      optimizer.zeroGrad();
+      tidy(() => dtLoss(model, batch).loss.backward());
+      for (const [name, p] of model.namedParameters()) {
+        const error = relativeError(await readStorage(p.gradOrZeros(), p.size), tensor(`grad.${name}`).data);
+        assert.ok(error <= TOLERANCE, `gradient of ${name}: relative error ${error}`);
+      }
+
+      loadModuleTensors(model, prefixed('param.'), file);
+      const result = gradientStep({ optimizer, clipNorm: 0.25, loss: () => dtLoss(model, batch).loss });
+      unstage();
+      assert.equal(result.gradNorm.known, undefined, 'the norm stays on the device until read');
+      const checks = takeDeferredChecks();
+      assert.deepEqual(checks.map((check) => check.kind), ['loss', 'gradient', 'weights']);
+      await settleFiniteChecks(checks);
+      const normError = relativeError([await result.gradNorm.read()], tensor('output.grad_norm').data);
+      assert.ok(normError <= TOLERANCE, `gradient norm: relative error ${normError}`);
+      for (const [name, p] of model.namedParameters()) {
+        const error = relativeError(await p.read(), tensor(`after_adamw.${name}`).data);
+        assert.ok(error <= TOLERANCE, `${name} after one AdamW step: relative error ${error}`);
+      }
+    });
+  }
+
+  it('a NaN loss never reaches the weights: the guard refuses the update on the device, and reading the step throws NonFiniteError', async () => {
+    const weight = new Parameter(Float32Array.from([0.5, -0.25]), [2]);
+    weight.place();
+    const optimizer = new AdamW([weight], { lr: 0.1 });
+    const poison = Tensor.borrow(Float32Array.from([Number.NaN, 1]), [2]);
+    const result = gradientStep({ optimizer, clipNorm: 1, term: 'action_loss', loss: () => mean(add(weight, poison)) });
+    const checks = takeDeferredChecks();
+    await assert.rejects(settleFiniteChecks(checks), (error: unknown) => error instanceof NonFiniteError && error.term === 'action_loss' && /action_loss is NaN/.test(error.message));
+    assert.ok(Number.isNaN(await result.loss.read()));
+    assert.deepEqual(Array.from(await weight.read()), [0.5, -0.25], 'the weights are unchanged');
+    assert.deepEqual(Array.from(await readStorage(optimizer.state[0]!.exp_avg, 2)), [0, 0], 'the moments are unchanged');
+  });
+});
