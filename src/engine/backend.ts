@@ -321,6 +321,11 @@ export interface TensorBackend extends Kernels<Storage, IndexStorage> {
    * clipping: known at once on the host, read later from a device.
    */
   clipByGlobalNorm(arrays: readonly NormArray[], maxNorm: number | null, eps: number): Scalar;
+  /**
+   * A value that is finite exactly when the loss (element 0 of `loss`) and the gradient norm both
+   * are: the guard a device step passes to the optimizer (see Kernels.adamUpdate).
+   */
+  finiteGuard(loss: Storage, norm: Scalar): Scalar;
   /** how many elements of the arrays are NaN or infinite */
   countNonFinite(arrays: readonly NormArray[]): Scalar;
   /** resolves when every queued kernel has run; a device error is thrown here */

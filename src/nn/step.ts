@@ -8,7 +8,7 @@
  * gradient norm (a non-finite norm leaves the weights untouched), and the same checks are
  * registered to run when the trainer reads the step's values (nonfinite.ts, settleFiniteChecks).
  */
-import { keepScalar, tidy, type Parameter, type Scalar, type Tensor } from '../engine/index.js';
+import { backend, keepScalar, tidy, wholeArray, type Parameter, type Scalar, type Storage, type Tensor } from '../engine/index.js';
 import { clipGradNorm, type Optimizer, type Schedule } from './optim.js';
 import { assertFiniteGradient, assertFiniteLoss, assertFiniteWeights, checkFiniteLater } from './nonfinite.js';
 
@@ -38,9 +38,16 @@ export function gradientStep(options: GradientStepOptions): StepResult {
   const { optimizer } = options;
   const term = options.term ?? 'loss';
   optimizer.zeroGrad();
+  const device = backend();
+  // on a device, the loss is kept past the scope for the update's guard
+  let lossOnDevice: Storage | null = null;
   const loss = tidy(() => {
     const value = options.loss();
     const scalar = keepScalar(value);
+    if (scalar.known === undefined) {
+      lossOnDevice = device.allocate(1);
+      device.copyBlocks(value.storage, lossOnDevice, wholeArray(1), false);
+    }
     // no backward from a non-finite loss (on the CPU): it would only fill every gradient with NaN
     if (scalar.known === undefined || Number.isFinite(scalar.known)) value.backward();
     return scalar;
@@ -55,7 +62,12 @@ export function gradientStep(options: GradientStepOptions): StepResult {
   else checkFiniteLater({ term, kind: 'gradient', value: norm });
   const multiplier = options.schedule?.(options.scheduleStep ?? optimizer.stepCount) ?? 1;
   optimizer.lr = optimizer.baseLr * multiplier;
-  optimizer.step(norm);
+  if (lossOnDevice === null) optimizer.step();
+  else {
+    // a non-finite loss stops the update too, even when its gradient came out finite (d(w + NaN)/dw = 1)
+    optimizer.step(device.finiteGuard(lossOnDevice, norm));
+    device.release(lossOnDevice);
+  }
   assertFiniteWeights(term, params);
   return { loss, gradNorm: norm, lr: optimizer.lr };
 }

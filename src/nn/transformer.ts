@@ -3,7 +3,7 @@
  * shared by DT, QT, RDT/RVDT (returns, states, actions) and Reinformer (states, returns, actions).
  */
 import {
-  add, attention, reshape, select, stack, Tensor, type Activation, type Rng,
+  add, attention, mul, noGrad, reshape, select, stack, Tensor, type Activation, type FloatArray, type Rng,
 } from '../engine/index.js';
 import type { InitScheme } from './init.js';
 import { Dropout, Embedding, LayerNorm, Linear, Mlp } from './layers.js';
@@ -44,7 +44,7 @@ export class SelfAttention extends Module {
   }
 
   /** x [B, T, C]; keyMask [B * T] (1 real, 0 padding) or null */
-  forward(x: Tensor, keyMask: Float32Array | null): Tensor {
+  forward(x: Tensor, keyMask: Tensor | FloatArray | null): Tensor {
     const projections = this.qkvLayers.map((layer) => layer.forward(x));
     const qkv = projections.length === 1 ? (projections[0] as Tensor) : concatLast(projections);
     const { p, seed } = this.probDropout.nextSeed();
@@ -87,7 +87,7 @@ export class Block extends Module {
     this.mlp = this.addModule('mlp', new Mlp(config.width, config.mlpWidth, config.activation, config.mlpDropout, rng, config.init));
   }
 
-  forward(x: Tensor, keyMask: Float32Array | null): Tensor {
+  forward(x: Tensor, keyMask: Tensor | FloatArray | null): Tensor {
     if (this.config.style === 'pre-ln') {
       const h = add(x, this.attn.forward(this.ln_1.forward(x), keyMask));
       return add(h, this.mlp.forward(this.ln_2.forward(h)));
@@ -192,7 +192,7 @@ export class TrajectoryTransformer extends Module {
     };
     const tokens = reshape(stack(this.config.tokenOrder.map((kind) => embedded[kind]), 2), [B, 3 * K, width]);
     let h = this.embeddingDropout.forward(this.embed_ln.forward(tokens));
-    const keyMask = batch.mask === null ? null : repeatPerToken(batch.mask, B, K);
+    const keyMask = batch.mask === null ? null : perTokenMask(batch.mask, B, K);
     for (const block of this.blocks) h = block.forward(h, keyMask);
     if (this.ln_f !== null) h = this.ln_f.forward(h);
     return reshape(h, [B, K, 3, width]);
@@ -204,14 +204,10 @@ export class TrajectoryTransformer extends Module {
   }
 }
 
-/** a per-timestep mask [B * K] repeated for the three tokens of each timestep: [B * 3K] */
-function repeatPerToken(mask: Float32Array, batch: number, context: number): Float32Array {
-  const out = new Float32Array(batch * 3 * context);
-  for (let i = 0; i < batch * context; i++) {
-    const m = mask[i] as number;
-    out[3 * i] = m;
-    out[3 * i + 1] = m;
-    out[3 * i + 2] = m;
-  }
-  return out;
+/**
+ * a per-timestep mask [B * K] repeated for the three tokens of each timestep: [B * 3K], computed
+ * where the tensors live (the mask itself is part of the step's one upload on a device)
+ */
+function perTokenMask(mask: Float32Array, batch: number, context: number): Tensor {
+  return noGrad(() => reshape(mul(Tensor.borrow(mask, [batch * context, 1]), Tensor.full([1, 3], 1)), [batch * 3 * context]));
 }

@@ -93,6 +93,10 @@ export class HostTensorBackend implements TensorBackend {
     return Scalar.of(norm);
   }
 
+  finiteGuard(loss: Storage, norm: Scalar): Scalar {
+    return Scalar.of(Number.isFinite(host(loss)[0]) && Number.isFinite(norm.now) ? 0 : Number.NaN);
+  }
+
   countNonFinite(arrays: readonly NormArray[]): Scalar {
     let count = 0;
     for (const { array, n } of arrays) {

@@ -14,7 +14,7 @@ import {
   type FloatArray, type GemmBatch, type GemmCall, type IndexStorage, type NormArray, type ReduceLayout,
   type Storage, type TensorBackend, type UnaryKind,
 } from '../backend.js';
-import { captureScalar, type Scalar } from '../scalar.js';
+import { captureScalar, Scalar } from '../scalar.js';
 import { describeAdapter } from '../webgpu/device.js';
 import { WebGpuKernels } from '../webgpu/kernels.js';
 import { GpuRuntime, type GpuArray } from '../webgpu/runtime.js';
@@ -140,6 +140,14 @@ export class WebGpuBackend implements TensorBackend {
     const result = this.kernels.clipGradNorm(arrays.map(({ array, n }) => ({ array: device(array), n })), maxNorm, eps);
     this.keep(result);
     return captureScalar(this, result, 0);
+  }
+
+  finiteGuard(loss: Storage, norm: Scalar): Scalar {
+    if (norm.storage === undefined) throw new TypeError('finiteGuard: the norm is not a device value');
+    const out = this.runtime.allocate(1);
+    this.kernels.finiteGuard(device(loss), device(norm.storage), out);
+    this.keep(out);
+    return Scalar.later(async () => (await this.read(out, 1))[0]!, out);
   }
 
   countNonFinite(arrays: readonly NormArray[]): Scalar {

@@ -57,8 +57,8 @@ function zeroedTarget(input: Tensor, sink: GradSink): Storage | null {
 export interface AttentionOptions {
   heads: number;
   causal: boolean;
-  /** [batch, tokens]: 1 for a real token, 0 for padding (never attended to) */
-  keyMask?: FloatArray | null;
+  /** [batch, tokens]: 1 for a real token, 0 for padding (never attended to); a tensor stays where it is, an array goes there */
+  keyMask?: Tensor | FloatArray | null;
   /** dropout on attention probabilities (0 when not training) */
   dropout?: number;
   /** seed of the dropout stream, drawn from the run's Rng */
@@ -76,8 +76,9 @@ export function attention(qkv: Tensor, options: AttentionOptions): Tensor {
   const [batch, tokens, width3] = qkv.shape as [number, number, number];
   const channels = width3 / 3;
   const keyMask = options.keyMask ?? null;
-  if (keyMask !== null && keyMask.length !== batch * tokens) {
-    throw new RangeError(`attention: key mask has ${keyMask.length} entries, expected ${batch * tokens} (B x T)`);
+  const maskLength = keyMask === null ? 0 : keyMask instanceof Tensor ? keyMask.size : keyMask.length;
+  if (keyMask !== null && maskLength !== batch * tokens) {
+    throw new RangeError(`attention: key mask has ${maskLength} entries, expected ${batch * tokens} (B x T)`);
   }
   const dropout = options.dropout ?? 0;
   if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`attention: dropout must be in [0, 1), got ${dropout}`);
@@ -87,6 +88,7 @@ export function attention(qkv: Tensor, options: AttentionOptions): Tensor {
   };
   const dtype = qkv.dtype;
   const mask = keyMask === null ? null
+    : keyMask instanceof Tensor ? keyMask.storage
     : hostInput(dtype, dtype === 'float32' ? (keyMask instanceof Float32Array ? keyMask : Float32Array.from(keyMask)) : Float64Array.from(keyMask));
   const probs = scratch(dtype, batch * options.heads * tokens * tokens);
   const out = Tensor.empty([batch, tokens, channels], dtype);

@@ -696,6 +696,22 @@ fn main() {
   }
 
   /**
+   * out[0] = 0 when loss[0] and norm[0] are both finite, else NaN: the guard of a device step's
+   * update, so that a non-finite loss stops the update even when its gradient came out finite
+   * (d(w + NaN)/dw = 1).
+   */
+  finiteGuard(loss: GpuArray, norm: GpuArray, out: GpuArray): void {
+    const pipeline = this.runtime.pipeline('finiteGuard', () => `${header(['slot: u32'], [read('loss'), read('norm'), write('out')])}
+${FLOAT_BITS}
+@compute @workgroup_size(1)
+fn main() {
+  let ok = isFinite_(loss[0]) && isFinite_(norm[0]);
+  out[P.slot] = select(nan_(loss[0]), 0.0, ok);
+}`);
+    this.runtime.dispatch(pipeline, [loss, norm, out], [u32(0)], [1, 1, 1]);
+  }
+
+  /**
    * One Adam / AdamW update in place, as Backend.adamUpdate. With `guard`, nothing is written
    * (param, m and v untouched) when guard[0] is NaN or +-Inf: a device training step refuses a
    * non-finite gradient (e.g. clipGradNorm's norm) without reading it back.
