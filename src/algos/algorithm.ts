@@ -163,6 +163,11 @@ export interface AlgorithmDefinition<Config extends { batchSize: number; steps: 
   prepare?(store: TrajectoryStore, config: Config): DatasetPreparation;
   /** `preparation`: what `prepare` returned (absent: the algorithm cannot train on windows that need it) */
   create(config: Config, context: PolicyContext, rng: Rng, preparation?: DatasetPreparation): Algorithm;
+  /**
+   * true when `update` runs on a device backend (webgpu) without reading values on the host in
+   * the middle of a step; the others train on the CPU backends only (for now)
+   */
+  readonly trainsOnDevice?: boolean;
 }
 
 /**

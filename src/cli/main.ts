@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { describeBackend } from '../engine/backends/index.js';
+import { activateRequestedBackend } from '../engine/backends/select-node.js';
 import { describeNodeAdapters } from '../engine/webgpu/node.js';
 import { registerDataCommands } from './data.js';
 import { registerEnvCommands } from './env.js';
@@ -31,15 +32,17 @@ export function buildProgram(): Command {
     .name('stitch')
     .description('Offline RL with return-conditioned sequence models (DT, Reinformer, QT, RDT, RVDT)')
     .option('--debug', 'print stack traces on errors')
-    .option('--backend <name>', 'numeric backend: native, wasm, js or auto (default: STITCH_BACKEND, else auto)')
+    .option('--backend <name>', 'numeric backend: webgpu, native, wasm, js or auto (default: STITCH_BACKEND, else auto: the best CPU backend)')
     .option('--threads <n>', 'threads for the numeric kernels (default: STITCH_THREADS, else the cores)')
     // set before the sub-commands are added: commander copies both settings into each of them
     .exitOverride()
     .configureOutput({ outputError: (message, write) => write(`${oneLineError(message)}\n`) })
     // the backend is chosen once, on first use (engine/backends/index.ts), which comes after this
-    .hook('preAction', (_program, action) => {
+    .hook('preAction', async (_program, action) => {
       const { backend, threads } = program.opts<{ backend?: string; threads?: string }>();
       if (backend !== undefined) process.env.STITCH_BACKEND = backend;
+      // the webgpu backend trains; everything else (evaluation, acting, reports) runs on the CPU backends
+      for (const line of await activateRequestedBackend(process.env.STITCH_BACKEND, action.name() === 'train')) process.stderr.write(`stitch: ${line}\n`);
       if (threads === undefined) return;
       // commander hands --threads to the program even after a sub-command that has its own (sweep's
       // threads per training process): give it back there

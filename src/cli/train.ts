@@ -24,6 +24,7 @@ import { loadPolicy } from '../deploy/node.js';
 import { Progress } from '../train/progress.js';
 import { POLICY_FILE, readRunConfig } from '../train/run-files.js';
 import { TensorboardMirror } from '../train/tensorboard.js';
+import { useCpuBackend } from '../train/residency.js';
 import { resumeRun, RunInterruptedError, RunStoppedError, startRun, type TrainIO, type TrainOutcome } from '../train/trainer.js';
 import { writeRunReport } from '../report/report.js';
 import { checkOverrideKeys } from './config-fields.js';
@@ -299,7 +300,8 @@ export function registerTrainCommands(program: Command): void {
           throw error;
         });
         interrupts.dispose();
-        // the report reads every file training wrote, so it comes last
+        // the report reads every file training wrote, so it comes last; it acts on the CPU (as evaluation does)
+        useCpuBackend();
         const reportPath = await asUserErrors(() => writeRunReport(outcome.runDir));
         reportOutcome(outcome, reportPath);
         if (tensorboard.path !== null) console.log(`tensorboard: ${tensorboard.path}`);

@@ -2,12 +2,18 @@
  * Optimizers of the references, global-norm clipping and learning-rate schedules.
  * Every update is one fused kernel call per parameter tensor; state is allocated once.
  */
-import { Scalar, type Parameter } from '../engine/index.js';
-import type { Storage } from '../engine/backend.js';
+import { backend, readStorage, Scalar, type Parameter } from '../engine/index.js';
+import { isHostStorage, type Storage } from '../engine/backend.js';
 import { kernels } from '../engine/ops/kernels.js';
-import { allocateStorage } from '../engine/tensor.js';
+import { allocate, allocateStorage } from '../engine/tensor.js';
 
 const kernelsFor = (p: Parameter) => kernels(p.dtype);
+
+/** host storage uploaded to where p lives now (after Parameter.place), unchanged when already there */
+function placed(p: Parameter, storage: Storage): Storage {
+  if (!p.onDevice || !isHostStorage(storage)) return storage;
+  return backend().upload(storage instanceof Float32Array ? storage : Float32Array.from(storage));
+}
 
 /** zeroed storage the size of p, where p's values live */
 function zerosLike(p: Parameter): Storage {
@@ -57,6 +63,23 @@ abstract class AdamFamily {
     for (const p of this.params) p.zeroGrad();
   }
 
+  /** moves the moments (and any scratch) to where the active backend keeps data (a device) */
+  place(): void {
+    this.state.forEach((state, i) => {
+      const p = this.params[i]!;
+      state.exp_avg = placed(p, state.exp_avg);
+      state.exp_avg_sq = placed(p, state.exp_avg_sq);
+    });
+  }
+
+  /** brings the moments to host memory (to checkpoint them, or to continue on a CPU backend) */
+  async unplace(): Promise<void> {
+    for (const state of this.state) {
+      state.exp_avg = await readStorage(state.exp_avg);
+      state.exp_avg_sq = await readStorage(state.exp_avg_sq);
+    }
+  }
+
   protected stepShape(decoupled: boolean) {
     this.stepCount += 1;
     return {
@@ -102,12 +125,23 @@ export class Adam extends AdamFamily {
  */
 export class Lamb extends AdamFamily {
   readonly maxGradNorm: number | null;
-  private readonly update: Storage[];
+  private update: Storage[];
 
   constructor(params: Parameter[], options: AdamOptions & { maxGradNorm?: number | null }) {
     super(params, options);
     this.maxGradNorm = options.maxGradNorm === undefined ? 1.0 : options.maxGradNorm;
     this.update = params.map((p) => allocateStorage(p.dtype, p.size));
+  }
+
+  override place(): void {
+    super.place();
+    this.update = this.update.map((storage, i) => placed(this.params[i]!, storage));
+  }
+
+  override async unplace(): Promise<void> {
+    await super.unplace();
+    // scratch: its values do not matter
+    this.update = this.params.map((p) => allocate(p.dtype, p.size));
   }
 
   step(guard?: Scalar): void {

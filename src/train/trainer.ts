@@ -19,13 +19,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { metricsNow, type Algorithm, type AnyAlgorithmDefinition, type DatasetPreparation, type PolicyContext } from '../algos/algorithm.js';
+import { metricsNow, readMetrics, type Algorithm, type AnyAlgorithmDefinition, type DatasetPreparation, type PolicyContext, type StepMetrics } from '../algos/algorithm.js';
 import { formatFinding } from '../data/findings.js';
 import { loadDataset, type LoadedDataset } from '../data/load.js';
 import { stateStatistics, STD_EPSILON } from '../data/preprocess.js';
 import { WindowSampler, type WindowBatch, type WindowSamplerOptions } from '../data/sampler.js';
 import type { TrajectoryStore } from '../data/store.js';
+import { backend, stageUploads } from '../engine/index.js';
 import { Rng } from '../engine/rng.js';
+import { ScalarBoards } from '../engine/scalar.js';
 import { EvaluationAbortedError } from '../envs/evaluate.js';
 import { camelCaseKeys } from '../util/json-keys.js';
 import { FileWriteError, removeStaleTemporaries, writeFileAtomic } from '../util/atomic-file.js';
@@ -46,6 +48,8 @@ import { CHECKPOINT_DIR, CONFIG_FILE, EVAL_FILE, LOCK_FILE, POLICY_FILE, readRun
 import { algorithmSamplerOptions } from './sampling.js';
 import { scheduleWarnings } from './schedules.js';
 import { UpdateSnapshot } from './snapshot.js';
+import { onHost, placeAlgorithm } from './residency.js';
+import { settleFiniteChecks, takeDeferredChecks, type DeferredFiniteCheck } from '../nn/nonfinite.js';
 
 // the run-file names and reader live in run-files.ts; re-exported for the public API
 export { CONFIG_FILE, EVAL_FILE, POLICY_FILE, readRunConfig } from './run-files.js';
@@ -246,6 +250,11 @@ function batchTargetsOverflow(batch: WindowBatch): boolean {
   return false;
 }
 
+/** the arrays of a sampled batch that the models read (staged as one upload on a device) */
+function batchArrays(batch: WindowBatch): (Float32Array | Int32Array)[] {
+  return [batch.states, batch.actions, batch.rewards, batch.returnsToGo, batch.mask, batch.terminated, batch.timesteps];
+}
+
 async function prepareSession(config: RunConfig, io: TrainIO, options: SessionOptions): Promise<Session> {
   const definition = requireAlgorithm(config.algo);
   const spec = requireEnv(config.env);
@@ -279,6 +288,10 @@ async function prepareSession(config: RunConfig, io: TrainIO, options: SessionOp
   } catch (error) {
     if (error instanceof RangeError) throw new RunConfigError(`${config.dataset}: ${error.message}`);
     throw error;
+  }
+  const active = backend();
+  if (active.resident && definition.trainsOnDevice !== true) {
+    throw new RunConfigError(`${definition.name} does not train on the ${active.name} backend yet (its update reads values on the host mid-step); use --backend native, wasm or js`);
   }
   let algorithm: Algorithm;
   try {
@@ -375,9 +388,11 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
   let lastCheckpoint = resumed?.checkpointPath ?? null;
   let checkpointStep = resumed?.state.step ?? -1;
   // only 'skip' continues after a fault, so only it pays for a copy of the state before each update
-  const snapshot = config.onNonFinite === 'skip' ? new UpdateSnapshot(algorithm) : null;
-  const closeInterval = (): MetricsRecord => {
-    const record = interval.close(step, elapsed());
+  // on a device the update of a faulty batch is refused there (the optimizers' guard), so no snapshot is needed
+  const resident = backend().resident;
+  const snapshot = config.onNonFinite === 'skip' && !resident ? new UpdateSnapshot(algorithm) : null;
+  const closeInterval = (at: number = step): MetricsRecord => {
+    const record = interval.close(at, elapsed());
     if (config.onNonFinite === 'skip') record.skipped_batches = skippedBatches;
     return record;
   };
@@ -388,7 +403,7 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
       : `the last good checkpoint is ${relative(runDir, lastCheckpoint)} (continue with ${resumeHint}${reason === 'non-finite' ? ', adding --on-nonfinite skip to skip such batches' : ''})`;
     return new RunStoppedError(reason, `${what}; the run stopped at step ${step}/${config.steps}; ${checkpoint}`);
   };
-  const checkpoint = (): void => {
+  const checkpoint = (): Promise<void> => onHost(algorithm, () => {
     // the logs up to this step reach the disk before the checkpoint that vouches for them
     logs.sync();
     lastCheckpoint = writeCheckpoint(runDir, {
@@ -408,17 +423,19 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
       skippedBatches,
     }, algorithm);
     checkpointStep = step;
-  };
-  const interrupted = (): RunInterruptedError => {
+  });
+  const interrupted = async (): Promise<RunInterruptedError> => {
     // the evaluation in progress (if any) is redone on resume: evaluating never moves the training streams
     algorithm.setTraining(true);
-    if (checkpointStep !== step) checkpoint();
+    await settlePending();
+    if (checkpointStep !== step) await checkpoint();
     progress.message(`interrupted at step ${step}/${config.steps}; checkpoint ${relative(runDir, lastCheckpoint as string)} written; continue with ${resumeHint}`);
     heartbeat.beat('interrupted', step, null, true);
     return new RunInterruptedError(step, lastCheckpoint as string, `interrupted at step ${step}/${config.steps}; continue with ${resumeHint}`);
   };
   const isEvaluationStep = (at: number): boolean => (config.evalEvery > 0 && at % config.evalEvery === 0) || at === config.steps;
-  const evaluate = async (): Promise<void> => {
+  const evaluate = (): Promise<void> => onHost(algorithm, evaluateHere);
+  const evaluateHere = async (): Promise<void> => {
     algorithm.setTraining(false);
     heartbeat.beat('eval', step, { episodesDone: 0, episodesTotal: config.evalEpisodes * algorithm.evaluationConditions().length, meanReturnSoFar: null, etaSeconds: null });
     const record = await evaluateConditions(step, algorithm.evaluationConditions(), (n, condition, rng) => algorithm.createPolicy(n, condition, rng), evaluationSettings, {
@@ -440,7 +457,48 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
   heartbeat.beat('train', step, null, true);
   let lastYield = performance.now();
 
+  /** what the trainer does with one step's logged values (on a device: while the next step runs) */
+  const recordStep = (at: number, scalars: Record<string, number> | null, seconds: number): void => {
+    if (scalars !== null) interval.add(scalars, seconds);
+    if (at % config.logEvery === 0 || at === config.steps) logs.appendMetrics(closeInterval(at));
+    if (scalars !== null) {
+      const [lossName, loss] = headlineLoss(scalars);
+      progress.update(at, lossName, loss);
+    }
+  };
+  /** a fault in the update of step `at` (1-based): stop the run, or count the skipped batch */
+  const fault = (at: number, error: NonFiniteError, batch: WindowBatch, restored: boolean): void => {
+    const where = `step ${at}: ${error.message}; batch ${at} (${describeBatch(batch)})`;
+    if (config.onNonFinite !== 'skip' || !restored) {
+      heartbeat.beat('halted', step, null, true);
+      throw stopped('non-finite', `${where}; ${error.kind === 'weights' ? 'the changed weights were not saved' : 'the update was stopped before it changed the weights'}`);
+    }
+    skippedBatches += 1;
+    progress.message(`skipped batch: ${where}; the weights are unchanged (${skippedBatches} skipped so far)`);
+  };
+  /** a device step whose values are still on the GPU */
+  let pending: { at: number; metrics: StepMetrics; checks: DeferredFiniteCheck[]; batch: WindowBatch; seconds: number } | null = null;
+  /** reads the pending step's values (one read: its scalar board) and records them */
+  const settlePending = async (): Promise<void> => {
+    if (pending === null) return;
+    const { at, metrics, checks, batch, seconds } = pending;
+    pending = null;
+    let scalars: Record<string, number> | null;
+    try {
+      await settleFiniteChecks(checks);
+      scalars = await readMetrics(metrics);
+    } catch (error) {
+      if (!(error instanceof NonFiniteError)) throw error;
+      // the device refused the loss's or gradient's update (the optimizers' guard); weights it overflowed cannot be restored
+      fault(at, error, batch, error.kind !== 'weights');
+      scalars = null;
+    }
+    recordStep(at, scalars, seconds);
+  };
+  const boards = new ScalarBoards();
+
   try {
+    placeAlgorithm(algorithm);
     // a run interrupted during an evaluation was checkpointed before it: evaluate that step first
     if (resumed !== null && step > 0 && isEvaluationStep(step) && (last === null || last.step < step)) await evaluate();
     while (step < config.steps) {
@@ -448,48 +506,54 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
         await new Promise((resolve) => setImmediate(resolve));
         lastYield = performance.now();
       }
-      if (signal?.aborted === true) throw interrupted();
+      if (signal?.aborted === true) throw await interrupted();
       const started = performance.now();
       const batch = sampler.sample();
       snapshot?.capture();
-      let scalars: Record<string, number> | null = null;
+      boards.next();
+      let metrics: StepMetrics | null = null;
+      // on a device the sampled batch goes up in one transfer; the CPU backends read it in place
+      const unstage = stageUploads(batchArrays(batch));
       try {
-        scalars = metricsNow(algorithm.update(batch, step));
+        metrics = algorithm.update(batch, step);
         // a finite loss from targets that overflow float32 (a loss normalized by the batch's own magnitude hides them)
         if (batchTargetsOverflow(batch)) {
           throw new NonFiniteError('targets', 'weights', `the loss stayed finite, but the batch's training targets (returns-to-go or rewards after scaling) are non-finite or beyond ±${TARGET_LIMIT_TEXT}`);
         }
       } catch (error) {
         if (!(error instanceof NonFiniteError)) throw error;
-        scalars = null;
-        const fault = `step ${step + 1}: ${error.message}; batch ${step + 1} (${describeBatch(batch)})`;
-        if (snapshot === null) {
-          heartbeat.beat('halted', step, null, true);
-          throw stopped('non-finite', `${fault}; ${error.kind === 'weights' ? 'the changed weights were not saved' : 'the update was stopped before it changed the weights'}`);
-        }
-        snapshot.restore();
-        skippedBatches += 1;
-        progress.message(`skipped batch: ${fault}; the weights are unchanged (${skippedBatches} skipped so far)`);
+        metrics = null;
+        if (snapshot !== null) snapshot.restore();
+        fault(step + 1, error, batch, snapshot !== null);
+      } finally {
+        unstage();
       }
+      const checks = takeDeferredChecks();
       step += 1;
-      if (scalars !== null) interval.add(scalars, (performance.now() - started) / 1000);
-      if (step % config.logEvery === 0 || step === config.steps) logs.appendMetrics(closeInterval());
-      if (scalars !== null) {
-        const [lossName, loss] = headlineLoss(scalars);
-        progress.update(step, lossName, loss);
+      if (resident && metrics !== null) {
+        // the previous step's values are done by now: read them while this step runs (its time
+        // includes that wait, so steps_per_s measures the device's throughput, not the queueing)
+        await settlePending();
+        pending = { at: step, metrics, checks, batch, seconds: (performance.now() - started) / 1000 };
+      } else {
+        recordStep(step, metrics === null ? null : metricsNow(metrics), (performance.now() - started) / 1000);
       }
       heartbeat.beat('train', step);
 
-      if (isEvaluationStep(step)) await evaluate();
-      if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || step === config.steps) checkpoint();
+      const evaluating = isEvaluationStep(step);
+      const checkpointing = (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || step === config.steps;
+      if (evaluating || checkpointing) await settlePending();
+      if (evaluating) await evaluate();
+      if (checkpointing) await checkpoint();
     }
+    await settlePending();
     progress.finish();
     if (last === null || best === null) throw new Error('the last step is always evaluated; no evaluation was recorded');
-    const outcome = writeFinalFiles(runDir, session, step, last, best, skippedBatches);
+    const outcome = await onHost(algorithm, () => writeFinalFiles(runDir, session, step, last!, best!, skippedBatches));
     heartbeat.beat('finished', step, null, true);
     return outcome;
   } catch (error) {
-    if (error instanceof EvaluationAbortedError) throw interrupted();
+    if (error instanceof EvaluationAbortedError) throw await interrupted();
     if (error instanceof FileWriteError) {
       heartbeat.beat('halted', step, null, true);
       throw stopped('write-failed', error.message);

@@ -72,7 +72,8 @@ export function createBackend(name: HostBackendName | 'auto'): BackendChoice {
 export function parseBackendName(value: string | undefined): HostBackendName | 'auto' {
   if (value === undefined || value === '' || value === 'auto') return 'auto';
   if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as HostBackendName;
-  throw new Error(`STITCH_BACKEND must be native, wasm, js or auto (got "${value}")`);
+  if (value === 'webgpu') throw new Error('the webgpu backend needs an asynchronous device request before the first op (the CLI makes it; in code: await activateRequestedBackend(\'webgpu\') or setBackend(new WebGpuBackend(device)))');
+  throw new Error(`STITCH_BACKEND must be webgpu, native, wasm, js or auto (got "${value}")`);
 }
 
 /** The backend every op runs on. */
