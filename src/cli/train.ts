@@ -64,6 +64,7 @@ interface TrainOptions extends Partial<ConfigFileOptions> {
 
 export const EXIT_NON_FINITE = 3;
 export const EXIT_WRITE_FAILED = 4;
+export const EXIT_DEVICE_LOST = 5;
 
 function nonFinitePolicy(value: string | undefined): NonFinitePolicy | undefined {
   if (value === undefined) return undefined;
@@ -120,7 +121,9 @@ async function asUserErrors<T>(work: () => Promise<T>, interrupts?: InterruptHan
     if (error instanceof RunConfigError || error instanceof CheckpointError || error instanceof DataFileError || error instanceof SafetensorsError) {
       throw new UserError(error.message, 2);
     }
-    if (error instanceof RunStoppedError) throw new UserError(error.message, error.reason === 'non-finite' ? EXIT_NON_FINITE : EXIT_WRITE_FAILED);
+    if (error instanceof RunStoppedError) {
+      throw new UserError(error.message, error.reason === 'non-finite' ? EXIT_NON_FINITE : error.reason === 'device-lost' ? EXIT_DEVICE_LOST : EXIT_WRITE_FAILED);
+    }
     if (error instanceof FileWriteError) throw new UserError(error.message, EXIT_WRITE_FAILED);
     throw error;
   }

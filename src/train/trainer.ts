@@ -28,6 +28,7 @@ import type { TrajectoryStore } from '../data/store.js';
 import { backend, stageUploads } from '../engine/index.js';
 import { Rng } from '../engine/rng.js';
 import { ScalarBoards } from '../engine/scalar.js';
+import { WebGpuDeviceLostError } from '../engine/backends/webgpu.js';
 import { EvaluationAbortedError } from '../envs/evaluate.js';
 import { camelCaseKeys } from '../util/json-keys.js';
 import { FileWriteError, removeStaleTemporaries, writeFileAtomic } from '../util/atomic-file.js';
@@ -82,7 +83,7 @@ export interface TrainOutcome {
  * write that failed (a full disk). Its newest checkpoint is intact and --resume continues from it.
  */
 export class RunStoppedError extends Error {
-  constructor(readonly reason: 'non-finite' | 'write-failed', message: string) {
+  constructor(readonly reason: 'non-finite' | 'write-failed' | 'device-lost', message: string) {
     super(message);
     this.name = 'RunStoppedError';
   }
@@ -557,6 +558,11 @@ async function runLoop(runDir: string, session: Session, resumed: Resumed | null
     if (error instanceof FileWriteError) {
       heartbeat.beat('halted', step, null, true);
       throw stopped('write-failed', error.message);
+    }
+    if (error instanceof WebGpuDeviceLostError) {
+      // nothing more can be read from the device: the last checkpoint on disk is the state to continue from
+      heartbeat.beat('halted', step, null, true);
+      throw stopped('device-lost', `${error.message}; --resume continues on any backend`);
     }
     throw error;
   }

@@ -9,5 +9,13 @@ import { WebGpuBackend } from './webgpu.js';
 export async function createNodeWebGpuBackend(options: GPURequestAdapterOptions = { powerPreference: 'high-performance' }): Promise<WebGpuBackend | { reason: string }> {
   const result = await requestNodeDevice(options);
   if (!result.ok) return { reason: result.reason };
-  return new WebGpuBackend(result.device, result.adapter);
+  const gpu = new WebGpuBackend(result.device, result.adapter);
+  // fault injection for the device-loss tests: the device is lost before read N + 1
+  const loseAfter = Number(process.env.STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS ?? '');
+  if (Number.isSafeInteger(loseAfter) && loseAfter >= 0 && process.env.STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS !== '') {
+    gpu.onRead = (reads) => {
+      if (reads > loseAfter) gpu.loseDevice('simulated by STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS');
+    };
+  }
+  return gpu;
 }

@@ -87,6 +87,20 @@ export class WebGpuBackend implements TensorBackend {
     // the GPU's parallelism is not set in threads
   }
 
+  /**
+   * Ends the device as a driver reset would (fault injection for tests: STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS,
+   * see webgpu-node.ts); every later read throws WebGpuDeviceLostError.
+   */
+  loseDevice(reason: string): void {
+    this.lostReason ??= reason;
+    this.gpuDevice.destroy();
+  }
+
+  /** reads done so far (the fault-injection hook counts them) */
+  reads = 0;
+  /** called before each read with the count (the fault-injection hook) */
+  onRead: ((reads: number) => void) | undefined;
+
   private checkAlive(): void {
     if (this.lostReason !== null) throw new WebGpuDeviceLostError(this.lostReason);
   }
@@ -121,6 +135,9 @@ export class WebGpuBackend implements TensorBackend {
   }
 
   async read(storage: Storage, n: number): Promise<FloatArray> {
+    this.checkAlive();
+    this.reads += 1;
+    this.onRead?.(this.reads);
     this.checkAlive();
     try {
       return await this.runtime.read(device(storage), n);

@@ -1,0 +1,103 @@
+/**
+ * `stitch --backend webgpu train` as a user runs it (SwiftShader without a GPU): the Decision
+ * Transformer trains with its tensors on the device and logs the same losses as the native
+ * backend (the same dropout stream; float32 sums in another order); a run killed on webgpu
+ * resumes on native; a lost device stops the run with exit 5 and its last checkpoint intact; a
+ * missing adapter falls back to the CPU in one line; an algorithm whose update reads values on
+ * the host mid-step refuses the device in one line.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
+import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
+import { temporaryDirectory } from '../helpers/temp.js';
+
+const cli = join(process.cwd(), 'dist/src/cli/main.js');
+const dataset = join(process.cwd(), 'test/fixtures/data/maze2d-tiny.hdf5');
+const TINY = ['--set', 'width=16', '--set', 'layers=1', '--set', 'heads=1', '--set', 'mlpWidth=32', '--set', 'context=4', '--set', 'batchSize=8', '--set', 'warmupSteps=5', '--set', 'targetReturns=[60]'];
+const trainArgs = (out: string, steps: number): string[] => ['train', '--algo', 'dt', '--dataset', dataset, '--env', 'maze2d-umaze-v1', '--steps', String(steps),
+  '--eval-every', '0', '--checkpoint-every', '10', '--eval-episodes', '1', '--eval-envs', '1', '--log-every', '10', ...TINY, '--out', out];
+
+const gpu = await createNodeWebGpuBackend();
+const skip = gpu instanceof WebGpuBackend ? false : `no WebGPU device: ${gpu.reason}`;
+if (skip !== false && process.env.STITCH_REQUIRE_WEBGPU === '1') throw new Error(`STITCH_REQUIRE_WEBGPU=1 but ${skip}`);
+if (gpu instanceof WebGpuBackend) gpu.gpuDevice.destroy();
+
+function stitch(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1', ...env } });
+}
+
+function losses(run: string): Map<number, number> {
+  const records = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { step: number; action_loss: number });
+  return new Map(records.map((record) => [record.step, record.action_loss]));
+}
+
+function assertCloseLosses(actual: Map<number, number>, expected: Map<number, number>, tolerance: number, label: string): void {
+  assert.deepEqual([...actual.keys()], [...expected.keys()], `${label}: the same logged steps`);
+  for (const [step, value] of expected) {
+    const got = actual.get(step)!;
+    assert.ok(Math.abs(got - value) <= tolerance * Math.abs(value), `${label}: step ${step} loss ${got} vs ${value}`);
+  }
+}
+
+describe('stitch --backend webgpu train', { skip }, () => {
+  it('trains DT on the device with the losses of the native backend, and says the adapter is a software one', () => {
+    const dir = temporaryDirectory('stitch-webgpu-train-');
+    const native = stitch(['--backend', 'native', ...trainArgs(join(dir, 'native'), 30)]);
+    assert.equal(native.status, 0, native.stderr);
+    const device = stitch(['--backend', 'webgpu', ...trainArgs(join(dir, 'webgpu'), 30)]);
+    assert.equal(device.status, 0, device.stderr);
+    assert.match(device.stderr, /^stitch: warning: the WebGPU adapter is a software one \(.*\): correct, but slower than the CPU backends$/m);
+    // 30 steps with dropout: the same masks; float32 sums in another order move the losses by ~1e-8
+    assertCloseLosses(losses(join(dir, 'webgpu')), losses(join(dir, 'native')), 1e-5, 'webgpu vs native');
+    assert.ok(existsSync(join(dir, 'webgpu', 'policy.safetensors')) && existsSync(join(dir, 'webgpu', 'report.html')), 'policy and report written');
+  });
+
+  it('a run killed on webgpu resumes on native and continues (equal within float tolerance)', async () => {
+    const dir = temporaryDirectory('stitch-webgpu-kill-');
+    const reference = stitch(['--backend', 'native', ...trainArgs(join(dir, 'reference'), 30)]);
+    assert.equal(reference.status, 0, reference.stderr);
+    const run = join(dir, 'run');
+    const child = spawn(process.execPath, [cli, '--backend', 'webgpu', ...trainArgs(run, 30)], { env: { ...process.env, CI: '1' }, stdio: 'ignore' });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const checkpoint = join(run, 'checkpoints', 'step-00000010.safetensors');
+    const deadline = Date.now() + 120_000;
+    while (!existsSync(checkpoint) && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    child.kill('SIGKILL');
+    assert.equal(await ended, 'SIGKILL', 'killed mid-run, after its first checkpoint');
+    const resumed = stitch(['--backend', 'native', 'train', '--resume', run]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resuming .* at step (10|20)\/30/);
+    assertCloseLosses(losses(run), losses(join(dir, 'reference')), 1e-5, 'killed on webgpu, resumed on native');
+  });
+
+  it('a lost device stops the run with exit 5, one line and the last checkpoint intact; --resume continues it on native', () => {
+    const dir = temporaryDirectory('stitch-webgpu-lost-');
+    const run = join(dir, 'run');
+    const lost = stitch(['--backend', 'webgpu', ...trainArgs(run, 30)], { STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS: '15' });
+    assert.equal(lost.status, 5, lost.stderr);
+    const lines = lost.stderr.trim().split('\n');
+    assert.match(lines[lines.length - 1] as string, /^stitch: the WebGPU device was lost: simulated by STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS; --resume continues on any backend; the run stopped at step \d+\/30; the last good checkpoint is checkpoints\/step-00000010\.safetensors/);
+    const resumed = stitch(['--backend', 'native', 'train', '--resume', run]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.ok(existsSync(join(run, 'policy.safetensors')));
+  });
+
+  it('without an adapter, --backend webgpu falls back to the CPU in one line and trains', () => {
+    const dir = temporaryDirectory('stitch-webgpu-none-');
+    const result = stitch(['--backend', 'webgpu', ...trainArgs(join(dir, 'run'), 10)], { VK_ICD_FILENAMES: join(dir, 'no-such-driver.json') });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /^stitch: warning: the webgpu backend is not available \(.+\); using the CPU backends$/m);
+  });
+
+  it('an algorithm that reads values on the host mid-step refuses the device in one line (exit 2, nothing created)', () => {
+    const dir = temporaryDirectory('stitch-webgpu-qt-');
+    const result = stitch(['--backend', 'webgpu', 'train', '--algo', 'qt', '--dataset', dataset, '--env', 'maze2d-umaze-v1', '--steps', '5', '--out', join(dir, 'run')]);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /^stitch: .*qt does not train on the webgpu backend yet \(its update reads values on the host mid-step\); use --backend native, wasm or js$/m);
+    assert.ok(!existsSync(join(dir, 'run')));
+  });
+});
