@@ -42,7 +42,7 @@ export interface TrainingRecord {
  * A batch whose actions follow the states through one fixed map (a_t = tanh(M s_t)); the first
  * sequence is left-padded by one step, as a window at an episode's start is.
  */
-function makeBatch(seed: number): TransformerInput {
+function makeBatch(seed: number): TransformerInput & { mask: Float32Array } {
   const rng = new Rng(seed);
   const { stateDim: S, actionDim: A, context: K } = CONFIG;
   const map = Array.from({ length: A * S }, () => rng.normal());
@@ -92,7 +92,7 @@ export async function trainDecisionTransformer(gpu: WebGpuBackend): Promise<Trai
     const batch = makeBatch(29);
     for (let step = 0; step < TRAINING_STEPS; step++) {
       startScalarBoard();
-      const unstage = stageUploads([batch.states, batch.actions, batch.returnsToGo, batch.timesteps, batch.mask!]);
+      const unstage = stageUploads([batch.states, batch.actions, batch.returnsToGo, batch.timesteps, batch.mask]);
       const result = gradientStep({ optimizer, clipNorm: 0.25, schedule, loss: () => dtLoss(model, batch).loss });
       unstage();
       // the loss, the norm and the weights count share the step's board: one read
