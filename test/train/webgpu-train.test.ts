@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
 import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
-import { temporaryDirectory } from '../helpers/temp.js';
+import { removedAtExit as temporaryDirectory } from '../helpers/temp.js';
 
 const cli = join(process.cwd(), 'dist/src/cli/main.js');
 const dataset = join(process.cwd(), 'test/fixtures/data/maze2d-tiny.hdf5');
@@ -77,7 +77,8 @@ describe('stitch --backend webgpu train', { skip }, () => {
   it('a lost device stops the run with exit 5, one line and the last checkpoint intact; --resume continues it on native', () => {
     const dir = temporaryDirectory('stitch-webgpu-lost-');
     const run = join(dir, 'run');
-    const lost = stitch(['--backend', 'webgpu', ...trainArgs(run, 30)], { STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS: '15' });
+    // 100 reads: the first 10 steps (one read each) and the step-10 checkpoint's weights and moments pass, the device goes before step 20's checkpoint
+    const lost = stitch(['--backend', 'webgpu', ...trainArgs(run, 30)], { STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS: '100' });
     assert.equal(lost.status, 5, lost.stderr);
     const lines = lost.stderr.trim().split('\n');
     assert.match(lines[lines.length - 1] as string, /^stitch: the WebGPU device was lost: simulated by STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS; --resume continues on any backend; the run stopped at step \d+\/30; the last good checkpoint is checkpoints\/step-00000010\.safetensors/);

@@ -11,8 +11,9 @@ export async function createNodeWebGpuBackend(options: GPURequestAdapterOptions 
   if (!result.ok) return { reason: result.reason };
   const gpu = new WebGpuBackend(result.device, result.adapter);
   // fault injection for the device-loss tests: the device is lost before read N + 1
-  const loseAfter = Number(process.env.STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS ?? '');
-  if (Number.isSafeInteger(loseAfter) && loseAfter >= 0 && process.env.STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS !== '') {
+  const setting = process.env.STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS;
+  const loseAfter = setting === undefined || setting.trim() === '' ? Number.NaN : Number(setting);
+  if (Number.isSafeInteger(loseAfter) && loseAfter >= 0) {
     gpu.onRead = (reads) => {
       if (reads > loseAfter) gpu.loseDevice('simulated by STITCH_WEBGPU_LOSE_DEVICE_AFTER_READS');
     };
