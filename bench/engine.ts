@@ -20,6 +20,10 @@ interface WorkerResult {
   ms_per_step: number;
   peak_rss_mb: number;
   gemm_ceiling_gflops: number;
+  /** webgpu only */
+  adapter?: string;
+  dispatches_per_step?: number;
+  peak_device_mb?: number;
 }
 
 interface TorchResult {
@@ -27,6 +31,14 @@ interface TorchResult {
   torch_peak_rss_mb: number;
   torch_threads: number;
   torch_version: string;
+  /** --device cuda only */
+  torch_device?: string;
+  torch_peak_device_mb?: number;
+  cuda_version?: string;
+}
+
+function cudaAvailable(): boolean {
+  return spawnSync(TORCH_PYTHON, ['-c', 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'], { stdio: 'ignore' }).status === 0;
 }
 
 function lastJsonLine<T>(output: string): T | null {
@@ -39,10 +51,10 @@ function torchAvailable(): boolean {
   return spawnSync(TORCH_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
-function runTorch(name: string, steps: number): TorchResult | null {
+function runTorch(name: string, steps: number, device: 'cpu' | 'cuda' = 'cpu'): TorchResult | null {
   const script = join(repo, 'scripts', 'torch_bench.py');
   if (!existsSync(script)) return null;
-  const result = spawnSync(TORCH_PYTHON, [script, '--only', name, '--steps', String(steps)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const result = spawnSync(TORCH_PYTHON, [script, '--only', name, '--steps', String(steps), '--device', device], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (result.status !== 0) {
     console.error(`torch reference failed for ${name}: ${result.stderr.trim().split('\n').pop() ?? ''}`);
     return null;
@@ -60,7 +72,47 @@ function runWorker(name: string, steps: number, backendName: string | undefined,
   return ours;
 }
 
+/**
+ * --backend webgpu: each workload on the GPU (throughput of back-to-back steps, the device
+ * drained at the end), with its dispatches per step and the device memory the runtime holds, next
+ * to the default CPU backend and to PyTorch eager on CUDA when it is there (else on the CPU).
+ */
+function runWebGpu(options: BenchOptions): BenchRow[] {
+  const steps = options.quick ? 10 : 30;
+  const torchDevice = !options.noTorch && torchAvailable() ? (cudaAvailable() ? 'cuda' : 'cpu') : null;
+  const rows: BenchRow[] = [];
+  for (const workload of WORKLOADS) {
+    const gpu = runWorker(workload.name, steps, 'webgpu');
+    const cpu = runWorker(workload.name, steps, undefined);
+    const flops = flopsPerStep(workload);
+    const row: BenchRow = {
+      name: workload.name,
+      backend: gpu.backend,
+      adapter: gpu.adapter ?? null,
+      ms_per_step: gpu.ms_per_step,
+      steps_per_s: 1000 / gpu.ms_per_step,
+      achieved_tflops: flops / (gpu.ms_per_step * 1e9),
+      gemm_ceiling_gflops: gpu.gemm_ceiling_gflops,
+      dispatches_per_step: gpu.dispatches_per_step ?? null,
+      peak_device_mb: gpu.peak_device_mb ?? null,
+      [`${cpu.backend}_ms_per_step`]: cpu.ms_per_step,
+      [`over_${cpu.backend}`]: gpu.ms_per_step / cpu.ms_per_step,
+    };
+    const torch = torchDevice === null ? null : runTorch(workload.name, steps, torchDevice);
+    if (torch !== null) {
+      row.torch_device = torch.torch_device ?? 'cpu';
+      row.torch_ms_per_step = torch.torch_ms_per_step;
+      if (torch.torch_peak_device_mb !== undefined) row.torch_peak_device_mb = torch.torch_peak_device_mb;
+      row.torch_version = torch.torch_version;
+      row.ratio = gpu.ms_per_step / torch.torch_ms_per_step;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
 export async function run(options: BenchOptions): Promise<BenchRow[]> {
+  if (options.backend === 'webgpu') return runWebGpu(options);
   const steps = options.quick ? 10 : 30;
   const withTorch = !options.noTorch && torchAvailable();
   const rows: BenchRow[] = [];

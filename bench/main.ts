@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --json] [--quick] [--only SECTION] [--no-torch]
+ * npm run bench [-- --json] [--quick] [--only SECTION] [--no-torch] [--backend webgpu]
  * Every figure that can be is reported as a ratio against a reference measured in the same run,
  * because shared machines are noisy.
  */
@@ -25,7 +25,9 @@ async function main(): Promise<void> {
   const json = args.includes('--json');
   const onlyIndex = args.indexOf('--only');
   const only = onlyIndex >= 0 ? args[onlyIndex + 1]?.split(',') : undefined;
-  const options: BenchOptions = { quick: args.includes('--quick'), noTorch: args.includes('--no-torch') };
+  const backendIndex = args.indexOf('--backend');
+  const backendName = backendIndex >= 0 ? args[backendIndex + 1] : undefined;
+  const options: BenchOptions = { quick: args.includes('--quick'), noTorch: args.includes('--no-torch'), ...(backendName === undefined ? {} : { backend: backendName }) };
   for (const [name, load] of Object.entries(sections)) {
     if (only !== undefined && !only.includes(name)) continue;
     const rows = await (await load())(options);

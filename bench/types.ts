@@ -9,6 +9,8 @@ export interface BenchOptions {
   quick: boolean;
   /** skip the PyTorch reference even when python3-torch is installed */
   noTorch: boolean;
+  /** --backend webgpu: the engine section trains on the GPU, against PyTorch on CUDA when it is there */
+  backend?: string;
 }
 
 export type BenchSection = (options: BenchOptions) => Promise<BenchRow[]>;

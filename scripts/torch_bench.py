@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times one Decision Transformer training step in PyTorch, the reference side of Stitch's benchmark.
 
-    /usr/bin/python3 scripts/torch_bench.py [--steps 30] [--only dt-step] [--threads 2]
+    /usr/bin/python3 scripts/torch_bench.py [--steps 30] [--only dt-step] [--threads 2] [--device cuda]
 
 A step is what Stitch's trainer does per gradient step: zero_grad, forward, loss, backward,
 clip_grad_norm_(0.25), AdamW step. The batch is drawn once and reused, so data sampling is not
@@ -12,6 +12,10 @@ Settings are PyTorch's best on a CPU, as measured for the comparison: torch.set_
 for its OpenMP pool, OpenBLAS single-threaded (Debian's OpenBLAS is the pthreads build, whose own
 threads would fight the OpenMP pool), and OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs. Variables
 already set in the environment are left alone.
+
+With --device cuda the model, batch and optimizer live on the GPU (PyTorch eager, fp32, the
+default TF32 setting of matrix products left off so the arithmetic matches Stitch's f32), each
+timed step ends with torch.cuda.synchronize(), and peak memory is torch.cuda.max_memory_allocated.
 """
 import argparse
 import json
@@ -46,9 +50,14 @@ def configure_openblas():
         os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 
 
-def bench_workload(name, steps, threads):
+def bench_workload(name, steps, threads, device="cpu"):
     configure_openblas()
     import torch
+
+    cuda = device == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from torch_reference import CLIP_NORM, DecisionTransformer, DtConfig, make_optimizer, random_batch
@@ -58,10 +67,11 @@ def bench_workload(name, steps, threads):
     spec = dict(WORKLOADS[name])
     batch_size = spec.pop("batch")
     cfg = DtConfig(**COMMON, **spec)
-    model = DecisionTransformer(cfg).train()
+    model = DecisionTransformer(cfg).to(device).train()
     optimizer = make_optimizer(model)
     params = list(model.parameters())
-    batch = random_batch(cfg, batch_size, torch.Generator().manual_seed(0))
+    batch = {key: value.to(device) for key, value in random_batch(cfg, batch_size, torch.Generator().manual_seed(0)).items()}
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
 
     def step():
         optimizer.zero_grad()
@@ -72,12 +82,21 @@ def bench_workload(name, steps, threads):
 
     for _ in range(WARMUP_STEPS):
         step()
+    sync()
     times_ms = []
     for _ in range(steps):
         start = time.perf_counter()
         step()
+        sync()
         times_ms.append((time.perf_counter() - start) * 1000)
-    return {
+    extra = {}
+    if cuda:
+        extra = {
+            "torch_device": torch.cuda.get_device_name(0),
+            "torch_peak_device_mb": round(torch.cuda.max_memory_allocated() / 1048576, 1),
+            "cuda_version": torch.version.cuda,
+        }
+    return {**extra,
         "name": name,
         "torch_ms_per_step": round(statistics.median(times_ms), 3),
         "torch_ms_min": round(min(times_ms), 3),
@@ -97,16 +116,17 @@ def main():
     parser.add_argument("--steps", type=int, default=30, help=f"timed steps, after {WARMUP_STEPS} warm-up steps")
     parser.add_argument("--only", choices=sorted(WORKLOADS), help="run one workload in this process")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch.set_num_threads")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the model trains")
     args = parser.parse_args()
     if args.steps < 1 or args.threads < 1:
         parser.error("--steps and --threads must be at least 1")
     if args.only is not None:
-        print(json.dumps(bench_workload(args.only, args.steps, args.threads)), flush=True)
+        print(json.dumps(bench_workload(args.only, args.steps, args.threads, args.device)), flush=True)
         return
     for name in WORKLOADS:
         # a fresh interpreter per workload, so ru_maxrss is that workload's peak
         subprocess.run([sys.executable, os.path.abspath(__file__), "--only", name,
-                        "--steps", str(args.steps), "--threads", str(args.threads)], check=True)
+                        "--steps", str(args.steps), "--threads", str(args.threads), "--device", args.device], check=True)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ export class GpuRuntime {
   /** validation and out-of-memory errors of work already handed to the device, checked at the next read */
   private errorChecks: Promise<GPUError | null>[] = [];
   /** counts, for tests and the benchmark: how often the work reached the GPU */
-  readonly stats = { pipelinesCompiled: 0, buffersCreated: 0, dispatches: 0, submits: 0, uploads: 0 };
+  readonly stats = { pipelinesCompiled: 0, buffersCreated: 0, dispatches: 0, submits: 0, uploads: 0, bytesCreated: 0 };
 
   /** workgroups per grid dimension: the device's limit, or less (tests use a small one to reach the 2-D grids) */
   readonly maxWorkgroupsPerDimension: number;
@@ -246,6 +246,8 @@ export class GpuRuntime {
 
   private createBuffer(bytes: number, usage: number): GPUBuffer {
     this.stats.buffersCreated += 1;
+    // buffers are pooled, never destroyed: the bytes created are the peak device memory the runtime holds
+    this.stats.bytesCreated += bytes;
     return this.device.createBuffer({ size: bytes, usage });
   }
 }
