@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readMetrics, type PolicyContext } from '../../src/algos/algorithm.js';
+import { metricsNow, readMetrics, type PolicyContext } from '../../src/algos/algorithm.js';
 import { reinformer, ReinformerNetwork, reinformerLosses, type ReinformerNetworkConfig } from '../../src/algos/reinformer.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
 import { backend, readStorage, Rng, Scalar, setBackend, stageUploads, Tensor, type TensorBackend } from '../../src/engine/index.js';
@@ -84,7 +84,7 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
   });
   const staged = (batch: WindowBatch): (() => void) => stageUploads([batch.states, batch.actions, batch.returnsToGo, batch.timesteps, batch.mask]);
   const initialLogTemperature = tensor('temperature.log_temperature').data[0] as number;
-  const worst = { outputs: 0, gradients: 0, weights: 0, step: 0 };
+  const worst = { outputs: 0, gradients: 0, weights: 0, step: 0, steps: 0 };
 
   /** the training algorithm at the fixture's weights, every parameter on the device */
   function fixtureAlgorithm() {
@@ -117,7 +117,7 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
   after(() => {
     setBackend(previous);
     const format = (value: number): string => value.toExponential(2);
-    console.log(`webgpu reinformer parity worst relative error: outputs ${format(worst.outputs)}, gradients ${format(worst.gradients)}, after LAMB ${format(worst.weights)}, LAMB step ${format(worst.step)}`);
+    console.log(`webgpu reinformer parity worst relative error: outputs ${format(worst.outputs)}, gradients ${format(worst.gradients)}, after LAMB ${format(worst.weights)}, LAMB step ${format(worst.step)}; three steps against the CPU ${format(worst.steps)}`);
   });
 
   it('predicts the returns, action means and loss terms, and computes every gradient, with λ a device tensor', async () => {
@@ -197,6 +197,67 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
     const afterTemperature = (await logTemperature.read())[0] as number;
     assertClose('log temperature after its Adam step', [afterTemperature], tensor('output.log_temperature_after').data);
     assertClose('log temperature step', [afterTemperature - initialLogTemperature], tensor('output.log_temperature_step').data, 5e-3);
+  });
+
+  it('three training steps with dropout and log σ on its own Adam track the CPU backend\'s steps', async () => {
+    const size = { S: 3, A: 2, K: 4, B: 6 };
+    const config = reinformer.configSchema.parse({
+      context: size.K, width: 16, layers: 2, heads: 2, maxTimestep: 32, dropout: 0.1, batchSize: size.B,
+      warmupSteps: 2, lr: 1e-3, logStdOptimizer: 'adam', logStdLr: 1e-2,
+    });
+    const context: PolicyContext = {
+      obsDim: size.S, actionDim: size.A, stateMean: new Float32Array(size.S), stateStd: new Float32Array(size.S).fill(1),
+      actionLow: new Array<number>(size.A).fill(-1), actionHigh: new Array<number>(size.A).fill(1), maxEpisodeSteps: 100,
+    };
+    const data = new Rng(11);
+    const values = (n: number, draw: () => number): Float32Array => Float32Array.from({ length: n }, draw);
+    const cells = size.B * size.K;
+    const batches: WindowBatch[] = [0, 1, 2].map(() => ({
+      batchSize: size.B, contextLength: size.K, obsDim: size.S, actionDim: size.A,
+      states: values(cells * size.S, () => data.normal()), actions: values(cells * size.A, () => 1.8 * data.uniform() - 0.9),
+      returnsToGo: values(cells, () => 3 * data.uniform()), timesteps: Int32Array.from({ length: cells }, (_, i) => i % size.K),
+      // the first window is right-padded after two steps
+      mask: Float32Array.from({ length: cells }, (_, i) => (i < size.K && i % size.K >= 2 ? 0 : 1)),
+      rewards: new Float32Array(cells), terminated: new Float32Array(cells),
+      episodes: Int32Array.from({ length: size.B }, (_, b) => b), starts: new Int32Array(size.B),
+    }));
+
+    // the CPU run (the dropout masks come from the same counter-based stream on both backends)
+    setBackend(previous);
+    const onCpu = reinformer.create(config, context, new Rng(3));
+    onCpu.setTraining(true);
+    const cpuMetrics = batches.map((batch, step) => metricsNow(onCpu.update(batch, step)));
+    setBackend(gpu as WebGpuBackend);
+
+    const onDevice = reinformer.create(config, context, new Rng(3));
+    for (const module of Object.values(onDevice.modules())) module.place();
+    onDevice.setTraining(true);
+    const deviceMetrics: Record<string, number>[] = [];
+    for (const [step, batch] of batches.entries()) {
+      const unstage = staged(batch);
+      const logged = onDevice.update(batch, step);
+      unstage();
+      const checks = takeDeferredChecks();
+      assert.ok(checks.some((check) => check.term === 'action_log_std'), 'log σ\'s own step is checked too');
+      await settleFiniteChecks(checks);
+      deviceMetrics.push(await readMetrics(logged));
+    }
+    for (const [step, expected] of cpuMetrics.entries()) {
+      for (const [name, value] of Object.entries(expected)) {
+        worst.steps = Math.max(worst.steps, assertClose(`step ${step + 1}: ${name}`, [deviceMetrics[step]![name]!], [value]));
+      }
+    }
+    const cpuModules = onCpu.modules();
+    for (const [moduleName, module] of Object.entries(onDevice.modules())) {
+      const cpuParameters = new Map(cpuModules[moduleName]!.namedParameters());
+      for (const [name, p] of module.namedParameters()) {
+        // a zero gradient's Adam direction is rounding noise on either backend, which the trust ratio scales up
+        if (zeroGradient(name)) continue;
+        worst.steps = Math.max(worst.steps, assertClose(`${moduleName}.${name} after three steps`, await p.read(), cpuParameters.get(name)!.data));
+      }
+    }
+    const logStd = onDevice.modules().model!.namedParameters().find(([name]) => name === 'action_log_std')![1];
+    assert.ok((await logStd.read()).some((v) => Math.abs(v) > 1e-3), 'log σ moved under its own Adam');
   });
 
   it('a NaN action never reaches the weights, and reading the step names action_nll', async () => {
