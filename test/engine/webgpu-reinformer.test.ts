@@ -233,7 +233,10 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
     for (const module of Object.values(onDevice.modules())) module.place();
     onDevice.setTraining(true);
     const deviceMetrics: Record<string, number>[] = [];
+    const { stats } = (gpu as WebGpuBackend).runtime;
+    const created: number[] = [];
     for (const [step, batch] of batches.entries()) {
+      created.push(stats.buffersCreated);
       const unstage = staged(batch);
       const logged = onDevice.update(batch, step);
       unstage();
@@ -242,6 +245,8 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
       await settleFiniteChecks(checks);
       deviceMetrics.push(await readMetrics(logged));
     }
+    // every buffer a step takes goes back to the pool: once warm, a step creates none
+    assert.equal(stats.buffersCreated, created[2], 'the third step creates no device buffer');
     for (const [step, expected] of cpuMetrics.entries()) {
       for (const [name, value] of Object.entries(expected)) {
         worst.steps = Math.max(worst.steps, assertClose(`step ${step + 1}: ${name}`, [deviceMetrics[step]![name]!], [value]));
