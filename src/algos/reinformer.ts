@@ -36,8 +36,8 @@
 import { z } from 'zod';
 import type { WindowBatch } from '../data/sampler.js';
 import {
-  add, exp, expectileLoss, gaussianEntropy, gaussianLogProb, maskedRowSumMean, neg, noGrad, reshape, scale, sub,
-  sum, tanh, tidy, Tensor, type Parameter, type Rng,
+  add, addScalar, exp, expectileLoss, gaussianEntropy, gaussianLogProb, keepScalar, maskedRowSumMean, mul, neg, noGrad, reshape, scale, sub,
+  sum, tanh, tidy, Tensor, type Parameter, type Rng, type Scalar,
 } from '../engine/index.js';
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -129,7 +129,10 @@ export class ReinformerNetwork extends Module {
     return clippedLogStd(this.action_log_std);
   }
 
-
+  /** H̄ = Σ_d entropy of N(·, σ_d²), [] (σ is shared, so this is every position's entropy) */
+  entropy(): Tensor {
+    return sum(gaussianEntropy(this.clippedLogStd()));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,14 +211,15 @@ function networkConfig(config: ReinformerConfig, context: PolicyContext): Reinfo
 // Losses and update
 
 /**
- * L = L_R + NLL − λ·H̄ on a batch, λ a constant here:
+ * L = L_R + NLL − λ·H̄ on a batch, λ a constant here (a number, or a one-element tensor without
+ * gradient, which keeps λ where log λ lives, e.g. on a device):
  *   L_R = Σ m · |m_e − 1(G − Ĝ < 0)| · ((G − Ĝ) / Ḡ)² / Σ m,  Ḡ = mean |G| over unpadded positions,
  *   NLL = −Σ m Σ_d log N(a_d; tanh(W h)_d, σ_d²) / Σ m,  H̄ = Σ_d entropy of N(·, σ_d²).
  * `mask` m (1 real, 0 padding) selects the positions of the return loss and the likelihood; null
  * means every position is real.
  */
 export function reinformerLosses(
-  model: ReinformerNetwork, batch: TransformerInput, options: { expectile: number; temperature: number },
+  model: ReinformerNetwork, batch: TransformerInput, options: { expectile: number; temperature: number | Tensor },
 ): ReinformerLosses {
   const outputs = model.forward(batch);
   const B = batch.batchSize;
@@ -231,7 +235,8 @@ export function reinformerLosses(
   const logProb = gaussianLogProb(Tensor.borrow(batch.actions, [B * K, A]), reshape(outputs.actionMeans, [B * K, A]), logStd);
   const actionNll = neg(maskedRowSumMean(logProb, weights));
   const entropy = sum(gaussianEntropy(logStd));
-  const actionLoss = sub(actionNll, scale(entropy, options.temperature));
+  const { temperature } = options;
+  const actionLoss = sub(actionNll, typeof temperature === 'number' ? scale(entropy, temperature) : mul(entropy, temperature));
   return { ...outputs, returnLoss, actionNll, entropy, actionLoss, total: add(returnLoss, actionLoss) };
 }
 
@@ -261,13 +266,14 @@ export class EntropyTemperature extends Module {
     this.log_temperature.data[0] = Math.log(initialTemperature);
   }
 
-  value(): number {
-    return Math.exp(this.log_temperature.data[0] as number);
+  /** λ = exp(log λ) without gradient, [], computed where log λ lives (nothing is read on a device) */
+  value(): Tensor {
+    return noGrad(() => reshape(exp(this.log_temperature), []));
   }
 
-  /** λ·(H̄ − H̄*), differentiable in log λ only */
-  loss(entropy: number, targetEntropy: number): Tensor {
-    return scale(exp(this.log_temperature), entropy - targetEntropy);
+  /** λ·(H̄ − H̄*), differentiable in log λ only; `entropy` a one-element tensor without gradient */
+  loss(entropy: Tensor, targetEntropy: number): Tensor {
+    return mul(exp(this.log_temperature), addScalar(entropy, -targetEntropy));
   }
 }
 
@@ -325,40 +331,46 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
     this.targetEntropy = config.targetEntropy ?? -context.actionDim;
   }
 
+  /**
+   * Nothing here reads a value on the host: λ and H̄ enter the losses as tensors and every logged
+   * term is a Scalar, so on a device the whole step is queued without waiting for it.
+   */
   update(batch: WindowBatch, step: number): StepMetrics {
-    const temperature = this.temperature.value();
-    let terms = { returnLoss: 0, actionNll: 0, entropy: 0, actionLoss: 0 };
-    // the step below zeroes only LAMB's gradients; log σ's, when Adam steps it, is zeroed here
-    this.logStdOptimizer?.zeroGrad();
-    const result = gradientStep({
-      optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
-      loss: () => {
-        const losses = reinformerLosses(this.model, batch, { expectile: this.config.expectile, temperature });
-        terms = {
-          returnLoss: losses.returnLoss.item(), actionNll: losses.actionNll.item(),
-          entropy: losses.entropy.item(), actionLoss: losses.actionLoss.item(),
-        };
-        return losses.total;
-      },
-      parts: () => ({ return_loss: terms.returnLoss, action_nll: terms.actionNll, entropy: terms.entropy, action_loss: terms.actionLoss }),
-    });
-    if (this.logStdOptimizer !== null) this.stepLogStd(this.logStdOptimizer, step);
-    // the entropy of this step's forward pass, i.e. before the LAMB update, as the reference uses it
-    const temperatureStep = gradientStep({
-      optimizer: this.temperatureOptimizer, clipNorm: null,
-      loss: () => this.temperature.loss(terms.entropy, this.targetEntropy),
-      term: 'temperature_loss',
-    });
-    return settled({
-      loss: result.loss,
-      return_loss: terms.returnLoss,
-      action_nll: terms.actionNll,
-      entropy: terms.entropy,
-      action_loss: terms.actionLoss,
-      temperature,
-      temperature_loss: temperatureStep.loss,
-      grad_norm: result.gradNorm,
-      lr: result.lr,
+    // the scope frees λ and the entropy below once both steps are queued
+    return tidy(() => {
+      // λ and H̄ before either update, both constants of the losses (the reference detaches them);
+      // H̄ depends on log σ alone, so this is the entropy of this step's forward pass
+      const temperature = this.temperature.value();
+      const entropyBefore = noGrad(() => this.model.entropy());
+      let terms: Record<'return_loss' | 'action_nll' | 'entropy' | 'action_loss', Scalar> | undefined;
+      // the step below zeroes only LAMB's gradients; log σ's, when Adam steps it, is zeroed here
+      this.logStdOptimizer?.zeroGrad();
+      const result = gradientStep({
+        optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
+        loss: () => {
+          const losses = reinformerLosses(this.model, batch, { expectile: this.config.expectile, temperature });
+          terms = {
+            return_loss: keepScalar(losses.returnLoss), action_nll: keepScalar(losses.actionNll),
+            entropy: keepScalar(losses.entropy), action_loss: keepScalar(losses.actionLoss),
+          };
+          return losses.total;
+        },
+        parts: () => ({ ...terms }),
+      });
+      if (this.logStdOptimizer !== null) this.stepLogStd(this.logStdOptimizer, step);
+      const temperatureStep = gradientStep({
+        optimizer: this.temperatureOptimizer, clipNorm: null,
+        loss: () => this.temperature.loss(entropyBefore, this.targetEntropy),
+        term: 'temperature_loss',
+      });
+      return settled({
+        loss: result.loss,
+        ...terms,
+        temperature: keepScalar(temperature),
+        temperature_loss: temperatureStep.loss,
+        grad_norm: result.gradNorm,
+        lr: result.lr,
+      });
     });
   }
 

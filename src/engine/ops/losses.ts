@@ -1,6 +1,6 @@
 /** Losses of the return-conditioned methods, on rows of [rows, cols] predictions. */
 import type { FloatArray } from '../backend.js';
-import { assertSameDType, formatShape, hostInput, record, Tensor } from '../tensor.js';
+import { assertSameDType, dtypeOf, formatShape, hostInput, record, Tensor } from '../tensor.js';
 import { addScalar, div, exp, expectileWeight, mul, scale, square, sub, sum } from './elementwise.js';
 import { kernels } from './kernels.js';
 import { reshape } from './shape.js';
@@ -66,7 +66,8 @@ export function maskedRowSumMean(x: Tensor, weights: FloatArray): Tensor {
   const { rows, cols } = rowsOf('maskedRowSumMean', x, weights);
   let weightSum = 0;
   for (let r = 0; r < rows; r++) weightSum += weights[r] as number;
-  const w = Tensor.from(weights, [rows, 1], x.dtype);
+  // the caller's array itself on the CPU, its staged device copy on a device (no upload, no flush mid-step)
+  const w = dtypeOf(weights) === x.dtype ? Tensor.borrow(weights, [rows, 1]) : Tensor.from(weights, [rows, 1], x.dtype);
   const weighted = mul(x.rank === 2 ? x : reshape(x, [rows, cols]), w);
   return scale(sum(weighted), weightSum > 0 ? 1 / weightSum : 0);
 }
