@@ -11,7 +11,7 @@ import { AdamW, linearWarmup } from '../src/nn/optim.js';
 import type { TransformerInput } from '../src/nn/transformer.js';
 import { gradientStep } from '../src/nn/step.js';
 import { takeDeferredChecks } from '../src/nn/nonfinite.js';
-import { ScalarBoards } from '../src/engine/scalar.js';
+import { ScalarBoards } from '../src/engine/scalar-board.js';
 import { WORKLOADS } from './workloads.js';
 
 const [name = 'dt-step', stepsArg = '30'] = process.argv.slice(2);

@@ -8,23 +8,10 @@
  * when false they overwrite it. This lets the tape sum gradients without an extra pass.
  */
 
-import type { GpuArray } from './webgpu/runtime.js';
 import type { Scalar } from './scalar.js';
+import type { FloatArray, IndexStorage, Storage } from './storage.js';
 
-export type FloatArray = Float32Array | Float64Array;
-
-/**
- * Where a tensor's values live: a host typed array (js, native and wasm backends) or a device
- * backend's handle (webgpu). Only the backend that made a storage reads or writes it.
- */
-export type Storage = FloatArray | GpuArray;
-/** row indices (embeddings): a host Int32Array or a device handle */
-export type IndexStorage = Int32Array | GpuArray;
-
-/** true for host storage (a typed array); false for a device handle */
-export function isHostStorage(storage: Storage | IndexStorage): storage is FloatArray | Int32Array {
-  return ArrayBuffer.isView(storage);
-}
+export { isHostStorage, type FloatArray, type IndexStorage, type Storage } from './storage.js';
 
 export type Activation = 'relu' | 'gelu_tanh' | 'gelu_erf' | 'tanh' | 'mish';
 

@@ -17,7 +17,8 @@
 import { isHostStorage, type FloatArray, type IndexStorage, type Storage, type TensorBackend } from './backend.js';
 import { backend } from './backends/index.js';
 import { kernels } from './ops/kernels.js';
-import { captureScalar, Scalar } from './scalar.js';
+import { captureScalar } from './scalar-board.js';
+import { Scalar } from './scalar.js';
 
 export type DType = 'float32' | 'float64';
 

@@ -27,7 +27,7 @@ import { WindowSampler, type WindowBatch, type WindowSamplerOptions } from '../d
 import type { TrajectoryStore } from '../data/store.js';
 import { backend, stageUploads } from '../engine/index.js';
 import { Rng } from '../engine/rng.js';
-import { ScalarBoards } from '../engine/scalar.js';
+import { ScalarBoards } from '../engine/scalar-board.js';
 import { WebGpuDeviceLostError } from '../engine/backends/webgpu.js';
 import { EvaluationAbortedError } from '../envs/evaluate.js';
 import { camelCaseKeys } from '../util/json-keys.js';

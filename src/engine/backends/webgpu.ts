@@ -14,7 +14,8 @@ import {
   type FloatArray, type GemmBatch, type GemmCall, type IndexStorage, type NormArray, type ReduceLayout,
   type Storage, type TensorBackend, type UnaryKind,
 } from '../backend.js';
-import { captureScalar, Scalar } from '../scalar.js';
+import { captureScalar } from '../scalar-board.js';
+import { Scalar } from '../scalar.js';
 import { describeAdapter } from '../webgpu/device.js';
 import { WebGpuKernels } from '../webgpu/kernels.js';
 import { GpuRuntime, type GpuArray } from '../webgpu/runtime.js';

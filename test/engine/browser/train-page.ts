@@ -12,7 +12,7 @@
 import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../../../src/algos/dt.js';
 import { backend, Rng, setBackend, stageUploads } from '../../../src/engine/index.js';
 import { WebGpuBackend } from '../../../src/engine/backends/webgpu.js';
-import { startScalarBoard } from '../../../src/engine/scalar.js';
+import { startScalarBoard } from '../../../src/engine/scalar-board.js';
 import { requestDevice } from '../../../src/engine/webgpu/device.js';
 import type { TransformerInput } from '../../../src/nn/transformer.js';
 import { settleFiniteChecks, takeDeferredChecks } from '../../../src/nn/nonfinite.js';
