@@ -5,10 +5,12 @@
  * the CPU) is reproduced: predictions, loss, every gradient, the gradient norm and the weights
  * after one clipped AdamW step.
  *
- * Tolerance: relative error 2e-4 (the CPU backends meet 1e-4). WGSL has no float64, so every
- * reduction (LayerNorm statistics, softmax sums, the gradient norm, the loss) sums in float32 trees
- * where the CPU kernels sum in float64; over the fixture's 6,000-term gradient sums that moves the
- * worst element by up to about 1.2e-4 of the tensor's scale (measured).
+ * Tolerance: relative error 1e-4 of each tensor's scale, the bound the CPU backends meet. WGSL has
+ * no float64, so every reduction (LayerNorm statistics, softmax sums, the gradient norm, the loss)
+ * sums in float32 trees where the CPU kernels sum in float64; measured on SwiftShader: predictions
+ * 2.2e-7, loss 1e-7, gradients 6.2e-7, weights after the step 4.4e-6 (the step divides by
+ * sqrt(v) + eps with v tiny, which magnifies the gradients' rounding). A GPU that sums in another
+ * order lands elsewhere inside the same bound.
  */
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
@@ -26,7 +28,7 @@ import { gradientStep } from '../../src/nn/step.js';
 import { add, mean, Tensor } from '../../src/engine/index.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
-const TOLERANCE = 2e-4;
+const TOLERANCE = 1e-4;
 
 function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, select: (i: number) => boolean = () => true): number {
   let worst = 0;
