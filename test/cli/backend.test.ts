@@ -53,7 +53,7 @@ describe('backend selection', () => {
     assert.match(chosen.stdout, /^stitch: js backend/);
     const { status, stderr } = stitch(['--backend', 'gpu', 'info'], {});
     assert.equal(status, 2);
-    assert.match(stderr, /^stitch: STITCH_BACKEND must be native, wasm, js or auto \(got "gpu"\)/);
+    assert.match(stderr, /^stitch: STITCH_BACKEND must be webgpu, native, wasm, js or auto \(got "gpu"\)/);
   });
 
   it('refuses STITCH_BACKEND=native without the addon, in one line', () => {
@@ -66,7 +66,7 @@ describe('backend selection', () => {
   it('rejects an unknown backend name', () => {
     const { status, stderr } = stitch(['info'], { STITCH_BACKEND: 'gpu' });
     assert.equal(status, 2);
-    assert.match(stderr, /STITCH_BACKEND must be native, wasm, js or auto \(got "gpu"\)/);
+    assert.match(stderr, /STITCH_BACKEND must be webgpu, native, wasm, js or auto \(got "gpu"\)/);
   });
 
   it('reports the native backend with its BLAS when the addon is built', (t) => {
