@@ -5,7 +5,7 @@
  */
 import type { WindowBatch } from '../../data/sampler.js';
 import {
-  abs, add, concat, div, embedding, maskedRowSumMean, minimum, mish, mseLoss, mul, neg, noGrad, reshape, sub, tidy, Tensor, type Rng,
+  abs, add, concat, div, embedding, maskedRowSumMean, minimum, mish, mseLoss, mul, neg, noGrad, reshape, tidy, Tensor, wholeArray, type Rng,
 } from '../../engine/index.js';
 import { kernels } from '../../engine/ops/kernels.js';
 import { Linear } from '../../nn/layers.js';
@@ -61,7 +61,8 @@ export class TwinCritic extends Module {
  * target ← (1 − weight) · target + weight · source, parameter by parameter (Polyak: weight τ; EMA:
  * weight 1 − decay), with the backend's kernels, so the blend runs where the weights live. Computed
  * as target + weight · (source − target): the gap's rounding is scaled by the small weight, so the
- * result is rounded about once, as the blend's exact value would be.
+ * result is rounded about once, as the blend's exact value would be. A copy and two axpy: kernels
+ * every backend has natively (on native, about twice as fast as the host loop it replaces).
  */
 export function softUpdate(target: Module, source: Module, weight: number): void {
   const sources = source.parameters();
@@ -69,7 +70,11 @@ export function softUpdate(target: Module, source: Module, weight: number): void
     target.parameters().forEach((p, i) => {
       const q = sources[i];
       if (q === undefined || q.size !== p.size) throw new Error(`softUpdate: ${p.name} has no counterpart of the same size`);
-      kernels(p.dtype).axpy(weight, sub(q, p).storage, p.storage, p.size);
+      const k = kernels(p.dtype);
+      const gap = Tensor.empty(p.shape, p.dtype);
+      k.copyBlocks(q.storage, gap.storage, wholeArray(p.size), false);
+      k.axpy(-1, p.storage, gap.storage, p.size);
+      k.axpy(weight, gap.storage, p.storage, p.size);
     });
   }));
 }
