@@ -66,7 +66,8 @@ export function maskedRowSumMean(x: Tensor, weights: FloatArray): Tensor {
   const { rows, cols } = rowsOf('maskedRowSumMean', x, weights);
   let weightSum = 0;
   for (let r = 0; r < rows; r++) weightSum += weights[r] as number;
-  const w = Tensor.from(weights, [rows, 1], x.dtype);
+  // float32 weights are borrowed: no copy on the CPU, and on a device the copy a step staged (a batch's mask) is reused
+  const w = weights instanceof Float32Array && x.dtype === 'float32' ? Tensor.borrow(weights, [rows, 1]) : Tensor.from(weights, [rows, 1], x.dtype);
   const weighted = mul(x.rank === 2 ? x : reshape(x, [rows, cols]), w);
   return scale(sum(weighted), weightSum > 0 ? 1 / weightSum : 0);
 }
