@@ -27,7 +27,7 @@ import { rdtAlgorithm } from '../../src/algos/rdt.js';
 import { rvdtAlgorithm } from '../../src/algos/rvdt.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
 import { backend, Rng, Scalar, setBackend, stageUploads, type TensorBackend } from '../../src/engine/index.js';
-import { tryNativeBackend } from '../../src/engine/backends/index.js';
+import { createBackend, hostTensorBackend, tryNativeBackend } from '../../src/engine/backends/index.js';
 import { NativeBackend } from '../../src/engine/backends/native.js';
 import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
 import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
@@ -115,7 +115,7 @@ async function readModules(algorithm: Algorithm): Promise<Map<string, Float32Arr
 
 describe('critic-regularized training on the webgpu backend', { skip }, () => {
   const device = gpu as WebGpuBackend;
-  const cpu: TensorBackend = native instanceof NativeBackend ? setBackend(native) : setBackend('js');
+  const cpu: TensorBackend = native instanceof NativeBackend ? hostTensorBackend(native) : createBackend('js').backend;
   let previous: TensorBackend;
   before(() => {
     previous = backend();
@@ -168,14 +168,14 @@ describe('critic-regularized training on the webgpu backend', { skip }, () => {
     for (const name of ['critic_loss', 'actor_loss', 'bc_loss', 'action_loss', 'state_loss', 'q_loss', 'critic_grad_norm', 'actor_grad_norm']) {
       assertClose([logs[name] ?? NaN], tensor(`output.${name}`).data, PARITY_TOLERANCE, `logged ${name}`);
     }
-    const after = await readModules(algorithm);
-    for (const [name, values] of after) {
-      const before = tensor(`param.${name}`).data;
+    const stepped = await readModules(algorithm);
+    for (const [name, values] of stepped) {
+      const initial = tensor(`param.${name}`).data;
       const expected = tensor(`after.${name}`).data;
       assertClose(values, expected, PARITY_TOLERANCE, `${name} after the step`);
       // the soft updates move weights by 0.5% of a gap: compare the moves themselves too (1e-3, as on the CPU)
-      const moved = Float64Array.from(values, (v, i) => v - (before[i] as number));
-      const expectedMove = Float64Array.from(expected, (v, i) => v - (before[i] as number));
+      const moved = Float64Array.from(values, (v, i) => v - (initial[i] as number));
+      const expectedMove = Float64Array.from(expected, (v, i) => v - (initial[i] as number));
       assertClose(moved, expectedMove, 1e-3, `${name}: the step's change`);
     }
   });
