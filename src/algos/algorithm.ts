@@ -105,7 +105,11 @@ export async function readMetrics(metrics: StepMetrics): Promise<Record<string, 
 
 /** A PolicyModel that also trains. */
 export interface Algorithm extends PolicyModel {
-  /** one training update on a sampled batch; returns every logged scalar by name (loss terms, grad_norm, lr) */
+  /**
+   * one training update on a sampled batch; returns every logged scalar by name (loss terms,
+   * grad_norm, lr). It reads nothing on the host mid-step (no `.item()` or `.data` of a tensor it
+   * computed), so that it runs on a device backend: logged terms are Scalars (`keepScalar`).
+   */
   update(batch: WindowBatch, step: number): StepMetrics;
   /** modules a checkpoint holds, by name (the policy's modules among them) */
   modules(): Record<string, Module>;
@@ -163,11 +167,6 @@ export interface AlgorithmDefinition<Config extends { batchSize: number; steps: 
   prepare?(store: TrajectoryStore, config: Config): DatasetPreparation;
   /** `preparation`: what `prepare` returned (absent: the algorithm cannot train on windows that need it) */
   create(config: Config, context: PolicyContext, rng: Rng, preparation?: DatasetPreparation): Algorithm;
-  /**
-   * true when `update` runs on a device backend (webgpu) without reading values on the host in
-   * the middle of a step; the others train on the CPU backends only (for now)
-   */
-  readonly trainsOnDevice?: boolean;
 }
 
 /**

@@ -179,5 +179,4 @@ export const decisionTransformer: AlgorithmDefinition<DtConfig> = /* @__PURE__ *
   sampler: 'dt',
   returnScale: (config) => config.returnScale,
   create: (config, context, rng) => new DtAlgorithm(config, context, rng),
-  trainsOnDevice: true,
 });

@@ -24,7 +24,7 @@
  */
 import { z } from 'zod';
 import type { WindowBatch } from '../data/sampler.js';
-import { add, mseLoss, reshape, scale, Tensor, type Rng } from '../engine/index.js';
+import { add, keepScalar, mseLoss, reshape, scale, Tensor, type Rng } from '../engine/index.js';
 import { withTraining, type AlgorithmDefinition, type PolicyDefinition, type PolicyContext } from './algorithm.js';
 import { QT_PRESETS } from './qt-presets.js';
 import { nextStateTargets, QtActor } from './parts/actors.js';
@@ -59,11 +59,14 @@ export interface ActorLosses {
   actionLoss: Tensor;
   /** MSE of the predicted next states over positions t < K − 1 with mask[t] = 1 */
   stateLoss: Tensor;
+  /** actionLoss + stateLoss */
+  bcLoss: Tensor;
   /** −mean Q_i / mean |Q_j| (detached denominator) */
   qLoss: Tensor;
   /** bcWeight · (actionLoss + stateLoss) + eta · qLoss */
   total: Tensor;
-  meanQ: number;
+  /** mean Q_i(s, â) over valid positions, the Q-term's numerator */
+  meanQ: Tensor;
 }
 
 /**
@@ -83,8 +86,9 @@ export function actorLosses(
   const next = nextStateTargets(batch);
   const stateLoss = mseLoss(reshape(nextStates, [B * K, S]), Tensor.borrow(next.targets, [B * K, S]), { weights: next.weights });
   const q = qRegularizer(critic, Tensor.borrow(batch.states, [B * K, S]), predictedActions, batch.mask, numerator);
-  const total = add(scale(add(actionLoss, stateLoss), weights.bc), scale(q.loss, weights.eta));
-  return { actionLoss, stateLoss, qLoss: q.loss, total, meanQ: q.meanQ };
+  const bcLoss = add(actionLoss, stateLoss);
+  const total = add(scale(bcLoss, weights.bc), scale(q.loss, weights.eta));
+  return { actionLoss, stateLoss, bcLoss, qLoss: q.loss, total, meanQ: q.meanQ };
 }
 
 /** QT: the critic-regularized update (parts/critic-regularized.ts) with the actor loss above. */
@@ -97,11 +101,12 @@ export class QtAlgorithm extends CriticRegularizedAlgorithm {
 
   protected actorObjective(batch: WindowBatch, numerator: QNumerator): ActorObjective {
     const losses = actorLosses(this.actor, this.critic, batch, numerator, { bc: this.config.bcWeight, eta: this.config.eta });
-    const action = losses.actionLoss.item();
-    const state = losses.stateLoss.item();
     return {
       total: losses.total,
-      terms: { bc_loss: action + state, action_loss: action, state_loss: state, q_loss: losses.qLoss.item(), q_mean: losses.meanQ },
+      terms: {
+        bc_loss: keepScalar(losses.bcLoss), action_loss: keepScalar(losses.actionLoss), state_loss: keepScalar(losses.stateLoss),
+        q_loss: keepScalar(losses.qLoss), q_mean: keepScalar(losses.meanQ),
+      },
     };
   }
 }

@@ -24,7 +24,7 @@
  */
 import { z } from 'zod';
 import type { WindowBatch } from '../data/sampler.js';
-import { add, type Rng } from '../engine/index.js';
+import { add, keepScalar, type Rng, type Scalar } from '../engine/index.js';
 import type { Module } from '../nn/module.js';
 import { Adam, type Schedule } from '../nn/optim.js';
 import { gradientStep } from '../nn/step.js';
@@ -127,12 +127,12 @@ export class RdtAlgorithm extends RdtPolicyModel implements Algorithm {
   update(batch: WindowBatch, step: number): StepMetrics {
     const expert = expertPositions(batch, this.preparation?.expertEpisodes);
     const weighting = actionLossWeighting(batch.mask, expert, this.config);
-    let logged: Record<string, number> = {};
+    let logged: Record<string, Scalar | number> = {};
     const result = gradientStep({
       optimizer: this.optimizer, clipNorm: this.config.clipNorm, schedule: this.schedule, scheduleStep: step,
       loss: () => {
         const losses = behaviorLosses(this.actor, batch, expert, weighting);
-        logged = { action_loss: losses.actionLoss.item(), state_loss: losses.stateLoss.item(), ...losses.terms };
+        logged = { action_loss: keepScalar(losses.actionLoss), state_loss: keepScalar(losses.stateLoss), ...losses.terms };
         return add(losses.actionLoss, losses.stateLoss);
       },
       parts: () => logged,

@@ -494,5 +494,4 @@ export const reinformer: AlgorithmDefinition<ReinformerConfig> = /* @__PURE__ */
   sampler: 'reinformer',
   returnScale: (config) => config.returnScale,
   create: (config, context, rng) => new ReinformerAlgorithm(config, context, rng),
-  trainsOnDevice: true,
 });

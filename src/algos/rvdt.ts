@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import type { WindowBatch } from '../data/sampler.js';
-import { add, scale, Tensor, type Rng } from '../engine/index.js';
+import { add, keepScalar, scale, Tensor, type Rng } from '../engine/index.js';
 import { withTraining, type AlgorithmDefinition, type PolicyDefinition, type DatasetPreparation, type PolicyContext } from './algorithm.js';
 import { QT_PRESETS } from './qt-presets.js';
 import { actorFactory } from './parts/actors.js';
@@ -83,17 +83,19 @@ export class RvdtAlgorithm extends CriticRegularizedAlgorithm {
     const bc = behaviorLosses(this.actor, batch, expert, actionLossWeighting(batch.mask, expert, config));
     let qActions = bc.means;
     if (bc.logStd !== null && config.qAction === 'sample') {
-      const noise = Tensor.empty([B * K, A], bc.means.dtype);
-      for (let i = 0; i < noise.size; i++) noise.data[i] = this.rng.normal();
-      qActions = reparameterizedActions(bc.means, bc.logStd, noise);
+      // ε from the run's Rng on the host, then uploaded (on a device) like any input
+      const noise = Float64Array.from({ length: B * K * A }, () => this.rng.normal());
+      qActions = reparameterizedActions(bc.means, bc.logStd, Tensor.from(noise, [B * K, A], bc.means.dtype));
     }
     const q = qRegularizer(this.critic, Tensor.borrow(batch.states, [B * K, S]), qActions, batch.mask, numerator);
-    const total = add(scale(add(bc.actionLoss, bc.stateLoss), config.bcWeight), scale(q.loss, config.eta));
-    const action = bc.actionLoss.item();
-    const state = bc.stateLoss.item();
+    const bcLoss = add(bc.actionLoss, bc.stateLoss);
+    const total = add(scale(bcLoss, config.bcWeight), scale(q.loss, config.eta));
     return {
       total,
-      terms: { bc_loss: action + state, action_loss: action, state_loss: state, q_loss: q.loss.item(), q_mean: q.meanQ, ...bc.terms },
+      terms: {
+        bc_loss: keepScalar(bcLoss), action_loss: keepScalar(bc.actionLoss), state_loss: keepScalar(bc.stateLoss),
+        q_loss: keepScalar(q.loss), q_mean: keepScalar(q.meanQ), ...bc.terms,
+      },
     };
   }
 }

@@ -3,6 +3,7 @@
  * (`blocks.0.attn.c_attn.weight`), so a Stitch checkpoint and a PyTorch state_dict map one to one.
  */
 import { Parameter, type DType, getDefaultDType, wholeArray } from '../engine/index.js';
+import { isHostStorage } from '../engine/backend.js';
 import { kernels } from '../engine/ops/kernels.js';
 
 export abstract class Module {
@@ -60,7 +61,9 @@ export abstract class Module {
     for (const [name, p] of this.namedParameters()) {
       const q = source.get(name);
       if (q === undefined || q.size !== p.size) throw new Error(`copyFrom: parameter ${name} missing or of another size`);
-      kernels(p.dtype).copyBlocks(q.storage, p.storage, wholeArray(p.size), false);
+      // parameters are made in host memory whatever the backend (a device run places them after construction)
+      if (isHostStorage(p.storage) && isHostStorage(q.storage)) p.storage.set(q.storage);
+      else kernels(p.dtype).copyBlocks(q.storage, p.storage, wholeArray(p.size), false);
     }
   }
 

@@ -290,10 +290,6 @@ async function prepareSession(config: RunConfig, io: TrainIO, options: SessionOp
     if (error instanceof RangeError) throw new RunConfigError(`${config.dataset}: ${error.message}`);
     throw error;
   }
-  const active = backend();
-  if (active.resident && definition.trainsOnDevice !== true) {
-    throw new RunConfigError(`${definition.name} does not train on the ${active.name} backend yet (its update reads values on the host mid-step); use --backend native, wasm or js`);
-  }
   let algorithm: Algorithm;
   try {
     algorithm = definition.create(algorithmConfig, context, algorithmRng, preparation);

@@ -17,7 +17,7 @@ import type { PolicyContext } from '../../src/algos/algorithm.js';
 import { actorLosses, QtAlgorithm, QtConfigSchema, type QtConfig } from '../../src/algos/qt.js';
 import { QtActor } from '../../src/algos/parts/actors.js';
 import { CandidateActingModel, candidateReturns, chooseCandidate } from '../../src/algos/parts/candidate-acting.js';
-import { bootstrapIndices, bootstrapValues, nStepTargets, TwinCritic, twinCriticLoss, type QNumerator } from '../../src/algos/parts/critic.js';
+import { bootstrapIndices, bootstrapValues, nStepParts, nStepTargets, TwinCritic, twinCriticLoss, type QNumerator } from '../../src/algos/parts/critic.js';
 import { actorConfig } from '../../src/algos/parts/qt-family.js';
 import { RvdtAlgorithm, RvdtConfigSchema, type RvdtConfig } from '../../src/algos/rvdt.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
@@ -172,12 +172,13 @@ for (const { name: backendName, skip } of backends) {
       const algorithm = loaded();
       assert.ok(mask.includes(0) && terminated.includes(1), 'the fixture exercises padding and a terminal bootstrap');
       const windows = { batchSize: B, context: K, rewards: batch.rewards, terminated, mask };
-      const last = bootstrapIndices(windows);
-      const bootstrap = bootstrapValues(algorithm.emaActor, algorithm.criticTarget, batch, last);
-      assertClose(bootstrap, tensor('output.bootstrap_values').data, 'bootstrap values min(Q1\', Q2\')(s_T, ã_T)');
-      const { targets, weights } = nStepTargets(windows, bootstrap, config.discount, last);
+      const parts = nStepParts(windows, config.discount, bootstrapIndices(windows));
+      const bootstrap = bootstrapValues(algorithm.emaActor, algorithm.criticTarget, batch, parts.lastRows);
+      assertClose(bootstrap.data, tensor('output.bootstrap_values').data, 'bootstrap values min(Q1\', Q2\')(s_T, ã_T)');
+      const targets = nStepTargets(parts, bootstrap);
+      const { weights } = parts;
       assert.deepEqual(Array.from(weights), Array.from(tensor('output.critic_target_weights').data), 'positions in the critic loss');
-      assertClose(targets, tensor('output.critic_targets').data, 'n-step targets', (i) => (weights[i] as number) === 1);
+      assertClose(targets.data, tensor('output.critic_targets').data, 'n-step targets', (i) => (weights[i] as number) === 1);
       algorithm.critic.zeroGrad();
       tidy(() => {
         const loss = twinCriticLoss(algorithm.critic, Tensor.borrow(batch.states, [B * K, S]), Tensor.borrow(batch.actions, [B * K, A]), targets, weights);

@@ -10,7 +10,7 @@ import { AdamW, Adam } from '../../src/nn/optim.js';
 import { QT_PRESETS, QtAlgorithm, QtConfigSchema, qtAlgorithm, type QtConfig } from '../../src/algos/qt.js';
 import { nextStateTargets, QtActor } from '../../src/algos/parts/actors.js';
 import { candidateKind, candidateReturns, CandidatePolicy as QtPolicy, chooseCandidate } from '../../src/algos/parts/candidate-acting.js';
-import { bootstrapIndices, nStepTargets, qRegularizer, softUpdate, TwinCritic } from '../../src/algos/parts/critic.js';
+import { bootstrapIndices, nStepParts, nStepTargets, qRegularizer, softUpdate, TwinCritic } from '../../src/algos/parts/critic.js';
 import type { DecisionTransformerConfig } from '../../src/algos/dt.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
 import type { TransformerInput } from '../../src/nn/transformer.js';
@@ -84,7 +84,9 @@ describe('QT n-step targets', () => {
       mask: [1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0],
     };
     assert.deepEqual([...bootstrapIndices(windows)], [3, 3, 1]);
-    const { targets, weights } = nStepTargets(windows, [8, 8, 10], gamma);
+    const parts = nStepParts(windows, gamma);
+    const targets = nStepTargets(parts, Tensor.from([8, 8, 10], [3, 1])).data;
+    const { weights } = parts;
     // y2 = 3 + .5·8, y1 = 2 + .5·y2, y0 = 1 + .5·y1; r3 = 4 is never used
     assert.deepEqual([...targets.subarray(0, 3)], [3.75, 5.5, 7]);
     // terminal: the bootstrap (and r3 = 100) vanish; y2 = 6, y1 = 5 + .5·6
@@ -235,7 +237,9 @@ describe('QT update', () => {
       const emaActions = before.emaActor.forward(batch).data;
       const lastActions = Float32Array.from({ length: B * A }, (_, i) => emaActions[(Math.floor(i / A) * K + K - 1) * A + (i % A)] as number);
       const bootstrap = before.criticTarget.qMin(Tensor.borrow(lastStates, [B, S]), Tensor.borrow(lastActions, [B, A])).data;
-      const { targets, weights } = nStepTargets(windows, bootstrap, config.discount);
+      const parts = nStepParts(windows, config.discount);
+      const targets = nStepTargets(parts, Tensor.from(bootstrap, [B, 1])).data;
+      const { weights } = parts;
       const { q1, q2 } = before.critic.forward(rowStates, Tensor.borrow(batch.actions, [B * K, A]));
       let squared = 0;
       for (let r = 0; r < B * K; r++) {

@@ -9,7 +9,7 @@
  * Both learning rates follow a cosine over `iterations`, stepped once per iteration.
  */
 import type { WindowBatch } from '../../data/sampler.js';
-import { Tensor, type Rng } from '../../engine/index.js';
+import { keepScalar, maskedRowSumMean, stageUploads, Tensor, type Rng, type Scalar } from '../../engine/index.js';
 import type { Module } from '../../nn/module.js';
 import { Adam, type Schedule } from '../../nn/optim.js';
 import { gradientStep } from '../../nn/step.js';
@@ -17,14 +17,17 @@ import { settled, type Algorithm, type PolicyContext, type StepMetrics } from '.
 import type { ActorFactory, QtActor } from './actors.js';
 import { CandidateActingModel } from './candidate-acting.js';
 import {
-  bootstrapIndices, bootstrapValues, drawQNumerator, nStepTargets, softUpdate, TwinCritic, twinCriticLoss, type QNumerator,
+  bootstrapValues, drawQNumerator, nStepParts, nStepTargets, softUpdate, TwinCritic, twinCriticLoss, type NStepParts, type QNumerator,
 } from './critic.js';
 import { actorConfig, iterationCosine, type QtFamilyConfig } from './qt-family.js';
 
-/** The actor's loss of one step and the scalars it logs, in logging order. */
+/**
+ * The actor's loss of one step and the scalars it logs, in logging order: values kept with
+ * `keepScalar` (read later on a device) or numbers the host computed from the batch alone.
+ */
 export interface ActorObjective {
   total: Tensor;
-  terms: Record<string, number>;
+  terms: Record<string, Scalar | number>;
 }
 
 export abstract class CriticRegularizedAlgorithm extends CandidateActingModel implements Algorithm {
@@ -54,26 +57,35 @@ export abstract class CriticRegularizedAlgorithm extends CandidateActingModel im
 
   /** step: the 0-based index of this gradient step in the run */
   update(batch: WindowBatch, step: number): StepMetrics {
+    const windows = { batchSize: batch.batchSize, context: batch.contextLength, rewards: batch.rewards, terminated: batch.terminated, mask: batch.mask };
+    const parts = nStepParts(windows, this.config.discount);
+    // on a device the targets' batch-only parts go up in one transfer (nothing happens on the CPU)
+    const unstage = stageUploads([parts.rewardSums, parts.bootstrapWeights, parts.weights, parts.lastRows]);
+    try {
+      return this.updateWith(batch, step, parts);
+    } finally {
+      unstage();
+    }
+  }
+
+  private updateWith(batch: WindowBatch, step: number, parts: NStepParts): StepMetrics {
     const { config } = this;
     const { batchSize: B, contextLength: K, obsDim: S, actionDim: A } = batch;
 
     // 1. critic
-    let targetQMean = 0;
+    let targetQMean: Scalar | number = 0;
     const critic = gradientStep({
       optimizer: this.criticOptimizer, clipNorm: config.clipNorm, schedule: this.schedule, scheduleStep: step, term: 'critic_loss',
       loss: () => {
-        const windows = { batchSize: B, context: K, rewards: batch.rewards, terminated: batch.terminated, mask: batch.mask };
-        const lastIndices = bootstrapIndices(windows);
-        const bootstrap = bootstrapValues(this.emaActor, this.criticTarget, batch, lastIndices);
-        const { targets, weights } = nStepTargets(windows, bootstrap, config.discount, lastIndices);
-        targetQMean = weightedMean(targets, weights);
-        return twinCriticLoss(this.critic, Tensor.borrow(batch.states, [B * K, S]), Tensor.borrow(batch.actions, [B * K, A]), targets, weights);
+        const targets = nStepTargets(parts, bootstrapValues(this.emaActor, this.criticTarget, batch, parts.lastRows));
+        targetQMean = keepScalar(maskedRowSumMean(targets, parts.weights));
+        return twinCriticLoss(this.critic, Tensor.borrow(batch.states, [B * K, S]), Tensor.borrow(batch.actions, [B * K, A]), targets, parts.weights);
       },
     });
 
     // 2. actor, through the critic just updated
     const numerator = this.drawNumerator();
-    let terms: Record<string, number> = {};
+    let terms: ActorObjective['terms'] = {};
     const actor = gradientStep({
       optimizer: this.actorOptimizer, clipNorm: config.clipNorm, schedule: this.schedule, scheduleStep: step, term: 'actor_loss',
       loss: () => {
@@ -112,14 +124,4 @@ export abstract class CriticRegularizedAlgorithm extends CandidateActingModel im
       critic: { optimizer: this.criticOptimizer, names: this.critic.namedParameters().map(([n]) => n) },
     };
   }
-}
-
-function weightedMean(values: Float32Array, weights: Float32Array): number {
-  let total = 0;
-  let weightSum = 0;
-  for (let i = 0; i < values.length; i++) {
-    total += (weights[i] as number) * (values[i] as number);
-    weightSum += weights[i] as number;
-  }
-  return weightSum > 0 ? total / weightSum : 0;
 }

@@ -5,8 +5,9 @@
  */
 import type { WindowBatch } from '../../data/sampler.js';
 import {
-  abs, add, concat, maskedRowSumMean, minimum, mish, mseLoss, noGrad, scale, tidy, Tensor, type Rng,
+  abs, add, concat, div, embedding, maskedRowSumMean, minimum, mish, mseLoss, mul, neg, noGrad, reshape, tidy, Tensor, wholeArray, type Rng,
 } from '../../engine/index.js';
+import { kernels } from '../../engine/ops/kernels.js';
 import { Linear } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import type { TransformerInput } from '../../nn/transformer.js';
@@ -56,14 +57,26 @@ export class TwinCritic extends Module {
   }
 }
 
-/** target ← (1 − weight) · target + weight · source, parameter by parameter (Polyak: weight τ; EMA: weight 1 − decay). */
+/**
+ * target ← (1 − weight) · target + weight · source, parameter by parameter (Polyak: weight τ; EMA:
+ * weight 1 − decay), with the backend's kernels, so the blend runs where the weights live. Computed
+ * as target + weight · (source − target): the gap's rounding is scaled by the small weight, so the
+ * result is rounded about once, as the blend's exact value would be. A copy and two axpy: kernels
+ * every backend has natively (on native, about twice as fast as the host loop it replaces).
+ */
 export function softUpdate(target: Module, source: Module, weight: number): void {
   const sources = source.parameters();
-  target.parameters().forEach((p, i) => {
-    const q = sources[i];
-    if (q === undefined || q.size !== p.size) throw new Error(`softUpdate: ${p.name} has no counterpart of the same size`);
-    for (let j = 0; j < p.size; j++) p.data[j] = (1 - weight) * (p.data[j] as number) + weight * (q.data[j] as number);
-  });
+  noGrad(() => tidy(() => {
+    target.parameters().forEach((p, i) => {
+      const q = sources[i];
+      if (q === undefined || q.size !== p.size) throw new Error(`softUpdate: ${p.name} has no counterpart of the same size`);
+      const k = kernels(p.dtype);
+      const gap = Tensor.empty(p.shape, p.dtype);
+      k.copyBlocks(q.storage, gap.storage, wholeArray(p.size), false);
+      k.axpy(-1, p.storage, gap.storage, p.size);
+      k.axpy(weight, gap.storage, p.storage, p.size);
+    });
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -97,59 +110,80 @@ export function bootstrapIndices(windows: Pick<RewardWindows, 'batchSize' | 'con
 }
 
 /**
- * QT's discounted n-step targets (reference `k_rewards` + `use_discount`). With T the window's last
- * real index, d_T its terminal flag and Q_b the bootstrap value min(Q1', Q2')(s_T, ã_T):
- *   y_t = Σ_{j=t}^{T−1} γ^{j−t} r_j + γ^{T−t} (1 − d_T) Q_b   for real t < T.
- * r_T is never used (the reference zeroes it), so a window ending on a terminal step loses its
- * final reward. Returns targets [B * K] and the critic-loss row weights [B * K] (mask[t] for t < T,
- * 0 at T and beyond and at padding).
+ * What QT's discounted n-step targets (reference `k_rewards` + `use_discount`) take from the batch
+ * alone, all [B * K] host arrays except lastRows. With T the window's last real index and d_T its
+ * terminal flag, the target of a real step t < T is
+ *   y_t = Σ_{j=t}^{T−1} γ^{j−t} r_j + γ^{T−t} (1 − d_T) Q_b = rewardSums_t + bootstrapWeights_t · Q_b
+ * with Q_b the window's bootstrap value (a network output, combined in nStepTargets where the
+ * networks run). r_T is never used (the reference zeroes it), so a window ending on a terminal step
+ * loses its final reward.
  */
-export function nStepTargets(
-  windows: RewardWindows, bootstrapValues: ArrayLike<number>, discount: number, lastIndices = bootstrapIndices(windows),
-): { targets: Float32Array; weights: Float32Array } {
+export interface NStepParts {
+  batchSize: number;
+  context: number;
+  /** Σ_{j=t}^{T−1} γ^{j−t} r_j for t < T, 0 at T and beyond */
+  rewardSums: Float32Array;
+  /** γ^{T−t} (1 − d_T) for t < T, 0 at T and beyond: the share of the bootstrap value in y_t */
+  bootstrapWeights: Float32Array;
+  /** the critic loss's row weights: mask[t] for t < T, 0 at T and beyond and at padding */
+  weights: Float32Array;
+  /** [B]: the row b · K + T of each window's bootstrap step, for gathering its state and action */
+  lastRows: Int32Array;
+}
+
+export function nStepParts(windows: RewardWindows, discount: number, lastIndices = bootstrapIndices(windows)): NStepParts {
   const { batchSize: B, context: K, rewards, terminated, mask } = windows;
-  if (bootstrapValues.length !== B) throw new RangeError(`nStepTargets: ${bootstrapValues.length} bootstrap values for ${B} windows`);
-  const targets = new Float32Array(B * K);
+  const rewardSums = new Float32Array(B * K);
+  const bootstrapWeights = new Float32Array(B * K);
   const weights = new Float32Array(B * K);
+  const lastRows = new Int32Array(B);
   for (let b = 0; b < B; b++) {
     const last = lastIndices[b] as number;
-    let future = (1 - (terminated[b * K + last] as number)) * (bootstrapValues[b] as number);
+    lastRows[b] = b * K + last;
+    // summed in double, as the reference's recursion; rounded to float32 once per entry
+    let sum = 0;
+    let share = 1 - (terminated[b * K + last] as number);
     for (let t = last - 1; t >= 0; t--) {
-      future = (rewards[b * K + t] as number) + discount * future;
-      targets[b * K + t] = future;
+      sum = (rewards[b * K + t] as number) + discount * sum;
+      share *= discount;
+      rewardSums[b * K + t] = sum;
+      bootstrapWeights[b * K + t] = share;
       weights[b * K + t] = mask[b * K + t] as number;
     }
   }
-  return { targets, weights };
+  return { batchSize: B, context: K, rewardSums, bootstrapWeights, weights, lastRows };
+}
+
+/** The n-step targets y [B * K, 1] from the batch's parts and the bootstrap values [B, 1] (tensors, no gradient). */
+export function nStepTargets(parts: NStepParts, bootstrap: Tensor): Tensor {
+  const { batchSize: B, context: K } = parts;
+  if (bootstrap.size !== B) throw new RangeError(`nStepTargets: ${bootstrap.size} bootstrap values for ${B} windows`);
+  return noGrad(() => {
+    const bootstrapped = mul(Tensor.borrow(parts.bootstrapWeights, [B, K]), reshape(bootstrap, [B, 1]));
+    return reshape(add(Tensor.borrow(parts.rewardSums, [B, K]), bootstrapped), [B * K, 1]);
+  });
 }
 
 /**
- * The bootstrap values min(Q1', Q2')(s_T, ã_T) [B]: ã from the EMA actor at each window's last real
- * step T, scored by the target critics. No gradient.
+ * The bootstrap values min(Q1', Q2')(s_T, ã_T) [B, 1]: ã from the EMA actor at each window's last
+ * real step T (row lastRows[b]), scored by the target critics. No gradient; nothing read on the host.
  */
-export function bootstrapValues(emaActor: { forward(batch: TransformerInput): Tensor }, criticTarget: TwinCritic, batch: WindowBatch, lastIndices: Int32Array): Float32Array {
+export function bootstrapValues(emaActor: { forward(batch: TransformerInput): Tensor }, criticTarget: TwinCritic, batch: WindowBatch, lastRows: Int32Array): Tensor {
   const { batchSize: B, contextLength: K, obsDim: S, actionDim: A } = batch;
-  return tidy(() => noGrad(() => {
-    const actions = emaActor.forward(batch).data;
-    const lastStates = new Float32Array(B * S);
-    const lastActions = new Float32Array(B * A);
-    for (let b = 0; b < B; b++) {
-      const row = b * K + (lastIndices[b] as number);
-      lastStates.set(batch.states.subarray(row * S, (row + 1) * S), b * S);
-      lastActions.set(actions.subarray(row * A, (row + 1) * A), b * A);
-    }
-    return Float32Array.from(criticTarget.qMin(Tensor.borrow(lastStates, [B, S]), Tensor.borrow(lastActions, [B, A])).data);
-  }));
+  return noGrad(() => {
+    const actions = reshape(emaActor.forward(batch), [B * K, A]);
+    const lastStates = embedding(Tensor.borrow(batch.states, [B * K, S]), lastRows);
+    return criticTarget.qMin(lastStates, embedding(actions, lastRows));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Losses
 
-/** Mean over the weighted rows of MSE(Q1, y) + MSE(Q2, y): the twin critics' TD loss. */
-export function twinCriticLoss(critic: TwinCritic, states: Tensor, actions: Tensor, targets: Float32Array, weights: Float32Array): Tensor {
+/** Mean over the weighted rows of MSE(Q1, y) + MSE(Q2, y): the twin critics' TD loss (targets y [N, 1]). */
+export function twinCriticLoss(critic: TwinCritic, states: Tensor, actions: Tensor, targets: Tensor, weights: Float32Array): Tensor {
   const { q1, q2 } = critic.forward(states, actions);
-  const y = Tensor.borrow(targets, [targets.length, 1]);
-  return add(mseLoss(q1, y, { weights }), mseLoss(q2, y, { weights }));
+  return add(mseLoss(q1, targets, { weights }), mseLoss(q2, targets, { weights }));
 }
 
 /** which critic gives the Q-term its numerator; the other one normalizes it */
@@ -164,14 +198,16 @@ export function drawQNumerator(rng: Rng): QNumerator {
  * QT's Q-term (TD3+BC / Diffusion-QL style): −mean_w Q_i(s, â) / mean_w |Q_j(s, â)|, the denominator
  * detached, means over rows with weight 1 (valid positions). Gradients flow through the critic into
  * the actions â, and also into the critic's own parameters, which the caller's next critic step clears.
- * Returns the loss and the numerator's mean Q for logging.
+ * Returns the loss and the numerator's mean Q (for logging), both one-element tensors. The
+ * normalizer stays a tensor (computed without a tape, so no gradient passes through it): nothing is
+ * read on the host.
  */
 export function qRegularizer(
   critic: TwinCritic, states: Tensor, actions: Tensor, weights: Float32Array, numerator: QNumerator,
-): { loss: Tensor; meanQ: number } {
+): { loss: Tensor; meanQ: Tensor } {
   const { q1, q2 } = critic.forward(states, actions);
   const [top, bottom] = numerator === 'q1' ? [q1, q2] : [q2, q1];
-  const normalizer = noGrad(() => maskedRowSumMean(abs(bottom), weights).item());
+  const normalizer = noGrad(() => maskedRowSumMean(abs(bottom), weights));
   const meanQ = maskedRowSumMean(top, weights);
-  return { loss: scale(meanQ, -1 / normalizer), meanQ: meanQ.item() };
+  return { loss: neg(div(meanQ, normalizer)), meanQ };
 }

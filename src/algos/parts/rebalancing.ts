@@ -11,7 +11,7 @@ import { selectExpertSubset } from '../../data/preprocess.js';
 import type { WindowBatch } from '../../data/sampler.js';
 import type { TrajectoryStore } from '../../data/store.js';
 import {
-  add, exp, gaussianLogProb, maskedRowSumMean, mseLoss, mul, reshape, scale, Tensor,
+  add, exp, gaussianLogProb, keepScalar, maskedRowSumMean, mean, mseLoss, mul, noGrad, reshape, scale, Tensor, type Scalar,
 } from '../../engine/index.js';
 import type { DatasetPreparation } from '../algorithm.js';
 import { GaussianQtActor, nextStateTargets, type PolicyHead, type QtActor } from './actors.js';
@@ -223,9 +223,10 @@ export interface BehaviorLosses {
   logStd: Tensor | null;
   /**
    * action_mse: the plain MSE of the means over real positions (comparable across variants);
-   * log_std: the mean log σ (stochastic); expert_share: the batch's share of real positions from D_E
+   * log_std: the mean log σ (stochastic), both computed where the tensors live; expert_share: the
+   * batch's share of real positions from D_E (from the batch alone, a number)
    */
-  terms: Record<string, number>;
+  terms: Record<string, Scalar | number>;
 }
 
 export function behaviorLosses(actor: QtActor, batch: WindowBatch, expert: Float32Array, weighting: readonly WeightedMean[]): BehaviorLosses {
@@ -238,21 +239,17 @@ export function behaviorLosses(actor: QtActor, batch: WindowBatch, expert: Float
   const next = nextStateTargets(batch);
   const stateLoss = mseLoss(reshape(nextStates, [B * K, S]), Tensor.borrow(next.targets, [B * K, S]), { weights: next.weights });
 
-  let squared = 0;
+  const terms: Record<string, Scalar | number> = {};
+  noGrad(() => {
+    terms.action_mse = keepScalar(mseLoss(means, targets, { weights: batch.mask }));
+    if (logStd !== null) terms.log_std = keepScalar(mean(logStd));
+  });
   let positions = 0;
   let expertPositionCount = 0;
   for (let row = 0; row < B * K; row++) {
     const m = batch.mask[row] as number;
-    if (m === 0) continue;
     positions += m;
     expertPositionCount += m * (expert[row] as number);
-    for (let d = 0; d < A; d++) squared += m * ((means.data[row * A + d] as number) - (batch.actions[row * A + d] as number)) ** 2;
-  }
-  const terms: Record<string, number> = { action_mse: squared / (positions * A) };
-  if (logStd !== null) {
-    let logStdSum = 0;
-    for (let d = 0; d < A; d++) logStdSum += logStd.data[d] as number;
-    terms.log_std = logStdSum / A;
   }
   terms.expert_share = expertPositionCount / positions;
   return { actionLoss, stateLoss, means, logStd, terms };
