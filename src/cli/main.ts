@@ -41,8 +41,12 @@ export function buildProgram(): Command {
     .hook('preAction', async (_program, action) => {
       const { backend, threads } = program.opts<{ backend?: string; threads?: string }>();
       if (backend !== undefined) process.env.STITCH_BACKEND = backend;
-      // the webgpu backend trains; everything else (evaluation, acting, reports) runs on the CPU backends
-      for (const line of await activateRequestedBackend(process.env.STITCH_BACKEND, action.name() === 'train')) process.stderr.write(`stitch: ${line}\n`);
+      // the webgpu backend trains; sweeps and workers hand the setting to the `stitch train` processes
+      // they start; everything else (evaluation, acting, reports) runs on the CPU backends
+      const name = action.name();
+      if (name !== 'sweep' && name !== 'worker') {
+        for (const line of await activateRequestedBackend(process.env.STITCH_BACKEND, name === 'train')) process.stderr.write(`stitch: ${line}\n`);
+      }
       if (threads === undefined) return;
       // commander hands --threads to the program even after a sub-command that has its own (sweep's
       // threads per training process): give it back there

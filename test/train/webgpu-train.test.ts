@@ -60,6 +60,10 @@ describe('stitch --backend webgpu train', { skip }, () => {
     // 30 steps with dropout: the same masks; float32 sums in another order move the losses by ~1e-8
     assertCloseLosses(losses(join(dir, 'webgpu')), losses(join(dir, 'native')), 1e-5, 'webgpu vs native');
     assert.ok(existsSync(join(dir, 'webgpu', 'policy.safetensors')) && existsSync(join(dir, 'webgpu', 'report.html')), 'policy and report written');
+    // acting is the CPU's: `eval` with the same flag says so and evaluates the policy there
+    const evaluated = stitch(['--backend', 'webgpu', 'eval', join(dir, 'webgpu')]);
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    assert.match(evaluated.stderr, /^stitch: note: the webgpu backend is for training; this command acts on the CPU backends$/m);
   });
 
   it('a run killed on webgpu resumes on native and continues (equal within float tolerance)', async () => {

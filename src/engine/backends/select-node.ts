@@ -16,7 +16,7 @@ export async function activateRequestedBackend(requested: string | undefined, tr
   if (requested !== 'webgpu') return [];
   if (!trains) {
     if (typeof process !== 'undefined') process.env.STITCH_BACKEND = 'auto';
-    return [];
+    return ['note: the webgpu backend is for training; this command acts on the CPU backends'];
   }
   const gpu = await createNodeWebGpuBackend();
   if ('reason' in gpu) {
