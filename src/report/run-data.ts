@@ -73,6 +73,7 @@ const provenanceSchema = z.object({
     stitchVersion: z.string().max(256),
     gitCommit: z.string().max(128).nullable(),
     commandLine: z.array(z.string().max(65_536)).max(4096).nullable(),
+    backend: z.string().max(4096).optional(),
   }) satisfies z.ZodType<SessionProvenance>).max(10_000),
 });
 

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeBackend } from '../engine/backends/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { readRegularFile } from '../util/local-server.js';
 import { PROVENANCE_FILE } from './run-files.js';
@@ -21,6 +22,8 @@ export interface SessionProvenance {
   gitCommit: string | null;
   /** the process's arguments after the node executable (the CLI's command line), or null from the API */
   commandLine: string[] | null;
+  /** the backend that trained this session (`stitch info`'s line; absent in files written before it was recorded), e.g. `webgpu backend, ...` or `native backend, 2 thread(s), ...` */
+  backend?: string;
 }
 
 /** the folder holding Stitch's package.json (from src/ under tsx or dist/src/ compiled) */
@@ -85,7 +88,9 @@ export function recordSession(runDir: string, kind: SessionProvenance['kind'], f
     // missing (a new run), torn, not a regular file or too large: a new list
     sessions = [];
   }
-  const session: SessionProvenance = { kind, startedAt: new Date().toISOString(), fromStep, ...stitchBuild(), commandLine: cliCommandLine() };
+  const session: SessionProvenance = {
+    kind, startedAt: new Date().toISOString(), fromStep, ...stitchBuild(), commandLine: cliCommandLine(), backend: describeBackend(),
+  };
   writeFileAtomic(path, `${JSON.stringify({ format: 'stitch-provenance', formatVersion: 1, sessions: [...sessions, session] }, null, 2)}\n`);
   return session;
 }

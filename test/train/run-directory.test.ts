@@ -171,7 +171,7 @@ describe('the run directory', () => {
     assert.match(result.stderr, /^eval step 4: 2\/2 episodes {2}target 20: mean return -?\d+\.\d\d so far {2}ETA \d+s$/m);
     // the tiny config's 10-step warm-up does not fit 4 steps: said at the start (issue 21 item 4)
     assert.match(result.stderr, /^warning: warmupSteps 10 > steps 4: the learning rate never leaves warm-up \(it reaches 40% of lr\); try --set warmupSteps=1$/m);
-    const { sessions } = JSON.parse(readFileSync(join(run, 'provenance.json'), 'utf8')) as { sessions: Array<{ kind: string; stitchVersion: string; gitCommit: string | null; commandLine: string[] }> };
+    const { sessions } = JSON.parse(readFileSync(join(run, 'provenance.json'), 'utf8')) as { sessions: Array<{ kind: string; stitchVersion: string; gitCommit: string | null; commandLine: string[]; backend: string }> };
     const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
     assert.equal(sessions.length, 1);
     assert.equal(sessions[0]!.kind, 'start');
@@ -179,6 +179,8 @@ describe('the run directory', () => {
     const head = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' });
     if (head.status === 0) assert.equal(sessions[0]!.gitCommit, head.stdout.trim());
     assert.deepEqual(sessions[0]!.commandLine.slice(0, 4), ['stitch', 'train', '--algo', 'dt']);
+    // which backend trained the session (auto: a CPU backend here; a software WebGPU adapter is never chosen)
+    assert.match(sessions[0]!.backend, /^(native|wasm|js) backend, \d+ thread\(s\)/);
   });
 
   it('stitch eval shows its progress on stderr and keeps stdout one JSON object', () => {

@@ -60,6 +60,9 @@ describe('stitch --backend webgpu train', { skip }, () => {
     // 30 steps with dropout: the same masks; float32 sums in another order move the losses by ~1e-8
     assertCloseLosses(losses(join(dir, 'webgpu')), losses(join(dir, 'native')), 1e-5, 'webgpu vs native');
     assert.ok(existsSync(join(dir, 'webgpu', 'policy.safetensors')) && existsSync(join(dir, 'webgpu', 'report.html')), 'policy and report written');
+    const backendOf = (run: string): string => (JSON.parse(readFileSync(join(dir, run, 'provenance.json'), 'utf8')) as { sessions: Array<{ backend: string }> }).sessions[0]!.backend;
+    assert.match(backendOf('webgpu'), /^webgpu backend, 1 thread\(s\), google swiftshader/i);
+    assert.match(backendOf('native'), /^native backend/);
     // acting is the CPU's: `eval` with the same flag says so and evaluates the policy there
     const evaluated = stitch(['--backend', 'webgpu', 'eval', join(dir, 'webgpu')]);
     assert.equal(evaluated.status, 0, evaluated.stderr);
@@ -95,6 +98,15 @@ describe('stitch --backend webgpu train', { skip }, () => {
     const resumed = stitch(['--backend', 'native', 'train', '--resume', run]);
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.ok(existsSync(join(run, 'policy.safetensors')));
+  });
+
+  it('auto never trains on a software adapter: SwiftShader is there, the run trains on the CPU without a word about it', () => {
+    const dir = temporaryDirectory('stitch-webgpu-auto-');
+    const result = stitch(trainArgs(join(dir, 'run'), 5), { STITCH_BACKEND: 'auto' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /^stitch: .*(webgpu|WebGPU)/m);
+    const { sessions } = JSON.parse(readFileSync(join(dir, 'run', 'provenance.json'), 'utf8')) as { sessions: Array<{ backend: string }> };
+    assert.match(sessions[0]!.backend, /^(native|wasm|js) backend/);
   });
 
   it('without an adapter, --backend webgpu falls back to the CPU in one line and trains', () => {

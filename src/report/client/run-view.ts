@@ -106,8 +106,9 @@ function renderSetup(root: HTMLElement, run: RunSnapshot): void {
   if (sessions.length > 0) {
     grid.appendChild(el('div', { class: 'panel', id: 'run-provenance' }, [el('h3', { text: 'provenance' }), table(sessions.map((session) => [
       session.kind, session.startedAt, session.fromStep, session.stitchVersion, session.gitCommit ?? 'not a git checkout',
+      session.backend ?? 'not recorded',
       session.commandLine === null ? 'from the API' : session.commandLine.map(shellWord).join(' '),
-    ]), ['session', 'started', 'from step', 'Stitch', 'git commit', 'command line'])]));
+    ]), ['session', 'started', 'from step', 'Stitch', 'git commit', 'backend', 'command line'])]));
   }
   if (run.extras && run.extras.notes.length > 0) grid.appendChild(el('p', { class: 'note', text: run.extras.notes.join('; ') }));
 }
