@@ -210,6 +210,26 @@ export interface Kernels<A, I> {
   /** gradTable[index[r], :] += gradOut[r, :] */
   scatterAddRows(gradOut: A, index: I, gradTable: A, cols: number): void;
 
+  /**
+   * one Adam / AdamW update of a parameter tensor in place. With `guard`, nothing is written
+   * unless guard[0] is finite (a device step refuses a non-finite gradient norm without reading it).
+   */
+  adamUpdate(param: A, grad: A, m: A, v: A, n: number, step: AdamStep, guard?: A): void;
+  /**
+   * One LAMB update (NVLAMB as in timm): u = m_hat / (sqrt(v_hat) + eps) + wd * p,
+   * ratio = |p| / |u| when both are > 0 else 1, p -= lr * ratio * u.
+   * `update` is scratch of length n. Always decoupled; `step.decoupled` is ignored.
+   */
+  lambUpdate(param: A, grad: A, m: A, v: A, update: A, n: number, step: AdamStep, guard?: A): void;
+}
+
+/**
+ * The kernels that replace what used to be host loops in the ops (fills, block copies, element-wise
+ * math with broadcasting, reductions, the weighted MSE). Not hot in the models Stitch trains: the
+ * CPU backends share one host implementation (backends/generic.ts, called by HostTensorBackend);
+ * webgpu has WGSL versions.
+ */
+export interface GenericKernels<A> {
   /** x[i] = value for i < n */
   fill(x: A, value: number, n: number): void;
   /** dst[...] (+)= src[...] for each block (see CopyBlocks); src and dst are distinct arrays */
@@ -245,17 +265,6 @@ export interface Kernels<A, I> {
     rows: number, cols: number, normalizer: number, sign: 1 | -1, accumulate: boolean,
   ): void;
 
-  /**
-   * one Adam / AdamW update of a parameter tensor in place. With `guard`, nothing is written
-   * unless guard[0] is finite (a device step refuses a non-finite gradient norm without reading it).
-   */
-  adamUpdate(param: A, grad: A, m: A, v: A, n: number, step: AdamStep, guard?: A): void;
-  /**
-   * One LAMB update (NVLAMB as in timm): u = m_hat / (sqrt(v_hat) + eps) + wd * p,
-   * ratio = |p| / |u| when both are > 0 else 1, p -= lr * ratio * u.
-   * `update` is scratch of length n. Always decoupled; `step.decoupled` is ignored.
-   */
-  lambUpdate(param: A, grad: A, m: A, v: A, update: A, n: number, step: AdamStep, guard?: A): void;
 }
 
 /** A CPU backend: the kernels on host typed arrays (float32, or float64 for gradient checks). */
@@ -282,7 +291,7 @@ export interface NormArray {
  * (backends/host.ts: storage is a host array, uploads borrow, reads copy); the webgpu backend
  * keeps every storage on the device and queues every kernel.
  */
-export interface TensorBackend extends Kernels<Storage, IndexStorage> {
+export interface TensorBackend extends Kernels<Storage, IndexStorage>, GenericKernels<Storage> {
   readonly name: BackendName;
   /** true when storage lives on a device: host code must read values with `await read()` */
   readonly resident: boolean;

@@ -4,7 +4,7 @@
  * tensors and small slices), so every CPU backend (js, native, wasm) shares these loops; the
  * WebGPU backend has WGSL versions with the same semantics (webgpu/kernels.ts).
  */
-import type { BinaryKind, BroadcastLayout, CopyBlocks, FloatArray, ReduceLayout, UnaryKind } from '../backend.js';
+import type { BinaryKind, BroadcastLayout, CopyBlocks, FloatArray, GenericKernels, ReduceLayout, UnaryKind } from '../backend.js';
 
 /** for every element of `shape` (row-major), the offset sum_k coord_k * strides[k] */
 export function layoutOffsets(shape: readonly number[], strides: readonly number[]): Int32Array {
@@ -96,8 +96,8 @@ export function binaryDerivative(kind: BinaryKind, input: 'a' | 'b', x: number, 
   }
 }
 
-/** The generic kernels on host arrays; every CPU backend delegates to one instance. */
-export const hostGenericKernels = {
+/** The generic kernels on host arrays, for every CPU backend (HostTensorBackend calls them). */
+export const hostGenericKernels: GenericKernels<FloatArray> = {
   fill(x: FloatArray, value: number, n: number): void {
     x.fill(value, 0, n);
   },

@@ -1,7 +1,8 @@
 /**
  * The CPU backends as tensors see them: storage is a host typed array, an upload borrows the
  * caller's array, a read copies, and every kernel call goes straight to the wrapped `Backend`
- * (js, native or wasm) after checking that its arrays are host arrays.
+ * (js, native or wasm) after checking that its arrays are host arrays; the generic kernels run
+ * the one host implementation all CPU backends share (generic.ts).
  */
 import {
   isHostStorage,
@@ -10,6 +11,7 @@ import {
   type ReduceLayout, type Storage, type TensorBackend, type UnaryKind,
 } from '../backend.js';
 import { Scalar } from '../scalar.js';
+import { hostGenericKernels } from './generic.js';
 
 function host(storage: Storage): FloatArray {
   if (!isHostStorage(storage)) throw new TypeError('a device array reached a CPU backend (tensors of two backends mixed)');
@@ -198,48 +200,48 @@ export class HostTensorBackend implements TensorBackend {
   }
 
   fill(x: Storage, value: number, n: number): void {
-    this.kernels.fill(host(x), value, n);
+    hostGenericKernels.fill(host(x), value, n);
   }
 
   copyBlocks(src: Storage, dst: Storage, blocks: CopyBlocks, accumulate: boolean): void {
-    this.kernels.copyBlocks(host(src), host(dst), blocks, accumulate);
+    hostGenericKernels.copyBlocks(host(src), host(dst), blocks, accumulate);
   }
 
   unary(kind: UnaryKind, x: Storage, out: Storage, n: number, a: number, b: number): void {
-    this.kernels.unary(kind, host(x), host(out), n, a, b);
+    hostGenericKernels.unary(kind, host(x), host(out), n, a, b);
   }
 
   unaryBackward(kind: UnaryKind, x: Storage, y: Storage, gradOut: Storage, gradX: Storage, n: number, a: number, b: number, accumulate: boolean): void {
-    this.kernels.unaryBackward(kind, host(x), host(y), host(gradOut), host(gradX), n, a, b, accumulate);
+    hostGenericKernels.unaryBackward(kind, host(x), host(y), host(gradOut), host(gradX), n, a, b, accumulate);
   }
 
   binary(kind: BinaryKind, a: Storage, b: Storage, out: Storage, layout: BroadcastLayout): void {
-    this.kernels.binary(kind, host(a), host(b), host(out), layout);
+    hostGenericKernels.binary(kind, host(a), host(b), host(out), layout);
   }
 
   binaryBackward(
     kind: BinaryKind, a: Storage, b: Storage, gradOut: Storage, gradInput: Storage, input: 'a' | 'b', layout: BroadcastLayout, accumulate: boolean,
   ): void {
-    this.kernels.binaryBackward(kind, host(a), host(b), host(gradOut), host(gradInput), input, layout, accumulate);
+    hostGenericKernels.binaryBackward(kind, host(a), host(b), host(gradOut), host(gradInput), input, layout, accumulate);
   }
 
   reduceTo(x: Storage, out: Storage, layout: ReduceLayout, accumulate: boolean): void {
-    this.kernels.reduceTo(host(x), host(out), layout, accumulate);
+    hostGenericKernels.reduceTo(host(x), host(out), layout, accumulate);
   }
 
   expand(x: Storage, out: Storage, layout: ReduceLayout, accumulate: boolean): void {
-    this.kernels.expand(host(x), host(out), layout, accumulate);
+    hostGenericKernels.expand(host(x), host(out), layout, accumulate);
   }
 
   mseRows(pred: Storage, target: Storage, weights: Storage | null, out: Storage, rows: number, cols: number, normalizer: number): void {
-    this.kernels.mseRows(host(pred), host(target), hostOrNull(weights), host(out), rows, cols, normalizer);
+    hostGenericKernels.mseRows(host(pred), host(target), hostOrNull(weights), host(out), rows, cols, normalizer);
   }
 
   mseRowsBackward(
     pred: Storage, target: Storage, weights: Storage | null, gradOut: Storage, gradInput: Storage,
     rows: number, cols: number, normalizer: number, sign: 1 | -1, accumulate: boolean,
   ): void {
-    this.kernels.mseRowsBackward(host(pred), host(target), hostOrNull(weights), host(gradOut), host(gradInput), rows, cols, normalizer, sign, accumulate);
+    hostGenericKernels.mseRowsBackward(host(pred), host(target), hostOrNull(weights), host(gradOut), host(gradInput), rows, cols, normalizer, sign, accumulate);
   }
 
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, n: number, step: AdamStep, guard?: Storage): void {

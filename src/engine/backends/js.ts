@@ -13,7 +13,6 @@ import {
   type GemmCall,
   type GemmBatch,
 } from '../backend.js';
-import { hostGenericKernels } from './generic.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_CUBIC = 0.044715;
@@ -138,18 +137,6 @@ function adamMoments(grad: number, param: number, m: FloatArray, v: FloatArray, 
 
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
-
-  // the generic kernels are shared by every CPU backend (backends/generic.ts)
-  readonly fill = hostGenericKernels.fill;
-  readonly copyBlocks = hostGenericKernels.copyBlocks;
-  readonly unary = hostGenericKernels.unary;
-  readonly unaryBackward = hostGenericKernels.unaryBackward;
-  readonly binary = hostGenericKernels.binary;
-  readonly binaryBackward = hostGenericKernels.binaryBackward;
-  readonly reduceTo = hostGenericKernels.reduceTo;
-  readonly expand = hostGenericKernels.expand;
-  readonly mseRows = hostGenericKernels.mseRows;
-  readonly mseRowsBackward = hostGenericKernels.mseRowsBackward;
 
   threads(): number {
     return 1;

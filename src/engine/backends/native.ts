@@ -9,7 +9,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Activation, AdamStep, AttentionShape, Backend, FloatArray, GemmBatch, GemmCall } from '../backend.js';
-import { hostGenericKernels } from './generic.js';
 
 /** The addon's exports, one to one with the export table of native/napi/addon.c. */
 export interface NativeAddon {
@@ -152,18 +151,6 @@ export function loadNativeAddon(): NativeAddon {
 
 export class NativeBackend implements Backend {
   readonly name = 'native' as const;
-
-  // the generic kernels are shared by every CPU backend (backends/generic.ts)
-  readonly fill = hostGenericKernels.fill;
-  readonly copyBlocks = hostGenericKernels.copyBlocks;
-  readonly unary = hostGenericKernels.unary;
-  readonly unaryBackward = hostGenericKernels.unaryBackward;
-  readonly binary = hostGenericKernels.binary;
-  readonly binaryBackward = hostGenericKernels.binaryBackward;
-  readonly reduceTo = hostGenericKernels.reduceTo;
-  readonly expand = hostGenericKernels.expand;
-  readonly mseRows = hostGenericKernels.mseRows;
-  readonly mseRowsBackward = hostGenericKernels.mseRowsBackward;
 
   constructor(private readonly addon: NativeAddon) {}
 

@@ -11,7 +11,6 @@
  * Arrays an op only writes, and fully, are not copied in. float32 only, like the native backend.
  */
 import type { Activation, AdamStep, AttentionShape, Backend, FloatArray, GemmBatch, GemmCall } from '../backend.js';
-import { hostGenericKernels } from './generic.js';
 import type { GemmWorker } from './wasm-threads.js';
 
 /**
@@ -148,18 +147,6 @@ export class WasmBackend implements Backend {
   private arenaBytes = 0;
   private workers: GemmWorker[] = [];
   private threadsUnavailable: string | undefined;
-
-  // the generic kernels are shared by every CPU backend (backends/generic.ts)
-  readonly fill = hostGenericKernels.fill;
-  readonly copyBlocks = hostGenericKernels.copyBlocks;
-  readonly unary = hostGenericKernels.unary;
-  readonly unaryBackward = hostGenericKernels.unaryBackward;
-  readonly binary = hostGenericKernels.binary;
-  readonly binaryBackward = hostGenericKernels.binaryBackward;
-  readonly reduceTo = hostGenericKernels.reduceTo;
-  readonly expand = hostGenericKernels.expand;
-  readonly mseRows = hostGenericKernels.mseRows;
-  readonly mseRowsBackward = hostGenericKernels.mseRowsBackward;
 
   constructor(private readonly kernels: WasmKernelExports, private readonly startWorkers?: StartGemmWorkers) {}
 
