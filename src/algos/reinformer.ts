@@ -36,7 +36,7 @@
 import { z } from 'zod';
 import type { WindowBatch } from '../data/sampler.js';
 import {
-  add, addScalar, exp, expectileLoss, gaussianEntropy, gaussianLogProb, keepScalar, maskedRowSumMean, mul, neg, noGrad, reshape, scale, sub,
+  add, addScalar, backend, exp, expectileLoss, gaussianEntropy, gaussianLogProb, keepScalar, maskedRowSumMean, mul, neg, noGrad, reshape, scale, sub,
   sum, tanh, tidy, Tensor, type Parameter, type Rng, type Scalar,
 } from '../engine/index.js';
 import { Linear } from '../nn/layers.js';
@@ -357,11 +357,13 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
         },
         parts: () => ({ ...terms }),
       });
-      if (this.logStdOptimizer !== null) this.stepLogStd(this.logStdOptimizer, step);
+      // on a device the network step's guard holds these back too when its loss or gradient was not finite
+      if (this.logStdOptimizer !== null) this.stepLogStd(this.logStdOptimizer, step, result.guard);
       const temperatureStep = gradientStep({
         optimizer: this.temperatureOptimizer, clipNorm: null,
         loss: () => this.temperature.loss(entropyBefore, this.targetEntropy),
         term: 'temperature_loss',
+        ...(result.guard === undefined ? {} : { requireFinite: result.guard }),
       });
       return settled({
         loss: result.loss,
@@ -379,12 +381,12 @@ class ReinformerAlgorithm extends ReinformerPolicyModel implements Algorithm {
    * warm-up, no clipping (Adam's step does not scale with the gradient's size), the same
    * finiteness guard as every other step.
    */
-  private stepLogStd(optimizer: Adam, step: number): void {
+  private stepLogStd(optimizer: Adam, step: number, networkGuard: Scalar | undefined): void {
     const norm = gradNorm(optimizer.params);
     if (norm.known !== undefined) assertFiniteGradient('action_log_std', norm.known);
     else checkFiniteLater({ term: 'action_log_std', kind: 'gradient', value: norm });
     optimizer.lr = optimizer.baseLr * this.schedule(step);
-    optimizer.step(norm);
+    optimizer.step(networkGuard?.storage === undefined ? norm : backend().finiteGuard(networkGuard.storage, norm));
     assertFiniteWeights('action_log_std', optimizer.params);
   }
 

@@ -17,6 +17,8 @@ export interface StepResult {
   /** global gradient norm before clipping */
   gradNorm: Scalar;
   lr: number;
+  /** on a device: finite exactly when this step's loss and gradient were (its update's guard); pass it to a later step of the same update as `requireFinite` */
+  guard?: Scalar;
 }
 
 export interface GradientStepOptions {
@@ -32,6 +34,11 @@ export interface GradientStepOptions {
   term?: string;
   /** the loss's logged sub-terms after `loss()` ran, so a non-finite loss can name the culprit */
   parts?: () => Record<string, Scalar | number>;
+  /**
+   * on a device: an earlier step's guard (StepResult.guard); this update is refused too when that
+   * step's was, as on the CPU, where the earlier step's error stops the whole update
+   */
+  requireFinite?: Scalar;
 }
 
 export function gradientStep(options: GradientStepOptions): StepResult {
@@ -62,14 +69,17 @@ export function gradientStep(options: GradientStepOptions): StepResult {
   else checkFiniteLater({ term, kind: 'gradient', value: norm });
   const multiplier = options.schedule?.(options.scheduleStep ?? optimizer.stepCount) ?? 1;
   optimizer.lr = optimizer.baseLr * multiplier;
+  let guard: Scalar | undefined;
   if (lossOnDevice === null) optimizer.step();
   else {
     // a non-finite loss stops the update too, even when its gradient came out finite (d(w + NaN)/dw = 1)
-    optimizer.step(device.finiteGuard(lossOnDevice, norm));
+    guard = device.finiteGuard(lossOnDevice, norm);
+    if (options.requireFinite?.storage !== undefined) guard = device.finiteGuard(options.requireFinite.storage, guard);
+    optimizer.step(guard);
     device.release(lossOnDevice);
   }
   assertFiniteWeights(term, params);
-  return { loss, gradNorm: norm, lr: optimizer.lr };
+  return { loss, gradNorm: norm, lr: optimizer.lr, ...(guard === undefined ? {} : { guard }) };
 }
 
 /** the parts the host knows now (all of them on the CPU backends) */

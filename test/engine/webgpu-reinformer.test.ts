@@ -267,8 +267,8 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
     assert.ok((await logStd.read()).some((v) => Math.abs(v) > 1e-3), 'log σ moved under its own Adam');
   });
 
-  it('a NaN action never reaches the weights, and reading the step names action_nll', async () => {
-    const { algorithm, model } = fixtureAlgorithm();
+  it('a NaN action never reaches the weights (nor the temperature, whose own loss is finite), and reading the step names action_nll', async () => {
+    const { algorithm, model, temperature } = fixtureAlgorithm();
     const batch = fixtureBatch();
     // the window's last action: the last token, which no prediction attends to, so only the likelihood sees it
     batch.actions[(K - 1) * A] = Number.NaN;
@@ -281,6 +281,10 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
     assert.ok(Number.isFinite(values.return_loss) && Number.isNaN(values.action_nll));
     for (const [name, p] of model.namedParameters()) {
       assert.deepEqual(Array.from(await p.read()), Array.from(Float32Array.from(tensor(`param.${name}`).data)), `${name} is unchanged`);
+    }
+    // on the CPU the network step's error stops the whole update; on a device its guard holds the temperature step back
+    for (const [name, p] of temperature.namedParameters()) {
+      assert.deepEqual(Array.from(await p.read()), Array.from(Float32Array.from(tensor(`temperature.${name}`).data)), `temperature ${name} is unchanged`);
     }
   });
 });
