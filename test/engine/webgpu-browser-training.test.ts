@@ -20,9 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
-import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
 import { TRAINING_STEPS, trainDecisionTransformer, type TrainingRecord } from './browser/train-page.js';
+import { testWebGpu } from './webgpu-helpers.js';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
 /** as webgpu-browser.test.ts: headless, Chromium's WebGPU on SwiftShader */
@@ -103,8 +102,10 @@ describe('training on webgpu in headless Chromium', () => {
       context.skip(reason);
     };
     if ('reason' in inBrowser) return skip(`no record from the page: ${inBrowser.reason}`);
-    const gpu = await createNodeWebGpuBackend();
-    if (!(gpu instanceof WebGpuBackend)) return skip(`Node has no WebGPU device: ${gpu.reason}`);
+    // throws under STITCH_REQUIRE_WEBGPU=1 when Node has no device
+    const node = await testWebGpu();
+    if (node.gpu === null) return skip(`Node has ${node.skip}`);
+    const gpu = node.gpu;
     const inNode = await trainDecisionTransformer(gpu);
     gpu.gpuDevice.destroy();
 

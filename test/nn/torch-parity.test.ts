@@ -11,24 +11,11 @@ import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../
 import { describeBackend, Rng, tidy } from '../../src/engine/index.js';
 import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
 import { AdamW } from '../../src/nn/optim.js';
-import type { StoredTensor } from '../../src/nn/safetensors.js';
 import { gradientStep } from '../../src/nn/step.js';
 import { hostArray } from '../../src/engine/tensor.js';
+import { fixtureAccess, relativeError } from '../helpers/fixtures.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
-
-
-/** max |a - b| / max(|b|) over the tensor: relative to the tensor's scale, so tiny entries do not dominate */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, select: (i: number) => boolean = () => true): number {
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) if (select(i)) scale = Math.max(scale, Math.abs(expected[i] as number));
-  for (let i = 0; i < expected.length; i++) {
-    if (!select(i)) continue;
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
-  }
-  return scale === 0 ? worst : worst / scale;
-}
 
 for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
   describe(`PyTorch parity: ${file} on ${describeBackend().split(',')[0]}`, () => {
@@ -39,13 +26,7 @@ for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
     const B = Number(fixture.metadata.batch_size);
     const K = config.context;
     const A = config.actionDim;
-    const tensor = (name: string): StoredTensor => {
-      const t = fixture.tensors.get(name);
-      if (t === undefined) throw new Error(`fixture ${file} lacks ${name}`);
-      return t;
-    };
-    const prefixed = (prefix: string): Map<string, StoredTensor> =>
-      new Map([...fixture.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
+    const { tensor, prefixed } = fixtureAccess(fixture, file);
     const model = new DecisionTransformer(config, new Rng(0));
     loadModuleTensors(model, prefixed('param.'), file);
     const batch = {
