@@ -10,9 +10,7 @@
  * relative error 1e-4 (relative to each tensor's largest entry).
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { PolicyContext } from '../../src/algos/algorithm.js';
 import { actorLosses, QtAlgorithm, QtConfigSchema, type QtConfig } from '../../src/algos/qt.js';
 import { QtActor } from '../../src/algos/parts/actors.js';
@@ -24,19 +22,13 @@ import type { WindowBatch } from '../../src/data/sampler.js';
 import { setBackend, Rng, Tensor, tidy, type HostBackendName } from '../../src/engine/index.js';
 import { tryNativeBackend } from '../../src/engine/backends/index.js';
 import { NativeBackend } from '../../src/engine/backends/native.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import type { Module } from '../../src/nn/module.js';
 import { hostArray } from '../../src/engine/tensor.js';
 import { metricsNow } from '../../src/algos/algorithm.js';
-import { assertRelativeClose, fixtureAccess, relativeError } from '../helpers/fixtures.js';
+import { assertRelativeClose, openTorchFixture, relativeError } from '../helpers/fixtures.js';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 const TOLERANCE = 1e-4;
-
-function openFixture(file: string) {
-  const fixture = readSafetensors(join(fixtures, file));
-  return { metadata: fixture.metadata, ...fixtureAccess(fixture, file) };
-}
 
 const S = 3;
 const A = 2;
@@ -109,7 +101,7 @@ after(() => setBackend(native instanceof NativeBackend ? 'native' : 'js'));
 
 for (const { name: backendName, skip } of backends) {
   describe(`QT against charleshsc/QT: one training step (qt_step.safetensors) on the ${backendName} backend`, { skip }, () => {
-    const { metadata, tensor, prefixed } = openFixture('qt_step.safetensors');
+    const { metadata, tensor, prefixed } = openTorchFixture('qt_step.safetensors');
     const stored = JSON.parse(metadata.config ?? '{}') as Record<string, unknown>;
     const config = QtConfigSchema.parse({ ...stored, targetReturns: [1], candidates: 1 });
     const numerator = metadata.numerator as QNumerator;
@@ -205,7 +197,7 @@ for (const { name: backendName, skip } of backends) {
 
   describe(`RVDT's qt column against charleshsc/QT: the shared parts take the reference's step, on the ${backendName} backend`, { skip }, () => {
     it('updates all four modules as train_step does', () => {
-      const { metadata, tensor, prefixed } = openFixture('qt_step.safetensors');
+      const { metadata, tensor, prefixed } = openTorchFixture('qt_step.safetensors');
       const stored = JSON.parse(metadata.config ?? '{}') as Record<string, unknown>;
       const config = RvdtConfigSchema.parse({ ...stored, targetReturns: [1], candidates: 1, variant: 'qt' });
       setBackend(backendName);
@@ -230,7 +222,7 @@ for (const { name: backendName, skip } of backends) {
   });
 
   describe(`QT against charleshsc/QT: 50-candidate inference (qt_inference.safetensors) on the ${backendName} backend`, { skip }, () => {
-    const { metadata, tensor, prefixed } = openFixture('qt_inference.safetensors');
+    const { metadata, tensor, prefixed } = openTorchFixture('qt_inference.safetensors');
     const config = QtConfigSchema.parse(JSON.parse(metadata.config ?? '{}'));
     const steps = Number(metadata.steps);
     const N = config.candidates;

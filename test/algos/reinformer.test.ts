@@ -5,18 +5,14 @@
  * after its Adam step, from the same weights and inputs, to relative error 1e-4. Dropout is off.
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { PolicyContext } from '../../src/algos/algorithm.js';
-import { reinformer, ReinformerNetwork, reinformerLosses, type ReinformerNetworkConfig } from '../../src/algos/reinformer.js';
-import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
+import { ReinformerNetwork, reinformerLosses } from '../../src/algos/reinformer.js';
 import { describeBackend, Rng, tidy } from '../../src/engine/index.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { hostArray } from '../../src/engine/tensor.js';
-import { assertRelativeClose, fixtureAccess } from '../helpers/fixtures.js';
+import { assertRelativeClose } from '../helpers/fixtures.js';
+import { openReinformerFixture } from '../helpers/reinformer-fixture.js';
 
-const fixturePath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch', 'reinformer_step.safetensors');
 const TOLERANCE = 1e-4;
 
 /**
@@ -29,26 +25,9 @@ const TOLERANCE = 1e-4;
 const zeroGradient = (name: string): boolean => name.endsWith('.attn.key.bias');
 
 describe(`PyTorch parity: reinformer_step.safetensors on ${describeBackend().split(',')[0]}`, () => {
-  const fixture = readSafetensors(fixturePath);
-  const network = JSON.parse(fixture.metadata.config ?? '{}') as ReinformerNetworkConfig;
-  const expectile = Number(fixture.metadata.expectile);
-  const clipNorm = Number(fixture.metadata.clip_grad_norm);
-  const lamb = JSON.parse(fixture.metadata.optimizer ?? '{}') as { lr: number; weight_decay: number; max_grad_norm: number };
-  const temperatureAdam = JSON.parse(fixture.metadata.temperature_optimizer ?? '{}') as { lr: number };
-  const B = Number(fixture.metadata.batch_size);
-  const { context: K, stateDim: S, actionDim: A } = network;
-  const { tensor, prefixed } = fixtureAccess(fixture, 'reinformer_step.safetensors');
-  const batch: SampledBatch = {
-    batchSize: B, contextLength: K, obsDim: S, actionDim: A,
-    states: Float32Array.from(tensor('input.states').data),
-    actions: Float32Array.from(tensor('input.actions').data),
-    returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
-    timesteps: Int32Array.from(tensor('input.timesteps').data),
-    mask: Float32Array.from(tensor('input.mask').data),
-    rewards: new Float32Array(B * K), terminated: new Float32Array(B * K),
-    episodes: Int32Array.from({ length: B }, (_, b) => b), starts: new Int32Array(B),
-  };
-  const initialLogTemperature = tensor('temperature.log_temperature').data[0] as number;
+  const fixture = openReinformerFixture();
+  const { tensor, prefixed, path: fixturePath, network, expectile, lamb, B, K, initialLogTemperature } = fixture;
+  const batch = fixture.batch();
   const worst = { outputs: 0, gradients: 0, step: 0 };
 
   it('the fixture exercises a right-padded window and a clamped log-std', () => {
@@ -96,23 +75,7 @@ describe(`PyTorch parity: reinformer_step.safetensors on ${describeBackend().spl
   });
 
   it('update(): clipped LAMB step and temperature Adam step as PyTorch, every term reported', () => {
-    const config = reinformer.configSchema.parse({
-      context: K, width: network.width, layers: network.layers, heads: network.heads, maxTimestep: network.maxTimestep,
-      dropout: network.dropout, expectile, clipNorm, lr: lamb.lr, weightDecay: lamb.weight_decay,
-      lambMaxGradNorm: lamb.max_grad_norm, temperatureLr: temperatureAdam.lr, initTemperature: Math.exp(initialLogTemperature),
-      // the fixture's single step runs at the full learning rate
-      warmupSteps: 0,
-    });
-    const context: PolicyContext = {
-      obsDim: S, actionDim: A, stateMean: new Float32Array(S), stateStd: new Float32Array(S).fill(1),
-      actionLow: new Array<number>(A).fill(-1), actionHigh: new Array<number>(A).fill(1), maxEpisodeSteps: 1000,
-    };
-    const algorithm = reinformer.create(config, context, new Rng(0));
-    const { model, temperature } = algorithm.modules();
-    assert.ok(model !== undefined && temperature !== undefined);
-    loadModuleTensors(model, prefixed('param.'), fixturePath);
-    loadModuleTensors(temperature, prefixed('temperature.'), fixturePath);
-    algorithm.setTraining(true);
+    const { algorithm, model, temperature } = fixture.algorithm();
     const logged = algorithm.update(batch, 0);
 
     for (const [key, name] of [['return_loss', 'return_loss'], ['action_nll', 'action_nll'], ['entropy', 'entropy'],

@@ -17,9 +17,7 @@
  *   and 5.6e-7 (weights), except the attention's key bias (see below).
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readMetrics, type Algorithm, type AnyAlgorithmDefinition, type PolicyContext, type StepMetrics } from '../../src/algos/algorithm.js';
 import { QtAlgorithm, QtConfigSchema, type QtConfig } from '../../src/algos/qt.js';
 import type { QNumerator } from '../../src/algos/parts/critic.js';
@@ -30,13 +28,12 @@ import { backend, Rng, Scalar, setBackend, stageUploads, type TensorBackend } fr
 import { createBackend, hostTensorBackend, tryNativeBackend } from '../../src/engine/backends/index.js';
 import { NativeBackend } from '../../src/engine/backends/native.js';
 import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { settleFiniteChecks, takeDeferredChecks } from '../../src/nn/nonfinite.js';
 import { placeAlgorithm } from '../../src/train/residency.js';
-import { assertRelativeClose, fixtureAccess } from '../helpers/fixtures.js';
+import { assertRelativeClose, openTorchFixture } from '../helpers/fixtures.js';
 import { testWebGpu } from './webgpu-helpers.js';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 const PARITY_TOLERANCE = 1e-4;
 const CPU_TOLERANCE = 1e-5;
 
@@ -107,8 +104,8 @@ describe('critic-regularized training on the webgpu backend', { skip }, () => {
   });
 
   it('reproduces the PyTorch QT step of qt_step.safetensors: logged losses and norms, all four modules after the step', async () => {
-    const fixture = readSafetensors(join(fixtures, 'qt_step.safetensors'));
-    const { tensor, prefixed } = fixtureAccess(fixture, 'qt_step.safetensors');
+    const fixture = openTorchFixture('qt_step.safetensors');
+    const { tensor, prefixed } = fixture;
     const stored = JSON.parse(fixture.metadata.config ?? '{}') as Record<string, unknown>;
     const config = QtConfigSchema.parse({ ...stored, targetReturns: [1], candidates: 1 });
     const B = config.batchSize;

@@ -17,19 +17,17 @@
  * just above these figures, because another adapter sums in another order.
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { metricsNow, readMetrics, type PolicyContext } from '../../src/algos/algorithm.js';
-import { reinformer, ReinformerNetwork, reinformerLosses, type ReinformerNetworkConfig } from '../../src/algos/reinformer.js';
+import { reinformer, ReinformerNetwork, reinformerLosses } from '../../src/algos/reinformer.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
 import { backend, readStorage, Rng, Scalar, setBackend, stageUploads, Tensor, type TensorBackend } from '../../src/engine/index.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { NonFiniteError, settleFiniteChecks, takeDeferredChecks } from '../../src/nn/nonfinite.js';
-import { assertRelativeClose, fixtureAccess } from '../helpers/fixtures.js';
+import { assertRelativeClose } from '../helpers/fixtures.js';
+import { openReinformerFixture } from '../helpers/reinformer-fixture.js';
 import { testWebGpu } from './webgpu-helpers.js';
 
-const fixturePath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch', 'reinformer_step.safetensors');
 const TOLERANCE = 1e-4;
 
 /** the key biases' gradient is rounding noise (softmax ignores them): see test/algos/reinformer.test.ts */
@@ -38,50 +36,18 @@ const zeroGradient = (name: string): boolean => name.endsWith('.attn.key.bias');
 const { gpu, skip } = await testWebGpu();
 
 describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip }, () => {
-  const fixture = readSafetensors(fixturePath);
-  const network = JSON.parse(fixture.metadata.config ?? '{}') as ReinformerNetworkConfig;
-  const expectile = Number(fixture.metadata.expectile);
-  const clipNorm = Number(fixture.metadata.clip_grad_norm);
-  const lamb = JSON.parse(fixture.metadata.optimizer ?? '{}') as { lr: number; weight_decay: number; max_grad_norm: number };
-  const temperatureAdam = JSON.parse(fixture.metadata.temperature_optimizer ?? '{}') as { lr: number };
-  const B = Number(fixture.metadata.batch_size);
-  const { context: K, stateDim: S, actionDim: A } = network;
-  const { tensor, prefixed } = fixtureAccess(fixture, 'reinformer_step.safetensors');
-  const fixtureBatch = (): WindowBatch => ({
-    batchSize: B, contextLength: K, obsDim: S, actionDim: A,
-    states: Float32Array.from(tensor('input.states').data),
-    actions: Float32Array.from(tensor('input.actions').data),
-    returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
-    timesteps: Int32Array.from(tensor('input.timesteps').data),
-    mask: Float32Array.from(tensor('input.mask').data),
-    rewards: new Float32Array(B * K), terminated: new Float32Array(B * K),
-    episodes: Int32Array.from({ length: B }, (_, b) => b), starts: new Int32Array(B),
-  });
+  const fixture = openReinformerFixture();
+  const { tensor, prefixed, path: fixturePath, network, expectile, lamb, K, A, initialLogTemperature } = fixture;
+  const fixtureBatch = fixture.batch;
   const staged = (batch: WindowBatch): (() => void) => stageUploads([batch.states, batch.actions, batch.returnsToGo, batch.timesteps, batch.mask]);
-  const initialLogTemperature = tensor('temperature.log_temperature').data[0] as number;
   const worst = { outputs: 0, gradients: 0, weights: 0, step: 0, steps: 0 };
 
   /** the training algorithm at the fixture's weights, every parameter on the device */
   function fixtureAlgorithm() {
-    const config = reinformer.configSchema.parse({
-      context: K, width: network.width, layers: network.layers, heads: network.heads, maxTimestep: network.maxTimestep,
-      dropout: network.dropout, expectile, clipNorm, lr: lamb.lr, weightDecay: lamb.weight_decay,
-      lambMaxGradNorm: lamb.max_grad_norm, temperatureLr: temperatureAdam.lr, initTemperature: Math.exp(initialLogTemperature),
-      warmupSteps: 0,
-    });
-    const context: PolicyContext = {
-      obsDim: S, actionDim: A, stateMean: new Float32Array(S), stateStd: new Float32Array(S).fill(1),
-      actionLow: new Array<number>(A).fill(-1), actionHigh: new Array<number>(A).fill(1), maxEpisodeSteps: 1000,
-    };
-    const algorithm = reinformer.create(config, context, new Rng(0));
-    const { model, temperature } = algorithm.modules();
-    assert.ok(model !== undefined && temperature !== undefined);
-    loadModuleTensors(model, prefixed('param.'), fixturePath);
-    loadModuleTensors(temperature, prefixed('temperature.'), fixturePath);
-    model.place();
-    temperature.place();
-    algorithm.setTraining(true);
-    return { algorithm, model, temperature };
+    const created = fixture.algorithm();
+    created.model.place();
+    created.temperature.place();
+    return created;
   }
 
   let previous: TensorBackend;

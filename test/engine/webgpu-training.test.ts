@@ -13,20 +13,17 @@
  * order lands elsewhere inside the same bound.
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../../src/algos/dt.js';
+import { DecisionTransformer, dtLoss } from '../../src/algos/dt.js';
 import { backend, Parameter, readStorage, Rng, setBackend, stageUploads, tidy, type TensorBackend } from '../../src/engine/index.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { settleFiniteChecks, takeDeferredChecks, NonFiniteError } from '../../src/nn/nonfinite.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { gradientStep } from '../../src/nn/step.js';
 import { add, mean, Tensor } from '../../src/engine/index.js';
-import { fixtureAccess, relativeError } from '../helpers/fixtures.js';
+import { openDtFixture, relativeError } from '../helpers/fixtures.js';
 import { testWebGpu } from './webgpu-helpers.js';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 const TOLERANCE = 1e-4;
 
 const { gpu, skip } = await testWebGpu();
@@ -43,24 +40,12 @@ describe('training on the webgpu backend', { skip }, () => {
 
   for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
     it(`reproduces the PyTorch DT step of ${file}: predictions, loss, gradients, norm, clipped AdamW`, async () => {
-      const fixture = readSafetensors(join(fixtures, file));
-      const stored = JSON.parse(fixture.metadata.config ?? '{}') as Omit<DecisionTransformerConfig, 'blockInit' | 'embeddingInit'>;
-      const config: DecisionTransformerConfig = { ...stored, blockInit: 'gpt2', embeddingInit: 'torch' };
-      const B = Number(fixture.metadata.batch_size);
+      const { config, batch, tensor, prefixed } = openDtFixture(file);
       const A = config.actionDim;
-      const { tensor, prefixed } = fixtureAccess(fixture, file);
       const model = new DecisionTransformer(config, new Rng(0));
       loadModuleTensors(model, prefixed('param.'), file);
       model.place();
       assert.ok(model.parameters().every((p) => p.onDevice), 'every parameter lives on the device');
-      const batch = {
-        batchSize: B,
-        states: Float32Array.from(tensor('input.states').data),
-        actions: Float32Array.from(tensor('input.actions').data),
-        returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
-        timesteps: Int32Array.from(tensor('input.timesteps').data),
-        mask: Float32Array.from(tensor('input.mask').data),
-      };
       const mask = batch.mask;
 
       // forward, outside tidy so the outputs survive until they are read

@@ -4,7 +4,14 @@
  * name-checked access to the fixture's tensors.
  */
 import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DecisionTransformerConfig } from '../../src/algos/dt.js';
+import { readSafetensors } from '../../src/nn/checkpoint.js';
 import type { SafetensorsFile, StoredTensor } from '../../src/nn/safetensors.js';
+
+/** test/fixtures/torch in the source tree (this file runs from dist/test/helpers) */
+const torchFixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 
 /**
  * max |a - b| / max |b| over the selected entries (every entry by default): relative to the
@@ -51,4 +58,36 @@ export function fixtureAccess(file: SafetensorsFile, label: string): FixtureAcce
       return new Map([...file.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
     },
   };
+}
+
+/** A fixture of test/fixtures/torch (written by scripts/make_torch_fixtures.py or make_qt_fixtures.py), read and ready to query. */
+export function openTorchFixture(name: string): SafetensorsFile & FixtureAccess & { path: string } {
+  const path = join(torchFixtures, name);
+  const file = readSafetensors(path);
+  return { ...file, ...fixtureAccess(file, name), path };
+}
+
+/** the window batch's inputs that the sequence-model fixtures store under input.* */
+export function fixtureInputs(tensor: FixtureAccess['tensor']): {
+  states: Float32Array; actions: Float32Array; returnsToGo: Float32Array; timesteps: Int32Array; mask: Float32Array;
+} {
+  return {
+    states: Float32Array.from(tensor('input.states').data),
+    actions: Float32Array.from(tensor('input.actions').data),
+    returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
+    timesteps: Int32Array.from(tensor('input.timesteps').data),
+    mask: Float32Array.from(tensor('input.mask').data),
+  };
+}
+
+/**
+ * A Decision Transformer fixture (dt_step*.safetensors): its config, which uses Stitch's own field
+ * names (initialization does not matter: the weights are loaded), and its batch.
+ */
+export function openDtFixture(name: string) {
+  const fixture = openTorchFixture(name);
+  const stored = JSON.parse(fixture.metadata.config ?? '{}') as Omit<DecisionTransformerConfig, 'blockInit' | 'embeddingInit'>;
+  const config: DecisionTransformerConfig = { ...stored, blockInit: 'gpt2', embeddingInit: 'torch' };
+  const batch = { batchSize: Number(fixture.metadata.batch_size), ...fixtureInputs(fixture.tensor) };
+  return { ...fixture, config, batch };
 }

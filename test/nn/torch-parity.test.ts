@@ -4,39 +4,23 @@
  * step, from the same weights and inputs, to relative error 1e-4. Dropout is off in the fixture.
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../../src/algos/dt.js';
+import { DecisionTransformer, dtLoss } from '../../src/algos/dt.js';
 import { describeBackend, Rng, tidy } from '../../src/engine/index.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { gradientStep } from '../../src/nn/step.js';
 import { hostArray } from '../../src/engine/tensor.js';
-import { fixtureAccess, relativeError } from '../helpers/fixtures.js';
-
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
+import { openDtFixture, relativeError } from '../helpers/fixtures.js';
 
 for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
   describe(`PyTorch parity: ${file} on ${describeBackend().split(',')[0]}`, () => {
-    const fixture = readSafetensors(join(fixtures, file));
-    // the fixture's config uses Stitch's own field names; initialization does not matter (weights are loaded)
-    const stored = JSON.parse(fixture.metadata.config ?? '{}') as Omit<DecisionTransformerConfig, 'blockInit' | 'embeddingInit'>;
-    const config: DecisionTransformerConfig = { ...stored, blockInit: 'gpt2', embeddingInit: 'torch' };
-    const B = Number(fixture.metadata.batch_size);
+    const { config, batch, tensor, prefixed } = openDtFixture(file);
+    const B = batch.batchSize;
     const K = config.context;
     const A = config.actionDim;
-    const { tensor, prefixed } = fixtureAccess(fixture, file);
     const model = new DecisionTransformer(config, new Rng(0));
     loadModuleTensors(model, prefixed('param.'), file);
-    const batch = {
-      batchSize: B,
-      states: Float32Array.from(tensor('input.states').data),
-      actions: Float32Array.from(tensor('input.actions').data),
-      returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
-      timesteps: Int32Array.from(tensor('input.timesteps').data),
-      mask: Float32Array.from(tensor('input.mask').data),
-    };
     const mask = batch.mask;
     const names = model.namedParameters().map(([n]) => n);
 
