@@ -11,8 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { PolicyContext } from '../../src/algos/algorithm.js';
-import { actorLosses, QtAlgorithm, QtConfigSchema, type QtConfig } from '../../src/algos/qt.js';
+import { actorLosses, QtConfigSchema } from '../../src/algos/qt.js';
 import { QtActor } from '../../src/algos/parts/actors.js';
 import { CandidateActingModel, candidateReturns, chooseCandidate } from '../../src/algos/parts/candidate-acting.js';
 import { bootstrapIndices, bootstrapValues, nStepParts, nStepTargets, TwinCritic, twinCriticLoss, type QNumerator } from '../../src/algos/parts/critic.js';
@@ -26,27 +25,10 @@ import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import type { Module } from '../../src/nn/module.js';
 import { hostArray } from '../../src/engine/tensor.js';
 import { metricsNow } from '../../src/algos/algorithm.js';
+import { A, qtFixtureContext as context, ReplayedCoinQt, S } from '../helpers/qt-fixture.js';
 import { assertRelativeClose, openTorchFixture, relativeError } from '../helpers/fixtures.js';
 
 const TOLERANCE = 1e-4;
-
-const S = 3;
-const A = 2;
-const context: PolicyContext = {
-  obsDim: S, actionDim: A, stateMean: new Float32Array(S), stateStd: new Float32Array(S).fill(1),
-  actionLow: [-1, -1], actionHigh: [1, 1], maxEpisodeSteps: 100,
-};
-
-/** QT with the reference's coin fixed to the draw the fixture's step made */
-class ReplayedCoinQt extends QtAlgorithm {
-  constructor(config: QtConfig, private readonly numerator: QNumerator) {
-    super(config, context, new Rng(0));
-  }
-
-  protected override drawNumerator(): QNumerator {
-    return this.numerator;
-  }
-}
 
 /** RVDT (which reuses QT's critic, targets, Q-term and update) with the coin fixed likewise */
 class ReplayedCoinRvdt extends RvdtAlgorithm {

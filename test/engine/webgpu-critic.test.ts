@@ -17,46 +17,29 @@
  *   and 5.6e-7 (weights), except the attention's key bias (see below).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { readMetrics, type Algorithm, type AnyAlgorithmDefinition, type PolicyContext, type StepMetrics } from '../../src/algos/algorithm.js';
-import { QtAlgorithm, QtConfigSchema, type QtConfig } from '../../src/algos/qt.js';
+import { describe, it } from 'node:test';
+import { readMetrics, type Algorithm, type AnyAlgorithmDefinition, type StepMetrics } from '../../src/algos/algorithm.js';
+import { QtConfigSchema } from '../../src/algos/qt.js';
 import type { QNumerator } from '../../src/algos/parts/critic.js';
 import { rdtAlgorithm } from '../../src/algos/rdt.js';
 import { rvdtAlgorithm } from '../../src/algos/rvdt.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
-import { backend, Rng, Scalar, setBackend, stageUploads, type TensorBackend } from '../../src/engine/index.js';
+import { Rng, Scalar, setBackend, stageUploads, type TensorBackend } from '../../src/engine/index.js';
 import { createBackend, hostTensorBackend, tryNativeBackend } from '../../src/engine/backends/index.js';
 import { NativeBackend } from '../../src/engine/backends/native.js';
 import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
 import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { settleFiniteChecks, takeDeferredChecks } from '../../src/nn/nonfinite.js';
 import { placeAlgorithm } from '../../src/train/residency.js';
+import { A, qtFixtureContext as context, ReplayedCoinQt, S } from '../helpers/qt-fixture.js';
 import { assertRelativeClose, openTorchFixture } from '../helpers/fixtures.js';
-import { testWebGpu } from './webgpu-helpers.js';
+import { activeDuringSuite, testWebGpu } from './webgpu-helpers.js';
 
 const PARITY_TOLERANCE = 1e-4;
 const CPU_TOLERANCE = 1e-5;
 
 const { gpu, skip } = await testWebGpu();
 const native = tryNativeBackend();
-
-const S = 3;
-const A = 2;
-const context: PolicyContext = {
-  obsDim: S, actionDim: A, stateMean: new Float32Array(S), stateStd: new Float32Array(S).fill(1),
-  actionLow: [-1, -1], actionHigh: [1, 1], maxEpisodeSteps: 100,
-};
-
-/** QT with the reference's coin fixed to the draw the fixture's step made */
-class ReplayedCoinQt extends QtAlgorithm {
-  constructor(config: QtConfig, private readonly numerator: QNumerator) {
-    super(config, context, new Rng(0));
-  }
-
-  protected override drawNumerator(): QNumerator {
-    return this.numerator;
-  }
-}
 
 function batchArrays(batch: WindowBatch): (Float32Array | Int32Array)[] {
   return [batch.states, batch.actions, batch.rewards, batch.returnsToGo, batch.mask, batch.terminated, batch.timesteps];
@@ -94,14 +77,7 @@ async function readModules(algorithm: Algorithm): Promise<Map<string, Float32Arr
 describe('critic-regularized training on the webgpu backend', { skip }, () => {
   const device = gpu!;
   const cpu: TensorBackend = native instanceof NativeBackend ? hostTensorBackend(native) : createBackend('js').backend;
-  let previous: TensorBackend;
-  before(() => {
-    previous = backend();
-    setBackend(device);
-  });
-  after(() => {
-    setBackend(previous);
-  });
+  activeDuringSuite(device);
 
   it('reproduces the PyTorch QT step of qt_step.safetensors: logged losses and norms, all four modules after the step', async () => {
     const fixture = openTorchFixture('qt_step.safetensors');

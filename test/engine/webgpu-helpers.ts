@@ -1,5 +1,7 @@
 /** Shared by the WebGPU tests: the test device, random data and tolerance checks. */
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { backend, setBackend, type TensorBackend } from '../../src/engine/index.js';
 import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
 import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
 import { seededRandom } from '../helpers/random.js';
@@ -19,6 +21,26 @@ export async function testWebGpu(): Promise<{ gpu: WebGpuBackend; skip: false } 
 
 /** mulberry32 (test/helpers/random.ts): failures reproduce */
 export const randomSource = seededRandom;
+
+/**
+ * Call inside a describe: `device` is the active backend from before the suite's first test until
+ * after its last, then the one it replaced is active again. Returns that replaced backend (known
+ * once the suite runs), for tests that compare with it.
+ */
+export function activeDuringSuite(device: TensorBackend): () => TensorBackend {
+  let previous: TensorBackend | undefined;
+  before(() => {
+    previous = backend();
+    setBackend(device);
+  });
+  after(() => {
+    if (previous !== undefined) setBackend(previous);
+  });
+  return () => {
+    assert.ok(previous !== undefined, 'the suite has not started');
+    return previous;
+  };
+}
 
 /** n float32 values uniform in [-scale, scale) */
 export function randomArray(random: () => number, n: number, scale = 1): Float32Array {

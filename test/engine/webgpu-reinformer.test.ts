@@ -17,16 +17,16 @@
  * just above these figures, because another adapter sums in another order.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { metricsNow, readMetrics, type PolicyContext } from '../../src/algos/algorithm.js';
 import { reinformer, ReinformerNetwork, reinformerLosses } from '../../src/algos/reinformer.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
-import { backend, readStorage, Rng, Scalar, setBackend, stageUploads, Tensor, type TensorBackend } from '../../src/engine/index.js';
+import { readStorage, Rng, Scalar, setBackend, stageUploads, Tensor } from '../../src/engine/index.js';
 import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { NonFiniteError, settleFiniteChecks, takeDeferredChecks } from '../../src/nn/nonfinite.js';
 import { assertRelativeClose } from '../helpers/fixtures.js';
 import { openReinformerFixture } from '../helpers/reinformer-fixture.js';
-import { testWebGpu } from './webgpu-helpers.js';
+import { activeDuringSuite, testWebGpu } from './webgpu-helpers.js';
 
 const TOLERANCE = 1e-4;
 
@@ -50,13 +50,8 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
     return created;
   }
 
-  let previous: TensorBackend;
-  before(() => {
-    previous = backend();
-    setBackend(gpu!);
-  });
+  const previousBackend = activeDuringSuite(gpu!);
   after(() => {
-    setBackend(previous);
     const format = (value: number): string => value.toExponential(2);
     console.log(`webgpu reinformer parity worst relative error: outputs ${format(worst.outputs)}, gradients ${format(worst.gradients)}, after LAMB ${format(worst.weights)}, LAMB step ${format(worst.step)}; three steps against the CPU ${format(worst.steps)}`);
   });
@@ -164,7 +159,7 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
     }));
 
     // the CPU run (the dropout masks come from the same counter-based stream on both backends)
-    setBackend(previous);
+    setBackend(previousBackend());
     const onCpu = reinformer.create(config, context, new Rng(3));
     onCpu.setTraining(true);
     const cpuMetrics = batches.map((batch, step) => metricsNow(onCpu.update(batch, step)));

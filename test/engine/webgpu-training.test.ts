@@ -13,30 +13,23 @@
  * order lands elsewhere inside the same bound.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DecisionTransformer, dtLoss } from '../../src/algos/dt.js';
-import { backend, Parameter, readStorage, Rng, setBackend, stageUploads, tidy, type TensorBackend } from '../../src/engine/index.js';
+import { Parameter, readStorage, Rng, stageUploads, tidy } from '../../src/engine/index.js';
 import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { settleFiniteChecks, takeDeferredChecks, NonFiniteError } from '../../src/nn/nonfinite.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { gradientStep } from '../../src/nn/step.js';
 import { add, mean, Tensor } from '../../src/engine/index.js';
 import { openDtFixture, relativeError } from '../helpers/fixtures.js';
-import { testWebGpu } from './webgpu-helpers.js';
+import { activeDuringSuite, testWebGpu } from './webgpu-helpers.js';
 
 const TOLERANCE = 1e-4;
 
 const { gpu, skip } = await testWebGpu();
 
 describe('training on the webgpu backend', { skip }, () => {
-  let previous: TensorBackend;
-  before(() => {
-    previous = backend();
-    setBackend(gpu!);
-  });
-  after(() => {
-    setBackend(previous);
-  });
+  activeDuringSuite(gpu!);
 
   for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
     it(`reproduces the PyTorch DT step of ${file}: predictions, loss, gradients, norm, clipped AdamW`, async () => {
