@@ -10,11 +10,8 @@
  * relative error 1e-4 (relative to each tensor's largest entry).
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { PolicyContext } from '../../src/algos/algorithm.js';
-import { actorLosses, QtAlgorithm, QtConfigSchema, type QtConfig } from '../../src/algos/qt.js';
+import { actorLosses, QtConfigSchema } from '../../src/algos/qt.js';
 import { QtActor } from '../../src/algos/parts/actors.js';
 import { CandidateActingModel, candidateReturns, chooseCandidate } from '../../src/algos/parts/candidate-acting.js';
 import { bootstrapIndices, bootstrapValues, nStepParts, nStepTargets, TwinCritic, twinCriticLoss, type QNumerator } from '../../src/algos/parts/critic.js';
@@ -24,62 +21,14 @@ import type { WindowBatch } from '../../src/data/sampler.js';
 import { setBackend, Rng, Tensor, tidy, type HostBackendName } from '../../src/engine/index.js';
 import { tryNativeBackend } from '../../src/engine/backends/index.js';
 import { NativeBackend } from '../../src/engine/backends/native.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import type { Module } from '../../src/nn/module.js';
-import type { StoredTensor } from '../../src/nn/safetensors.js';
 import { hostArray } from '../../src/engine/tensor.js';
 import { metricsNow } from '../../src/algos/algorithm.js';
+import { A, qtFixtureContext as context, ReplayedCoinQt, S } from '../helpers/qt-fixture.js';
+import { assertRelativeClose, openTorchFixture, relativeError } from '../helpers/fixtures.js';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 const TOLERANCE = 1e-4;
-
-/** max |a − b| / max |b| over the selected entries */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, select: (i: number) => boolean = () => true): number {
-  assert.equal(actual.length, expected.length, 'lengths differ');
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    if (!select(i)) continue;
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
-  }
-  return scale === 0 ? worst : worst / scale;
-}
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, select?: (i: number) => boolean): void {
-  const error = relativeError(actual, expected, select);
-  assert.ok(error <= TOLERANCE, `${what}: relative error ${error}`);
-}
-
-function openFixture(file: string) {
-  const fixture = readSafetensors(join(fixtures, file));
-  const tensor = (name: string): StoredTensor => {
-    const t = fixture.tensors.get(name);
-    if (t === undefined) throw new Error(`fixture ${file} lacks ${name}`);
-    return t;
-  };
-  const prefixed = (prefix: string): Map<string, StoredTensor> =>
-    new Map([...fixture.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
-  return { metadata: fixture.metadata, tensor, prefixed };
-}
-
-const S = 3;
-const A = 2;
-const context: PolicyContext = {
-  obsDim: S, actionDim: A, stateMean: new Float32Array(S), stateStd: new Float32Array(S).fill(1),
-  actionLow: [-1, -1], actionHigh: [1, 1], maxEpisodeSteps: 100,
-};
-
-/** QT with the reference's coin fixed to the draw the fixture's step made */
-class ReplayedCoinQt extends QtAlgorithm {
-  constructor(config: QtConfig, private readonly numerator: QNumerator) {
-    super(config, context, new Rng(0));
-  }
-
-  protected override drawNumerator(): QNumerator {
-    return this.numerator;
-  }
-}
 
 /** RVDT (which reuses QT's critic, targets, Q-term and update) with the coin fixed likewise */
 class ReplayedCoinRvdt extends RvdtAlgorithm {
@@ -134,7 +83,7 @@ after(() => setBackend(native instanceof NativeBackend ? 'native' : 'js'));
 
 for (const { name: backendName, skip } of backends) {
   describe(`QT against charleshsc/QT: one training step (qt_step.safetensors) on the ${backendName} backend`, { skip }, () => {
-    const { metadata, tensor, prefixed } = openFixture('qt_step.safetensors');
+    const { metadata, tensor, prefixed } = openTorchFixture('qt_step.safetensors');
     const stored = JSON.parse(metadata.config ?? '{}') as Record<string, unknown>;
     const config = QtConfigSchema.parse({ ...stored, targetReturns: [1], candidates: 1 });
     const numerator = metadata.numerator as QNumerator;
@@ -165,7 +114,7 @@ for (const { name: backendName, skip } of backends) {
       return algorithm;
     };
     const assertGradients = (module: Module, prefix: string): void => {
-      for (const [name, p] of module.namedParameters()) assertClose(hostArray(p.gradOrZeros()), tensor(`${prefix}${name}`).data, `gradient of ${name}`);
+      for (const [name, p] of module.namedParameters()) assertRelativeClose(`gradient of ${name}`, hostArray(p.gradOrZeros()), tensor(`${prefix}${name}`).data, TOLERANCE);
     };
 
     it('builds the critic loss from n-step targets bootstrapped by the EMA actor and the target critics', () => {
@@ -174,15 +123,15 @@ for (const { name: backendName, skip } of backends) {
       const windows = { batchSize: B, context: K, rewards: batch.rewards, terminated, mask };
       const parts = nStepParts(windows, config.discount, bootstrapIndices(windows));
       const bootstrap = bootstrapValues(algorithm.emaActor, algorithm.criticTarget, batch, parts.lastRows);
-      assertClose(bootstrap.data, tensor('output.bootstrap_values').data, 'bootstrap values min(Q1\', Q2\')(s_T, ã_T)');
+      assertRelativeClose('bootstrap values min(Q1\', Q2\')(s_T, ã_T)', bootstrap.data, tensor('output.bootstrap_values').data, TOLERANCE);
       const targets = nStepTargets(parts, bootstrap);
       const { weights } = parts;
       assert.deepEqual(Array.from(weights), Array.from(tensor('output.critic_target_weights').data), 'positions in the critic loss');
-      assertClose(targets.data, tensor('output.critic_targets').data, 'n-step targets', (i) => (weights[i] as number) === 1);
+      assertRelativeClose('n-step targets', targets.data, tensor('output.critic_targets').data, TOLERANCE, (i) => (weights[i] as number) === 1);
       algorithm.critic.zeroGrad();
       tidy(() => {
         const loss = twinCriticLoss(algorithm.critic, Tensor.borrow(batch.states, [B * K, S]), Tensor.borrow(batch.actions, [B * K, A]), targets, weights);
-        assertClose([loss.item()], tensor('output.critic_loss').data, 'critic loss');
+        assertRelativeClose('critic loss', [loss.item()], tensor('output.critic_loss').data, TOLERANCE);
         loss.backward();
       });
       assertGradients(algorithm.critic, 'grad.critic.');
@@ -194,10 +143,10 @@ for (const { name: backendName, skip } of backends) {
       algorithm.actor.zeroGrad();
       tidy(() => {
         const losses = actorLosses(algorithm.actor, algorithm.critic, batch, numerator, { bc: config.bcWeight, eta: config.eta });
-        assertClose([losses.actionLoss.item()], tensor('output.action_loss').data, 'action MSE');
-        assertClose([losses.stateLoss.item()], tensor('output.state_loss').data, 'next-state MSE');
-        assertClose([losses.qLoss.item()], tensor('output.q_loss').data, `Q-term (numerator ${numerator})`);
-        assertClose([losses.total.item()], tensor('output.actor_loss').data, 'actor loss');
+        assertRelativeClose('action MSE', [losses.actionLoss.item()], tensor('output.action_loss').data, TOLERANCE);
+        assertRelativeClose('next-state MSE', [losses.stateLoss.item()], tensor('output.state_loss').data, TOLERANCE);
+        assertRelativeClose(`Q-term (numerator ${numerator})`, [losses.qLoss.item()], tensor('output.q_loss').data, TOLERANCE);
+        assertRelativeClose('actor loss', [losses.total.item()], tensor('output.actor_loss').data, TOLERANCE);
         losses.total.backward();
       });
       assertGradients(algorithm.actor, 'grad.actor.');
@@ -206,17 +155,17 @@ for (const { name: backendName, skip } of backends) {
     it('updates critic, actor, EMA actor and target critics as the reference\'s train_step does', () => {
       const algorithm = loaded();
       const logs = metricsNow(algorithm.update(batch, step));
-      assertClose([logs.critic_loss ?? NaN], tensor('output.critic_loss').data, 'logged critic loss');
-      assertClose([logs.actor_loss ?? NaN], tensor('output.actor_loss').data, 'logged actor loss');
-      assertClose([logs.bc_loss ?? NaN], tensor('output.bc_loss').data, 'logged BC loss');
-      assertClose([logs.critic_grad_norm ?? NaN], tensor('output.critic_grad_norm').data, 'critic gradient norm');
-      assertClose([logs.actor_grad_norm ?? NaN], tensor('output.actor_grad_norm').data, 'actor gradient norm');
+      assertRelativeClose('logged critic loss', [logs.critic_loss ?? NaN], tensor('output.critic_loss').data, TOLERANCE);
+      assertRelativeClose('logged actor loss', [logs.actor_loss ?? NaN], tensor('output.actor_loss').data, TOLERANCE);
+      assertRelativeClose('logged BC loss', [logs.bc_loss ?? NaN], tensor('output.bc_loss').data, TOLERANCE);
+      assertRelativeClose('critic gradient norm', [logs.critic_grad_norm ?? NaN], tensor('output.critic_grad_norm').data, TOLERANCE);
+      assertRelativeClose('actor gradient norm', [logs.actor_grad_norm ?? NaN], tensor('output.actor_grad_norm').data, TOLERANCE);
       assert.ok((logs.critic_grad_norm ?? 0) > (config.clipNorm ?? Infinity) && (logs.actor_grad_norm ?? 0) > (config.clipNorm ?? Infinity), 'both clips act');
       for (const [module, value] of Object.entries(algorithm.modules())) {
         for (const [name, p] of value.namedParameters()) {
           const before = tensor(`param.${module}.${name}`).data;
           const expected = tensor(`after.${module}.${name}`).data;
-          assertClose(p.data, expected, `${module}.${name} after the step`);
+          assertRelativeClose(`${module}.${name} after the step`, p.data, expected, TOLERANCE);
           // the soft updates move weights by 0.5% of a gap: compare the moves themselves too
           // (1e-3: both sides are differences of float32-stored weights)
           const moved = Float64Array.from(p.data, (v, i) => v - (before[i] as number));
@@ -230,7 +179,7 @@ for (const { name: backendName, skip } of backends) {
 
   describe(`RVDT's qt column against charleshsc/QT: the shared parts take the reference's step, on the ${backendName} backend`, { skip }, () => {
     it('updates all four modules as train_step does', () => {
-      const { metadata, tensor, prefixed } = openFixture('qt_step.safetensors');
+      const { metadata, tensor, prefixed } = openTorchFixture('qt_step.safetensors');
       const stored = JSON.parse(metadata.config ?? '{}') as Record<string, unknown>;
       const config = RvdtConfigSchema.parse({ ...stored, targetReturns: [1], candidates: 1, variant: 'qt' });
       setBackend(backendName);
@@ -249,13 +198,13 @@ for (const { name: backendName, skip } of backends) {
         timesteps: Int32Array.from(tensor('input.timesteps').data), episodes: new Int32Array(B), starts: new Int32Array(B),
       }, Number(metadata.step));
       for (const [module, value] of Object.entries(algorithm.modules())) {
-        for (const [name, p] of value.namedParameters()) assertClose(p.data, tensor(`after.${module}.${name}`).data, `${module}.${name} after the step`);
+        for (const [name, p] of value.namedParameters()) assertRelativeClose(`${module}.${name} after the step`, p.data, tensor(`after.${module}.${name}`).data, TOLERANCE);
       }
     });
   });
 
   describe(`QT against charleshsc/QT: 50-candidate inference (qt_inference.safetensors) on the ${backendName} backend`, { skip }, () => {
-    const { metadata, tensor, prefixed } = openFixture('qt_inference.safetensors');
+    const { metadata, tensor, prefixed } = openTorchFixture('qt_inference.safetensors');
     const config = QtConfigSchema.parse(JSON.parse(metadata.config ?? '{}'));
     const steps = Number(metadata.steps);
     const N = config.candidates;
@@ -282,7 +231,7 @@ for (const { name: backendName, skip } of backends) {
         rng.script(at('normals'), []);
         const rows = candidateReturns(Float32Array.from(at('target_rows')), M, mask, returnsToGo[N * K - 1] as number, N, rng);
         assert.ok(rng.drained(), `step ${t}: Stitch draws as many normals as torch`);
-        assertClose(rows, returnsToGo, `step ${t}: candidate returns-to-go`);
+        assertRelativeClose(`step ${t}: candidate returns-to-go`, rows, returnsToGo, TOLERANCE);
         // one batched forward over the reference's candidates, scored by the target critic
         const candidateStates = new Float32Array(N * K * S);
         const candidateActions = new Float32Array(N * K * A);
@@ -306,16 +255,16 @@ for (const { name: backendName, skip } of backends) {
           }).data;
           const last = new Float32Array(N * A);
           for (let n = 0; n < N; n++) last.set(predicted.subarray((n * K + K - 1) * A, (n * K + K) * A), n * A);
-          assertClose(last, at('candidate_actions'), `step ${t}: candidate actions`);
+          assertRelativeClose(`step ${t}: candidate actions`, last, at('candidate_actions'), TOLERANCE);
           const current = new Float32Array(N * S);
           for (let n = 0; n < N; n++) for (let d = 0; d < S; d++) current[n * S + d] = states[t * S + d] as number;
           return { q: Float32Array.from(model.criticTarget.qMin(Tensor.borrow(current, [N, S]), Tensor.borrow(last, [N, A])).data) };
         });
-        assertClose(q, at('q'), `step ${t}: candidate scores min(Q1', Q2')`);
+        assertRelativeClose(`step ${t}: candidate scores min(Q1', Q2')`, q, at('q'), TOLERANCE);
         const top = Math.max(...q);
         const weights = Array.from(q, (v) => Math.exp(v - top));
         const total = weights.reduce((a, b) => a + b, 0);
-        assertClose(weights.map((w) => w / total), at('probabilities'), `step ${t}: softmax(Q)`);
+        assertRelativeClose(`step ${t}: softmax(Q)`, weights.map((w) => w / total), at('probabilities'), TOLERANCE);
         const index = at('index')[0] as number;
         rng.script([], at('uniform'));
         assert.equal(chooseCandidate(q, 'softmax', rng), index, `step ${t}: the draw torch.multinomial made picks the same candidate`);
@@ -343,7 +292,7 @@ for (const { name: backendName, skip } of backends) {
         const action = new Float32Array(A);
         policy.act(Float64Array.from({ length: S }, (_, d) => states[t * S + d] as number), active, action);
         assert.ok(rng.drained(), `step ${t}: every recorded draw used`);
-        assertClose(action, at('action'), `step ${t}: chosen action`);
+        assertRelativeClose(`step ${t}: chosen action`, action, at('action'), TOLERANCE);
         policy.observeRewards(Float64Array.of(rewards[t] as number), active);
       }
     });

@@ -5,18 +5,14 @@
  * after its Adam step, from the same weights and inputs, to relative error 1e-4. Dropout is off.
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { PolicyContext } from '../../src/algos/algorithm.js';
-import { reinformer, ReinformerNetwork, reinformerLosses, type ReinformerNetworkConfig } from '../../src/algos/reinformer.js';
-import type { WindowBatch as SampledBatch } from '../../src/data/sampler.js';
+import { ReinformerNetwork, reinformerLosses } from '../../src/algos/reinformer.js';
 import { describeBackend, Rng, tidy } from '../../src/engine/index.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
-import type { StoredTensor } from '../../src/nn/safetensors.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { hostArray } from '../../src/engine/tensor.js';
+import { assertRelativeClose } from '../helpers/fixtures.js';
+import { openReinformerFixture } from '../helpers/reinformer-fixture.js';
 
-const fixturePath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch', 'reinformer_step.safetensors');
 const TOLERANCE = 1e-4;
 
 /**
@@ -28,51 +24,10 @@ const TOLERANCE = 1e-4;
  */
 const zeroGradient = (name: string): boolean => name.endsWith('.attn.key.bias');
 
-/** max |a - b| / max |b| over the tensor: relative to the tensor's scale, so tiny entries do not dominate */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length, 'sizes differ');
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
-  }
-  return scale === 0 ? worst : worst / scale;
-}
-
-function assertClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = TOLERANCE): number {
-  const error = relativeError(actual, expected);
-  assert.ok(error <= tolerance, `${what}: relative error ${error} > ${tolerance}`);
-  return error;
-}
-
 describe(`PyTorch parity: reinformer_step.safetensors on ${describeBackend().split(',')[0]}`, () => {
-  const fixture = readSafetensors(fixturePath);
-  const network = JSON.parse(fixture.metadata.config ?? '{}') as ReinformerNetworkConfig;
-  const expectile = Number(fixture.metadata.expectile);
-  const clipNorm = Number(fixture.metadata.clip_grad_norm);
-  const lamb = JSON.parse(fixture.metadata.optimizer ?? '{}') as { lr: number; weight_decay: number; max_grad_norm: number };
-  const temperatureAdam = JSON.parse(fixture.metadata.temperature_optimizer ?? '{}') as { lr: number };
-  const B = Number(fixture.metadata.batch_size);
-  const { context: K, stateDim: S, actionDim: A } = network;
-  const tensor = (name: string): StoredTensor => {
-    const t = fixture.tensors.get(name);
-    if (t === undefined) throw new Error(`fixture lacks ${name}`);
-    return t;
-  };
-  const prefixed = (prefix: string): Map<string, StoredTensor> =>
-    new Map([...fixture.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
-  const batch: SampledBatch = {
-    batchSize: B, contextLength: K, obsDim: S, actionDim: A,
-    states: Float32Array.from(tensor('input.states').data),
-    actions: Float32Array.from(tensor('input.actions').data),
-    returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
-    timesteps: Int32Array.from(tensor('input.timesteps').data),
-    mask: Float32Array.from(tensor('input.mask').data),
-    rewards: new Float32Array(B * K), terminated: new Float32Array(B * K),
-    episodes: Int32Array.from({ length: B }, (_, b) => b), starts: new Int32Array(B),
-  };
-  const initialLogTemperature = tensor('temperature.log_temperature').data[0] as number;
+  const fixture = openReinformerFixture();
+  const { tensor, prefixed, path: fixturePath, network, expectile, lamb, B, K, initialLogTemperature } = fixture;
+  const batch = fixture.batch();
   const worst = { outputs: 0, gradients: 0, step: 0 };
 
   it('the fixture exercises a right-padded window and a clamped log-std', () => {
@@ -92,11 +47,11 @@ describe(`PyTorch parity: reinformer_step.safetensors on ${describeBackend().spl
       const losses = reinformerLosses(model, batch, { expectile, temperature: Math.exp(initialLogTemperature) });
       // no attention mask: outputs at padded positions are defined too and must agree
       worst.outputs = Math.max(
-        assertClose('return predictions', losses.returns.data, tensor('output.return_preds').data),
-        assertClose('action means', losses.actionMeans.data, tensor('output.action_means').data),
+        assertRelativeClose('return predictions', losses.returns.data, tensor('output.return_preds').data, TOLERANCE),
+        assertRelativeClose('action means', losses.actionMeans.data, tensor('output.action_means').data, TOLERANCE),
         ...(['return_loss', 'action_nll', 'entropy', 'action_loss', 'loss'] as const).map((name) => {
           const value = { return_loss: losses.returnLoss, action_nll: losses.actionNll, entropy: losses.entropy, action_loss: losses.actionLoss, loss: losses.total }[name];
-          return assertClose(name, [value.item()], tensor(`output.${name}`).data);
+          return assertRelativeClose(name, [value.item()], tensor(`output.${name}`).data, TOLERANCE);
         }),
       );
     });
@@ -114,44 +69,28 @@ describe(`PyTorch parity: reinformer_step.safetensors on ${describeBackend().spl
         assert.ok(largest <= TOLERANCE * gradientScale, `gradient of ${name} should vanish: ${largest}`);
         continue;
       }
-      worst.gradients = Math.max(worst.gradients, assertClose(`gradient of ${name}`, hostArray(p.gradOrZeros()), tensor(`grad.${name}`).data));
+      worst.gradients = Math.max(worst.gradients, assertRelativeClose(`gradient of ${name}`, hostArray(p.gradOrZeros()), tensor(`grad.${name}`).data, TOLERANCE));
     }
     assert.equal(hostArray(model.action_log_std.gradOrZeros())[2], 0, 'the clamp cuts the gradient of the log-std above 2');
   });
 
   it('update(): clipped LAMB step and temperature Adam step as PyTorch, every term reported', () => {
-    const config = reinformer.configSchema.parse({
-      context: K, width: network.width, layers: network.layers, heads: network.heads, maxTimestep: network.maxTimestep,
-      dropout: network.dropout, expectile, clipNorm, lr: lamb.lr, weightDecay: lamb.weight_decay,
-      lambMaxGradNorm: lamb.max_grad_norm, temperatureLr: temperatureAdam.lr, initTemperature: Math.exp(initialLogTemperature),
-      // the fixture's single step runs at the full learning rate
-      warmupSteps: 0,
-    });
-    const context: PolicyContext = {
-      obsDim: S, actionDim: A, stateMean: new Float32Array(S), stateStd: new Float32Array(S).fill(1),
-      actionLow: new Array<number>(A).fill(-1), actionHigh: new Array<number>(A).fill(1), maxEpisodeSteps: 1000,
-    };
-    const algorithm = reinformer.create(config, context, new Rng(0));
-    const { model, temperature } = algorithm.modules();
-    assert.ok(model !== undefined && temperature !== undefined);
-    loadModuleTensors(model, prefixed('param.'), fixturePath);
-    loadModuleTensors(temperature, prefixed('temperature.'), fixturePath);
-    algorithm.setTraining(true);
+    const { algorithm, model, temperature } = fixture.algorithm();
     const logged = algorithm.update(batch, 0);
 
     for (const [key, name] of [['return_loss', 'return_loss'], ['action_nll', 'action_nll'], ['entropy', 'entropy'],
       ['action_loss', 'action_loss'], ['loss', 'loss'], ['temperature_loss', 'temperature_loss'], ['grad_norm', 'grad_norm']] as const) {
       assert.ok(key in logged, `update() reports ${key}`);
-      assertClose(`logged ${key}`, [logged[key] as number], tensor(`output.${name}`).data);
+      assertRelativeClose(`logged ${key}`, [logged[key] as number], tensor(`output.${name}`).data, TOLERANCE);
     }
     assert.equal(logged.lr, lamb.lr);
-    assertClose('logged temperature', [logged.temperature as number], [Math.exp(initialLogTemperature)]);
+    assertRelativeClose('logged temperature', [logged.temperature as number], [Math.exp(initialLogTemperature)], TOLERANCE);
 
     for (const [name, p] of model.namedParameters()) {
       if (zeroGradient(name)) continue;
       const before = tensor(`param.${name}`).data;
       const expected = tensor(`after_lamb.${name}`).data;
-      worst.step = Math.max(worst.step, assertClose(`${name} after one LAMB step`, p.data, expected));
+      worst.step = Math.max(worst.step, assertRelativeClose(`${name} after one LAMB step`, p.data, expected, TOLERANCE));
       // The step itself (about 1% of each tensor's norm) must agree too, not only the weights it
       // moved. Adam's first direction is g / (|g| + eps): where |g| is within a few eps (1e-8) the
       // direction hangs on the gradient's last digits, so those entries are left to the check above.
@@ -160,16 +99,16 @@ describe(`PyTorch parity: reinformer_step.safetensors on ${describeBackend().spl
       const resolved = (i: number): boolean => Math.abs(gradient[i] as number) > 1e-6;
       const step = Float64Array.from(p.data, (v, i) => (resolved(i) ? v - (before[i] as number) : 0));
       const expectedStep = Float64Array.from(expected, (v, i) => (resolved(i) ? v - (before[i] as number) : 0));
-      assertClose(`${name}: the LAMB step`, step, expectedStep, 1e-3);
+      assertRelativeClose(`${name}: the LAMB step`, step, expectedStep, 1e-3);
     }
 
     const [logTemperature] = temperature.parameters();
     assert.ok(logTemperature !== undefined);
     const after = logTemperature.data[0] as number;
-    assertClose('log temperature after its Adam step', [after], tensor('output.log_temperature_after').data);
+    assertRelativeClose('log temperature after its Adam step', [after], tensor('output.log_temperature_after').data, TOLERANCE);
     // Adam's first step moves log λ by lr against the gradient's sign; at |log λ| ≈ 2.3 float32
     // resolves that 1e-4 step only to about 2.4e-7, hence the looser tolerance
-    assertClose('log temperature step', [after - initialLogTemperature], tensor('output.log_temperature_step').data, 5e-3);
+    assertRelativeClose('log temperature step', [after - initialLogTemperature], tensor('output.log_temperature_step').data, 5e-3);
   });
 
   after(() => {

@@ -14,22 +14,11 @@
  * has none, unless STITCH_REQUIRE_WEBGPU=1.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
-import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
+import { describe, it } from 'node:test';
 import { TRAINING_STEPS, trainDecisionTransformer, type TrainingRecord } from './browser/train-page.js';
+import { webGpuPageDuringSuite } from './browser/webgpu-page.js';
+import { testWebGpu } from './webgpu-helpers.js';
 
-const CHROMIUM_PATH = '/usr/bin/chromium';
-/** as webgpu-browser.test.ts: headless, Chromium's WebGPU on SwiftShader */
-const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-  '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader',
-];
 const required = process.env.STITCH_REQUIRE_WEBGPU === '1';
 
 /** what the page runs: the bundle's exports are on globalThis.StitchTraining */
@@ -50,41 +39,14 @@ function largestDifference(actual: readonly number[], expected: readonly number[
 }
 
 describe('training on webgpu in headless Chromium', () => {
-  let browser: Browser | undefined;
-  let server: Server | undefined;
-  let page: Page | undefined;
-  let launchFailure = '';
-
-  before(async () => {
-    const entry = fileURLToPath(new URL('./browser/train-page.js', import.meta.url));
-    // platform 'browser' honors package.json's `browser` field (the native addon's loader is swapped out)
-    const bundle = await build({ entryPoints: [entry], bundle: true, format: 'iife', globalName: 'StitchTraining', write: false, platform: 'browser', logLevel: 'warning' });
-    const script = bundle.outputFiles[0]!.text;
-    // navigator.gpu exists only in a secure context: serve the page from localhost
-    server = createServer((request, response) => {
-      if (request.url === '/training.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-      else response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script src="/training.js"></script>');
-    });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    try {
-      browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS });
-      page = await browser.newPage();
-      await page.goto(`http://localhost:${(server.address() as AddressInfo).port}/`);
-    } catch (error) {
-      launchFailure = error instanceof Error ? error.message.split('\n')[0]! : String(error);
-    }
-  });
-  after(async () => {
-    await browser?.close();
-    server?.close();
-  });
+  const chromium = webGpuPageDuringSuite(new URL('./browser/train-page.js', import.meta.url), 'StitchTraining');
 
   /** the page's record, or why there is none (the second test compares it with Node's) */
   let inBrowser: TrainingRecord | { reason: string } = { reason: 'the page did not run' };
 
   it('trains five DT steps in the page: finite losses and norms, the warm-up schedule, the loss falls', async (context) => {
-    if (page === undefined) inBrowser = { reason: `Chromium did not start: ${launchFailure}` };
-    else inBrowser = await page.evaluate(trainInBrowser);
+    if (chromium.page === undefined) inBrowser = { reason: `Chromium did not start: ${chromium.launchFailure}` };
+    else inBrowser = await chromium.page.evaluate(trainInBrowser);
     if ('reason' in inBrowser) {
       if (required) assert.fail(inBrowser.reason);
       context.skip(inBrowser.reason);
@@ -103,8 +65,10 @@ describe('training on webgpu in headless Chromium', () => {
       context.skip(reason);
     };
     if ('reason' in inBrowser) return skip(`no record from the page: ${inBrowser.reason}`);
-    const gpu = await createNodeWebGpuBackend();
-    if (!(gpu instanceof WebGpuBackend)) return skip(`Node has no WebGPU device: ${gpu.reason}`);
+    // throws under STITCH_REQUIRE_WEBGPU=1 when Node has no device
+    const node = await testWebGpu();
+    if (node.gpu === null) return skip(`Node has ${node.skip}`);
+    const gpu = node.gpu;
     const inNode = await trainDecisionTransformer(gpu);
     gpu.gpuDevice.destroy();
 

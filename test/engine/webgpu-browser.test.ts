@@ -7,22 +7,12 @@
  * adapter, unless STITCH_REQUIRE_WEBGPU=1.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { describe, it } from 'node:test';
 import type { AdamStep, AttentionShape } from '../../src/engine/backend.js';
 import { JsBackend } from '../../src/engine/backends/js.js';
+import { webGpuPageDuringSuite } from './browser/webgpu-page.js';
 import { assertClose, randomArray, randomSource, toFloat64 } from './webgpu-helpers.js';
 
-const CHROMIUM_PATH = '/usr/bin/chromium';
-/** test/report/fixture.ts's flags without --disable-gpu, plus Chromium's WebGPU on SwiftShader */
-const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-  '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader',
-];
 const required = process.env.STITCH_REQUIRE_WEBGPU === '1';
 
 interface PageInput {
@@ -77,33 +67,7 @@ async function runInPage(input: PageInput): Promise<PageOutput> {
 }
 
 describe('webgpu kernels in headless Chromium', () => {
-  let browser: Browser | undefined;
-  let server: Server | undefined;
-  let page: Page | undefined;
-  let launchFailure = '';
-
-  before(async () => {
-    const entry = fileURLToPath(new URL('../../src/engine/webgpu/index.js', import.meta.url));
-    const bundle = await build({ entryPoints: [entry], bundle: true, format: 'iife', globalName: 'StitchWebGpu', write: false, platform: 'browser' });
-    const script = bundle.outputFiles[0]!.text;
-    // navigator.gpu exists only in a secure context: serve the page from localhost
-    server = createServer((request, response) => {
-      if (request.url === '/kernels.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-      else response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script src="/kernels.js"></script>');
-    });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    try {
-      browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS });
-      page = await browser.newPage();
-      await page.goto(`http://localhost:${(server.address() as AddressInfo).port}/`);
-    } catch (error) {
-      launchFailure = error instanceof Error ? error.message.split('\n')[0]! : String(error);
-    }
-  });
-  after(async () => {
-    await browser?.close();
-    server?.close();
-  });
+  const chromium = webGpuPageDuringSuite(new URL('../../src/engine/webgpu/index.js', import.meta.url), 'StitchWebGpu');
 
   it('GEMM with transposes, attention forward, the dropout mask and Adam match the js reference', async (context) => {
     const random = randomSource(7);
@@ -126,6 +90,7 @@ describe('webgpu kernels in headless Chromium', () => {
       dropout: { x: list(data.x), p: 0.3, seed: 99 },
       adam: { param: list(data.param), grad: list(data.grad), step },
     };
+    const { page, launchFailure } = chromium;
     if (page === undefined) {
       if (required) assert.fail(`Chromium did not start: ${launchFailure}`);
       context.skip(`Chromium did not start: ${launchFailure}`);

@@ -17,68 +17,29 @@
  *   and 5.6e-7 (weights), except the attention's key bias (see below).
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { readMetrics, type Algorithm, type AnyAlgorithmDefinition, type PolicyContext, type StepMetrics } from '../../src/algos/algorithm.js';
-import { QtAlgorithm, QtConfigSchema, type QtConfig } from '../../src/algos/qt.js';
+import { describe, it } from 'node:test';
+import { readMetrics, type Algorithm, type AnyAlgorithmDefinition, type StepMetrics } from '../../src/algos/algorithm.js';
+import { QtConfigSchema } from '../../src/algos/qt.js';
 import type { QNumerator } from '../../src/algos/parts/critic.js';
 import { rdtAlgorithm } from '../../src/algos/rdt.js';
 import { rvdtAlgorithm } from '../../src/algos/rvdt.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
-import { backend, Rng, Scalar, setBackend, stageUploads, type TensorBackend } from '../../src/engine/index.js';
+import { Rng, Scalar, setBackend, stageUploads, type TensorBackend } from '../../src/engine/index.js';
 import { createBackend, hostTensorBackend, tryNativeBackend } from '../../src/engine/backends/index.js';
 import { NativeBackend } from '../../src/engine/backends/native.js';
 import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
-import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { settleFiniteChecks, takeDeferredChecks } from '../../src/nn/nonfinite.js';
-import type { StoredTensor } from '../../src/nn/safetensors.js';
 import { placeAlgorithm } from '../../src/train/residency.js';
+import { A, qtFixtureContext as context, ReplayedCoinQt, S } from '../helpers/qt-fixture.js';
+import { assertRelativeClose, openTorchFixture } from '../helpers/fixtures.js';
+import { activeDuringSuite, testWebGpu } from './webgpu-helpers.js';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 const PARITY_TOLERANCE = 1e-4;
 const CPU_TOLERANCE = 1e-5;
 
-/** max |a − b| / max |b| */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length, 'lengths differ');
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
-  }
-  return scale === 0 ? worst : worst / scale;
-}
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
-  const error = relativeError(actual, expected);
-  assert.ok(error <= tolerance, `${what}: relative error ${error}`);
-}
-
-const gpu = await createNodeWebGpuBackend();
-const skip = gpu instanceof WebGpuBackend ? false : `no WebGPU device: ${gpu.reason}`;
-if (skip !== false && process.env.STITCH_REQUIRE_WEBGPU === '1') throw new Error(`STITCH_REQUIRE_WEBGPU=1 but ${skip}`);
+const { gpu, skip } = await testWebGpu();
 const native = tryNativeBackend();
-
-const S = 3;
-const A = 2;
-const context: PolicyContext = {
-  obsDim: S, actionDim: A, stateMean: new Float32Array(S), stateStd: new Float32Array(S).fill(1),
-  actionLow: [-1, -1], actionHigh: [1, 1], maxEpisodeSteps: 100,
-};
-
-/** QT with the reference's coin fixed to the draw the fixture's step made */
-class ReplayedCoinQt extends QtAlgorithm {
-  constructor(config: QtConfig, private readonly numerator: QNumerator) {
-    super(config, context, new Rng(0));
-  }
-
-  protected override drawNumerator(): QNumerator {
-    return this.numerator;
-  }
-}
 
 function batchArrays(batch: WindowBatch): (Float32Array | Int32Array)[] {
   return [batch.states, batch.actions, batch.rewards, batch.returnsToGo, batch.mask, batch.terminated, batch.timesteps];
@@ -114,26 +75,13 @@ async function readModules(algorithm: Algorithm): Promise<Map<string, Float32Arr
 }
 
 describe('critic-regularized training on the webgpu backend', { skip }, () => {
-  const device = gpu as WebGpuBackend;
+  const device = gpu!;
   const cpu: TensorBackend = native instanceof NativeBackend ? hostTensorBackend(native) : createBackend('js').backend;
-  let previous: TensorBackend;
-  before(() => {
-    previous = backend();
-    setBackend(device);
-  });
-  after(() => {
-    setBackend(previous);
-  });
+  activeDuringSuite(device);
 
   it('reproduces the PyTorch QT step of qt_step.safetensors: logged losses and norms, all four modules after the step', async () => {
-    const fixture = readSafetensors(join(fixtures, 'qt_step.safetensors'));
-    const tensor = (name: string): StoredTensor => {
-      const t = fixture.tensors.get(name);
-      if (t === undefined) throw new Error(`the fixture lacks ${name}`);
-      return t;
-    };
-    const prefixed = (prefix: string): Map<string, StoredTensor> =>
-      new Map([...fixture.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
+    const fixture = openTorchFixture('qt_step.safetensors');
+    const { tensor, prefixed } = fixture;
     const stored = JSON.parse(fixture.metadata.config ?? '{}') as Record<string, unknown>;
     const config = QtConfigSchema.parse({ ...stored, targetReturns: [1], candidates: 1 });
     const B = config.batchSize;
@@ -166,17 +114,17 @@ describe('critic-regularized training on the webgpu backend', { skip }, () => {
     await settleFiniteChecks(takeDeferredChecks());
     const logs = await readMetrics(metrics);
     for (const name of ['critic_loss', 'actor_loss', 'bc_loss', 'action_loss', 'state_loss', 'q_loss', 'critic_grad_norm', 'actor_grad_norm']) {
-      assertClose([logs[name] ?? NaN], tensor(`output.${name}`).data, PARITY_TOLERANCE, `logged ${name}`);
+      assertRelativeClose(`logged ${name}`, [logs[name] ?? NaN], tensor(`output.${name}`).data, PARITY_TOLERANCE);
     }
     const stepped = await readModules(algorithm);
     for (const [name, values] of stepped) {
       const initial = tensor(`param.${name}`).data;
       const expected = tensor(`after.${name}`).data;
-      assertClose(values, expected, PARITY_TOLERANCE, `${name} after the step`);
+      assertRelativeClose(`${name} after the step`, values, expected, PARITY_TOLERANCE);
       // the soft updates move weights by 0.5% of a gap: compare the moves themselves too (1e-3, as on the CPU)
       const moved = Float64Array.from(values, (v, i) => v - (initial[i] as number));
       const expectedMove = Float64Array.from(expected, (v, i) => v - (initial[i] as number));
-      assertClose(moved, expectedMove, 1e-3, `${name}: the step's change`);
+      assertRelativeClose(`${name}: the step's change`, moved, expectedMove, 1e-3);
     }
   });
 
@@ -226,7 +174,7 @@ describe('critic-regularized training on the webgpu backend', { skip }, () => {
         const logs = await readMetrics(metrics);
         assert.deepEqual(Object.keys(logs), Object.keys(expected), 'the same terms in the same order');
         for (const [name, value] of Object.entries(expected)) {
-          assertClose([logs[name] ?? NaN], [typeof value === 'number' ? value : value.now], CPU_TOLERANCE, `${name} at step ${step}`);
+          assertRelativeClose(`${name} at step ${step}`, [logs[name] ?? NaN], [typeof value === 'number' ? value : value.now], CPU_TOLERANCE);
         }
       }
       setBackend(cpu);
@@ -243,9 +191,9 @@ describe('critic-regularized training on the webgpu backend', { skip }, () => {
           const keys = (array: ArrayLike<number>): number[] => Array.from(array).slice(width, 2 * width);
           assert.ok([...keys(values), ...keys(actual)].every((v) => Math.abs(v) < 1e-5), `${name}: the key bias stays at rounding-noise level`);
           const others = (array: ArrayLike<number>): number[] => [...Array.from(array).slice(0, width), ...Array.from(array).slice(2 * width)];
-          assertClose(others(actual), others(values), CPU_TOLERANCE, `${name} (queries and values) after three steps`);
+          assertRelativeClose(`${name} (queries and values) after three steps`, others(actual), others(values), CPU_TOLERANCE);
         } else {
-          assertClose(actual, values, CPU_TOLERANCE, `${name} after three steps`);
+          assertRelativeClose(`${name} after three steps`, actual, values, CPU_TOLERANCE);
         }
       }
     });

@@ -1,9 +1,46 @@
-/** Shared by the WebGPU kernel tests: random data and tolerance checks. */
+/** Shared by the WebGPU tests: the test device, random data and tolerance checks. */
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { backend, setBackend, type TensorBackend } from '../../src/engine/index.js';
+import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
+import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
 import { seededRandom } from '../helpers/random.js';
+
+/**
+ * Node's WebGPU backend (Dawn; SwiftShader on a machine without a GPU), or why there is none as a
+ * `skip` reason for node:test. With STITCH_REQUIRE_WEBGPU=1 a missing device throws instead, so CI
+ * that has one cannot pass by skipping.
+ */
+export async function testWebGpu(): Promise<{ gpu: WebGpuBackend; skip: false } | { gpu: null; skip: string }> {
+  const created = await createNodeWebGpuBackend();
+  if (created instanceof WebGpuBackend) return { gpu: created, skip: false };
+  const skip = `no WebGPU device: ${created.reason}`;
+  if (process.env.STITCH_REQUIRE_WEBGPU === '1') throw new Error(`STITCH_REQUIRE_WEBGPU=1 but ${skip}`);
+  return { gpu: null, skip };
+}
 
 /** mulberry32 (test/helpers/random.ts): failures reproduce */
 export const randomSource = seededRandom;
+
+/**
+ * Call inside a describe: `device` is the active backend from before the suite's first test until
+ * after its last, then the one it replaced is active again. Returns that replaced backend (known
+ * once the suite runs), for tests that compare with it.
+ */
+export function activeDuringSuite(device: TensorBackend): () => TensorBackend {
+  let previous: TensorBackend | undefined;
+  before(() => {
+    previous = backend();
+    setBackend(device);
+  });
+  after(() => {
+    if (previous !== undefined) setBackend(previous);
+  });
+  return () => {
+    assert.ok(previous !== undefined, 'the suite has not started');
+    return previous;
+  };
+}
 
 /** n float32 values uniform in [-scale, scale) */
 export function randomArray(random: () => number, n: number, scale = 1): Float32Array {

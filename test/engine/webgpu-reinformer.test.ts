@@ -17,107 +17,41 @@
  * just above these figures, because another adapter sums in another order.
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
 import { metricsNow, readMetrics, type PolicyContext } from '../../src/algos/algorithm.js';
-import { reinformer, ReinformerNetwork, reinformerLosses, type ReinformerNetworkConfig } from '../../src/algos/reinformer.js';
+import { reinformer, ReinformerNetwork, reinformerLosses } from '../../src/algos/reinformer.js';
 import type { WindowBatch } from '../../src/data/sampler.js';
-import { backend, readStorage, Rng, Scalar, setBackend, stageUploads, Tensor, type TensorBackend } from '../../src/engine/index.js';
-import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
-import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { readStorage, Rng, Scalar, setBackend, stageUploads, Tensor } from '../../src/engine/index.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { NonFiniteError, settleFiniteChecks, takeDeferredChecks } from '../../src/nn/nonfinite.js';
-import type { StoredTensor } from '../../src/nn/safetensors.js';
+import { assertRelativeClose } from '../helpers/fixtures.js';
+import { openReinformerFixture } from '../helpers/reinformer-fixture.js';
+import { activeDuringSuite, testWebGpu } from './webgpu-helpers.js';
 
-const fixturePath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch', 'reinformer_step.safetensors');
 const TOLERANCE = 1e-4;
-
-/** max |a - b| / max |b| over the tensor (as test/algos/reinformer.test.ts measures it) */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length, 'sizes differ');
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
-  }
-  return scale === 0 ? worst : worst / scale;
-}
-
-function assertClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = TOLERANCE): number {
-  const error = relativeError(actual, expected);
-  assert.ok(error <= tolerance, `${what}: relative error ${error} > ${tolerance}`);
-  return error;
-}
 
 /** the key biases' gradient is rounding noise (softmax ignores them): see test/algos/reinformer.test.ts */
 const zeroGradient = (name: string): boolean => name.endsWith('.attn.key.bias');
 
-const gpu = await createNodeWebGpuBackend();
-const skip = gpu instanceof WebGpuBackend ? false : `no WebGPU device: ${gpu.reason}`;
-if (skip !== false && process.env.STITCH_REQUIRE_WEBGPU === '1') throw new Error(`STITCH_REQUIRE_WEBGPU=1 but ${skip}`);
+const { gpu, skip } = await testWebGpu();
 
 describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip }, () => {
-  const fixture = readSafetensors(fixturePath);
-  const network = JSON.parse(fixture.metadata.config ?? '{}') as ReinformerNetworkConfig;
-  const expectile = Number(fixture.metadata.expectile);
-  const clipNorm = Number(fixture.metadata.clip_grad_norm);
-  const lamb = JSON.parse(fixture.metadata.optimizer ?? '{}') as { lr: number; weight_decay: number; max_grad_norm: number };
-  const temperatureAdam = JSON.parse(fixture.metadata.temperature_optimizer ?? '{}') as { lr: number };
-  const B = Number(fixture.metadata.batch_size);
-  const { context: K, stateDim: S, actionDim: A } = network;
-  const tensor = (name: string): StoredTensor => {
-    const t = fixture.tensors.get(name);
-    if (t === undefined) throw new Error(`fixture lacks ${name}`);
-    return t;
-  };
-  const prefixed = (prefix: string): Map<string, StoredTensor> =>
-    new Map([...fixture.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
-  const fixtureBatch = (): WindowBatch => ({
-    batchSize: B, contextLength: K, obsDim: S, actionDim: A,
-    states: Float32Array.from(tensor('input.states').data),
-    actions: Float32Array.from(tensor('input.actions').data),
-    returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
-    timesteps: Int32Array.from(tensor('input.timesteps').data),
-    mask: Float32Array.from(tensor('input.mask').data),
-    rewards: new Float32Array(B * K), terminated: new Float32Array(B * K),
-    episodes: Int32Array.from({ length: B }, (_, b) => b), starts: new Int32Array(B),
-  });
+  const fixture = openReinformerFixture();
+  const { tensor, prefixed, path: fixturePath, network, expectile, lamb, K, A, initialLogTemperature } = fixture;
+  const fixtureBatch = fixture.batch;
   const staged = (batch: WindowBatch): (() => void) => stageUploads([batch.states, batch.actions, batch.returnsToGo, batch.timesteps, batch.mask]);
-  const initialLogTemperature = tensor('temperature.log_temperature').data[0] as number;
   const worst = { outputs: 0, gradients: 0, weights: 0, step: 0, steps: 0 };
 
   /** the training algorithm at the fixture's weights, every parameter on the device */
   function fixtureAlgorithm() {
-    const config = reinformer.configSchema.parse({
-      context: K, width: network.width, layers: network.layers, heads: network.heads, maxTimestep: network.maxTimestep,
-      dropout: network.dropout, expectile, clipNorm, lr: lamb.lr, weightDecay: lamb.weight_decay,
-      lambMaxGradNorm: lamb.max_grad_norm, temperatureLr: temperatureAdam.lr, initTemperature: Math.exp(initialLogTemperature),
-      warmupSteps: 0,
-    });
-    const context: PolicyContext = {
-      obsDim: S, actionDim: A, stateMean: new Float32Array(S), stateStd: new Float32Array(S).fill(1),
-      actionLow: new Array<number>(A).fill(-1), actionHigh: new Array<number>(A).fill(1), maxEpisodeSteps: 1000,
-    };
-    const algorithm = reinformer.create(config, context, new Rng(0));
-    const { model, temperature } = algorithm.modules();
-    assert.ok(model !== undefined && temperature !== undefined);
-    loadModuleTensors(model, prefixed('param.'), fixturePath);
-    loadModuleTensors(temperature, prefixed('temperature.'), fixturePath);
-    model.place();
-    temperature.place();
-    algorithm.setTraining(true);
-    return { algorithm, model, temperature };
+    const created = fixture.algorithm();
+    created.model.place();
+    created.temperature.place();
+    return created;
   }
 
-  let previous: TensorBackend;
-  before(() => {
-    previous = backend();
-    setBackend(gpu as WebGpuBackend);
-  });
+  const previousBackend = activeDuringSuite(gpu!);
   after(() => {
-    setBackend(previous);
     const format = (value: number): string => value.toExponential(2);
     console.log(`webgpu reinformer parity worst relative error: outputs ${format(worst.outputs)}, gradients ${format(worst.gradients)}, after LAMB ${format(worst.weights)}, LAMB step ${format(worst.step)}; three steps against the CPU ${format(worst.steps)}`);
   });
@@ -137,9 +71,9 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
     const values = await Promise.all([losses.returns, losses.actionMeans, losses.returnLoss, losses.actionNll, losses.entropy, losses.actionLoss, losses.total].map((t) => t.read()));
     const [returns, actionMeans, ...terms] = values as [Float32Array, Float32Array, ...Float32Array[]];
     worst.outputs = Math.max(
-      assertClose('return predictions', returns, tensor('output.return_preds').data),
-      assertClose('action means', actionMeans, tensor('output.action_means').data),
-      ...['return_loss', 'action_nll', 'entropy', 'action_loss', 'loss'].map((name, i) => assertClose(name, terms[i]!, tensor(`output.${name}`).data)),
+      assertRelativeClose('return predictions', returns, tensor('output.return_preds').data, TOLERANCE),
+      assertRelativeClose('action means', actionMeans, tensor('output.action_means').data, TOLERANCE),
+      ...['return_loss', 'action_nll', 'entropy', 'action_loss', 'loss'].map((name, i) => assertRelativeClose(name, terms[i]!, tensor(`output.${name}`).data, TOLERANCE)),
     );
 
     const gradientScale = Math.max(...model.namedParameters().map(([name]) => Math.max(...[...tensor(`grad.${name}`).data].map(Math.abs))));
@@ -150,14 +84,14 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
         assert.ok(largest <= TOLERANCE * gradientScale, `gradient of ${name} should vanish: ${largest}`);
         continue;
       }
-      worst.gradients = Math.max(worst.gradients, assertClose(`gradient of ${name}`, gradient, tensor(`grad.${name}`).data));
+      worst.gradients = Math.max(worst.gradients, assertRelativeClose(`gradient of ${name}`, gradient, tensor(`grad.${name}`).data, TOLERANCE));
     }
     assert.equal((await readStorage(model.action_log_std.gradOrZeros(), A))[2], 0, 'the clamp cuts the gradient of the log-std above 2');
   });
 
   it('update(): nothing is read during the step; the logged terms, the LAMB step and the temperature step match PyTorch', async () => {
     const { algorithm, model, temperature } = fixtureAlgorithm();
-    const runtime = (gpu as WebGpuBackend).runtime;
+    const runtime = gpu!.runtime;
     const batch = fixtureBatch();
     const uploadsBefore = runtime.stats.uploads;
     const unstage = staged(batch);
@@ -176,29 +110,29 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
 
     const values = await readMetrics(logged);
     for (const name of ['return_loss', 'action_nll', 'entropy', 'action_loss', 'loss', 'temperature_loss', 'grad_norm']) {
-      worst.outputs = Math.max(worst.outputs, assertClose(`logged ${name}`, [values[name]!], tensor(`output.${name}`).data));
+      worst.outputs = Math.max(worst.outputs, assertRelativeClose(`logged ${name}`, [values[name]!], tensor(`output.${name}`).data, TOLERANCE));
     }
     assert.equal(values.lr, lamb.lr);
-    assertClose('logged temperature', [values.temperature!], [Math.exp(initialLogTemperature)]);
+    assertRelativeClose('logged temperature', [values.temperature!], [Math.exp(initialLogTemperature)], TOLERANCE);
 
     for (const [name, p] of model.namedParameters()) {
       if (zeroGradient(name)) continue;
       const before = tensor(`param.${name}`).data;
       const expected = tensor(`after_lamb.${name}`).data;
       const weights = await p.read();
-      worst.weights = Math.max(worst.weights, assertClose(`${name} after one LAMB step`, weights, expected));
+      worst.weights = Math.max(worst.weights, assertRelativeClose(`${name} after one LAMB step`, weights, expected, TOLERANCE));
       // the step itself, where the gradient resolves Adam's direction (see test/algos/reinformer.test.ts)
       const gradient = tensor(`grad.${name}`).data;
       const resolved = (i: number): boolean => Math.abs(gradient[i] as number) > 1e-6;
       const step = Float64Array.from(weights, (v, i) => (resolved(i) ? v - (before[i] as number) : 0));
       const expectedStep = Float64Array.from(expected, (v, i) => (resolved(i) ? v - (before[i] as number) : 0));
-      worst.step = Math.max(worst.step, assertClose(`${name}: the LAMB step`, step, expectedStep));
+      worst.step = Math.max(worst.step, assertRelativeClose(`${name}: the LAMB step`, step, expectedStep, TOLERANCE));
     }
     const [logTemperature] = temperature.parameters();
     assert.ok(logTemperature !== undefined && logTemperature.onDevice);
     const afterTemperature = (await logTemperature.read())[0] as number;
-    assertClose('log temperature after its Adam step', [afterTemperature], tensor('output.log_temperature_after').data);
-    assertClose('log temperature step', [afterTemperature - initialLogTemperature], tensor('output.log_temperature_step').data, 5e-3);
+    assertRelativeClose('log temperature after its Adam step', [afterTemperature], tensor('output.log_temperature_after').data, TOLERANCE);
+    assertRelativeClose('log temperature step', [afterTemperature - initialLogTemperature], tensor('output.log_temperature_step').data, 5e-3);
   });
 
   it('three training steps with dropout and log σ on its own Adam track the CPU backend\'s steps', async () => {
@@ -225,17 +159,17 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
     }));
 
     // the CPU run (the dropout masks come from the same counter-based stream on both backends)
-    setBackend(previous);
+    setBackend(previousBackend());
     const onCpu = reinformer.create(config, context, new Rng(3));
     onCpu.setTraining(true);
     const cpuMetrics = batches.map((batch, step) => metricsNow(onCpu.update(batch, step)));
-    setBackend(gpu as WebGpuBackend);
+    setBackend(gpu!);
 
     const onDevice = reinformer.create(config, context, new Rng(3));
     for (const module of Object.values(onDevice.modules())) module.place();
     onDevice.setTraining(true);
     const deviceMetrics: Record<string, number>[] = [];
-    const { stats } = (gpu as WebGpuBackend).runtime;
+    const { stats } = gpu!.runtime;
     const created: number[] = [];
     for (const [step, batch] of batches.entries()) {
       created.push(stats.buffersCreated);
@@ -251,7 +185,7 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
     assert.equal(stats.buffersCreated, created[2], 'the third step creates no device buffer');
     for (const [step, expected] of cpuMetrics.entries()) {
       for (const [name, value] of Object.entries(expected)) {
-        worst.steps = Math.max(worst.steps, assertClose(`step ${step + 1}: ${name}`, [deviceMetrics[step]![name]!], [value]));
+        worst.steps = Math.max(worst.steps, assertRelativeClose(`step ${step + 1}: ${name}`, [deviceMetrics[step]![name]!], [value], TOLERANCE));
       }
     }
     const cpuModules = onCpu.modules();
@@ -260,7 +194,7 @@ describe('Reinformer on the webgpu backend: the PyTorch fixture step', { skip },
       for (const [name, p] of module.namedParameters()) {
         // a zero gradient's Adam direction is rounding noise on either backend, which the trust ratio scales up
         if (zeroGradient(name)) continue;
-        worst.steps = Math.max(worst.steps, assertClose(`${moduleName}.${name} after three steps`, await p.read(), cpuParameters.get(name)!.data));
+        worst.steps = Math.max(worst.steps, assertRelativeClose(`${moduleName}.${name} after three steps`, await p.read(), cpuParameters.get(name)!.data, TOLERANCE));
       }
     }
     const logStd = onDevice.modules().model!.namedParameters().find(([name]) => name === 'action_log_std')![1];

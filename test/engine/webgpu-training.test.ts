@@ -13,78 +13,36 @@
  * order lands elsewhere inside the same bound.
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../../src/algos/dt.js';
-import { backend, Parameter, readStorage, Rng, setBackend, stageUploads, tidy, type TensorBackend } from '../../src/engine/index.js';
-import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
-import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { describe, it } from 'node:test';
+import { DecisionTransformer, dtLoss } from '../../src/algos/dt.js';
+import { Parameter, readStorage, Rng, stageUploads, tidy } from '../../src/engine/index.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { settleFiniteChecks, takeDeferredChecks, NonFiniteError } from '../../src/nn/nonfinite.js';
 import { AdamW } from '../../src/nn/optim.js';
-import type { StoredTensor } from '../../src/nn/safetensors.js';
 import { gradientStep } from '../../src/nn/step.js';
 import { add, mean, Tensor } from '../../src/engine/index.js';
+import { openDtFixture, relativeError } from '../helpers/fixtures.js';
+import { activeDuringSuite, testWebGpu } from './webgpu-helpers.js';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
 const TOLERANCE = 1e-4;
 
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, select: (i: number) => boolean = () => true): number {
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) if (select(i)) scale = Math.max(scale, Math.abs(expected[i] as number));
-  for (let i = 0; i < expected.length; i++) {
-    if (!select(i)) continue;
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
-  }
-  return scale === 0 ? worst : worst / scale;
-}
-
-const gpu = await createNodeWebGpuBackend();
-const skip = gpu instanceof WebGpuBackend ? false : `no WebGPU device: ${gpu.reason}`;
-if (skip !== false && process.env.STITCH_REQUIRE_WEBGPU === '1') throw new Error(`STITCH_REQUIRE_WEBGPU=1 but ${skip}`);
+const { gpu, skip } = await testWebGpu();
 
 describe('training on the webgpu backend', { skip }, () => {
-  let previous: TensorBackend;
-  before(() => {
-    previous = backend();
-    setBackend(gpu as WebGpuBackend);
-  });
-  after(() => {
-    setBackend(previous);
-  });
+  activeDuringSuite(gpu!);
 
   for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
     it(`reproduces the PyTorch DT step of ${file}: predictions, loss, gradients, norm, clipped AdamW`, async () => {
-      const fixture = readSafetensors(join(fixtures, file));
-      const stored = JSON.parse(fixture.metadata.config ?? '{}') as Omit<DecisionTransformerConfig, 'blockInit' | 'embeddingInit'>;
-      const config: DecisionTransformerConfig = { ...stored, blockInit: 'gpt2', embeddingInit: 'torch' };
-      const B = Number(fixture.metadata.batch_size);
+      const { config, batch, tensor, prefixed } = openDtFixture(file);
       const A = config.actionDim;
-      const tensor = (name: string): StoredTensor => {
-        const t = fixture.tensors.get(name);
-        if (t === undefined) throw new Error(`fixture ${file} lacks ${name}`);
-        return t;
-      };
-      const prefixed = (prefix: string): Map<string, StoredTensor> =>
-        new Map([...fixture.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
       const model = new DecisionTransformer(config, new Rng(0));
       loadModuleTensors(model, prefixed('param.'), file);
       model.place();
       assert.ok(model.parameters().every((p) => p.onDevice), 'every parameter lives on the device');
-      const batch = {
-        batchSize: B,
-        states: Float32Array.from(tensor('input.states').data),
-        actions: Float32Array.from(tensor('input.actions').data),
-        returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
-        timesteps: Int32Array.from(tensor('input.timesteps').data),
-        mask: Float32Array.from(tensor('input.mask').data),
-      };
       const mask = batch.mask;
 
       // forward, outside tidy so the outputs survive until they are read
-      const runtime = (gpu as WebGpuBackend).runtime;
+      const runtime = gpu!.runtime;
       const uploadsBefore = runtime.stats.uploads;
       const unstage = stageUploads([batch.states, batch.actions, batch.returnsToGo, batch.timesteps, batch.mask]);
       const { loss, actions } = dtLoss(model, batch);

@@ -4,58 +4,23 @@
  * step, from the same weights and inputs, to relative error 1e-4. Dropout is off in the fixture.
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../../src/algos/dt.js';
+import { DecisionTransformer, dtLoss } from '../../src/algos/dt.js';
 import { describeBackend, Rng, tidy } from '../../src/engine/index.js';
-import { loadModuleTensors, readSafetensors } from '../../src/nn/checkpoint.js';
+import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { AdamW } from '../../src/nn/optim.js';
-import type { StoredTensor } from '../../src/nn/safetensors.js';
 import { gradientStep } from '../../src/nn/step.js';
 import { hostArray } from '../../src/engine/tensor.js';
-
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
-
-
-/** max |a - b| / max(|b|) over the tensor: relative to the tensor's scale, so tiny entries do not dominate */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, select: (i: number) => boolean = () => true): number {
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) if (select(i)) scale = Math.max(scale, Math.abs(expected[i] as number));
-  for (let i = 0; i < expected.length; i++) {
-    if (!select(i)) continue;
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
-  }
-  return scale === 0 ? worst : worst / scale;
-}
+import { openDtFixture, relativeError } from '../helpers/fixtures.js';
 
 for (const file of ['dt_step.safetensors', 'dt_step_relu.safetensors']) {
   describe(`PyTorch parity: ${file} on ${describeBackend().split(',')[0]}`, () => {
-    const fixture = readSafetensors(join(fixtures, file));
-    // the fixture's config uses Stitch's own field names; initialization does not matter (weights are loaded)
-    const stored = JSON.parse(fixture.metadata.config ?? '{}') as Omit<DecisionTransformerConfig, 'blockInit' | 'embeddingInit'>;
-    const config: DecisionTransformerConfig = { ...stored, blockInit: 'gpt2', embeddingInit: 'torch' };
-    const B = Number(fixture.metadata.batch_size);
+    const { config, batch, tensor, prefixed } = openDtFixture(file);
+    const B = batch.batchSize;
     const K = config.context;
     const A = config.actionDim;
-    const tensor = (name: string): StoredTensor => {
-      const t = fixture.tensors.get(name);
-      if (t === undefined) throw new Error(`fixture ${file} lacks ${name}`);
-      return t;
-    };
-    const prefixed = (prefix: string): Map<string, StoredTensor> =>
-      new Map([...fixture.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
     const model = new DecisionTransformer(config, new Rng(0));
     loadModuleTensors(model, prefixed('param.'), file);
-    const batch = {
-      batchSize: B,
-      states: Float32Array.from(tensor('input.states').data),
-      actions: Float32Array.from(tensor('input.actions').data),
-      returnsToGo: Float32Array.from(tensor('input.returns_to_go').data),
-      timesteps: Int32Array.from(tensor('input.timesteps').data),
-      mask: Float32Array.from(tensor('input.mask').data),
-    };
     const mask = batch.mask;
     const names = model.namedParameters().map(([n]) => n);
 

@@ -11,8 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { WebGpuBackend } from '../../src/engine/backends/webgpu.js';
-import { createNodeWebGpuBackend } from '../../src/engine/backends/webgpu-node.js';
+import { testWebGpu } from '../engine/webgpu-helpers.js';
 import { removedAtExit as temporaryDirectory } from '../helpers/temp.js';
 
 const cli = join(process.cwd(), 'dist/src/cli/main.js');
@@ -23,10 +22,9 @@ const CRITIC_TINY = ['--set', 'emaStart=2', '--set', 'emaEvery=2', '--set', 'wid
 const trainArgs = (out: string, steps: number): string[] => ['train', '--algo', 'dt', '--dataset', dataset, '--env', 'maze2d-umaze-v1', '--steps', String(steps),
   '--eval-every', '0', '--checkpoint-every', '10', '--eval-episodes', '1', '--eval-envs', '1', '--log-every', '10', ...TINY, '--out', out];
 
-const gpu = await createNodeWebGpuBackend();
-const skip = gpu instanceof WebGpuBackend ? false : `no WebGPU device: ${gpu.reason}`;
-if (skip !== false && process.env.STITCH_REQUIRE_WEBGPU === '1') throw new Error(`STITCH_REQUIRE_WEBGPU=1 but ${skip}`);
-if (gpu instanceof WebGpuBackend) gpu.gpuDevice.destroy();
+// only asked whether there is an adapter: the runs below are child processes with their own device
+const { gpu, skip } = await testWebGpu();
+gpu?.gpuDevice.destroy();
 
 function stitch(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1', ...env } });
