@@ -47,7 +47,7 @@ describe('dashboard views in headless Chromium', () => {
     writeRun(runs, 'a-killed', spikyMetrics(1), { pid: Number(dead.stdout) });
     writeRun(runs, 'b-evaluating', spikyMetrics(2), { phase: 'eval', evaluation: { episodesDone: 12, episodesTotal: 50, meanReturnSoFar: 3.25, etaSeconds: 95 } });
     writeFileSync(join(runs, 'b-evaluating', 'provenance.json'), JSON.stringify({ format: 'stitch-provenance', formatVersion: 1, sessions: [
-      { kind: 'start', startedAt: '2026-01-02T03:04:05.000Z', fromStep: 0, stitchVersion: '9.8.7', gitCommit: 'c0ffee'.padEnd(40, '0'), commandLine: ['stitch', 'train', '--algo', 'reinformer', '--out', 'runs/my run'] },
+      { kind: 'start', startedAt: '2026-01-02T03:04:05.000Z', fromStep: 0, stitchVersion: '9.8.7', gitCommit: 'c0ffee'.padEnd(40, '0'), commandLine: ['stitch', 'train', '--algo', 'reinformer', '--out', 'runs/my run'], backend: 'webgpu backend, 1 thread(s), nvidia' },
       { kind: 'resume', startedAt: '2026-01-02T04:00:00.000Z', fromStep: 100, stitchVersion: '9.8.8', gitCommit: null, commandLine: null },
     ] }));
     dashboard = await startDashboard({ runsDir: runs, port: 0, pollMs: 100 });
@@ -91,12 +91,13 @@ describe('dashboard views in headless Chromium', () => {
     await page.close();
   });
 
-  it('shows who wrote the run: the Stitch version, git commit and command line of each session (issue 21, item 7)', { timeout: 60_000 }, async () => {
+  it('shows who wrote the run: the Stitch version, git commit, backend and command line of each session (issue 21, item 7)', { timeout: 60_000 }, async () => {
     const { page } = await open('#b-evaluating');
     const rows = await page.locator('#run-provenance tbody tr').allInnerTexts();
     assert.equal(rows.length, 2, rows.join('\n'));
-    assert.deepEqual(rows[0]?.split('\t'), ['start', '2026-01-02T03:04:05.000Z', '0', '9.8.7', 'c0ffee'.padEnd(40, '0'), 'stitch train --algo reinformer --out "runs/my run"']);
-    assert.deepEqual(rows[1]?.split('\t'), ['resume', '2026-01-02T04:00:00.000Z', '100', '9.8.8', 'not a git checkout', 'from the API']);
+    assert.deepEqual(rows[0]?.split('\t'), ['start', '2026-01-02T03:04:05.000Z', '0', '9.8.7', 'c0ffee'.padEnd(40, '0'), 'webgpu backend, 1 thread(s), nvidia', 'stitch train --algo reinformer --out "runs/my run"']);
+    // a file written before the backend was recorded
+    assert.deepEqual(rows[1]?.split('\t'), ['resume', '2026-01-02T04:00:00.000Z', '100', '9.8.8', 'not a git checkout', 'not recorded', 'from the API']);
     await page.close();
   });
 

@@ -82,7 +82,9 @@ describe('report.html in headless Chromium', () => {
     assert.equal(provenance.length, 1);
     assert.equal(provenance[0]?.[0], 'start');
     assert.equal(provenance[0]?.[3], stitchBuild().stitchVersion);
-    assert.match(provenance[0]?.[5] ?? '', /^stitch train --algo dt --dataset .* --out .*dt$/);
+    // the backend that trained the session, then its command line
+    assert.match(provenance[0]?.[5] ?? '', /^(native|wasm|js) backend, \d+ thread\(s\)/);
+    assert.match(provenance[0]?.[6] ?? '', /^stitch train --algo dt --dataset .* --out .*dt$/);
     const screenshot = await page.screenshot({ fullPage: true });
     assert.ok(await distinctColours(browser, screenshot) > 20, 'the screenshot is not blank');
     await page.close();
