@@ -33,6 +33,11 @@ describe('sweep files', () => {
     }
     assert.ok(ablation.jobs.some((job) => job.name === 'rvdt-determ-keep10-seed0'));
     assert.ok(!ablation.jobs.some((job) => job.name === 'rvdt-keep10-seed1'));
+
+    // the budget curves: evaluations every 5000 steps of 40000-step runs stand for budgets 5000..40000
+    const budget = loadSweep('sweeps/budget-umaze.yaml', '/work');
+    assert.deepEqual(budget.jobs.map((job) => job.name), [0, 1, 2].flatMap((seed) => [`reinformer-maze2d-umaze-v1-seed${seed}`, `dt-maze2d-umaze-v1-seed${seed}`]));
+    assert.match(budget.jobs[0]?.trainArgs.join(' ') ?? '', /--steps 40000 --eval-every 5000 --eval-episodes 100 /);
   });
 
   it('grids multiply the jobs; run fields become flags and other fields --set', () => {
