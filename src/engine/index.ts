@@ -1,6 +1,6 @@
 /** The engine: tensors, automatic differentiation, and the ops the algorithms are written in. */
 export type { Activation, Backend, FloatArray, Storage, TensorBackend } from './backend.js';
-export { backend, describeBackend, hostKernels, setBackend, type BackendName, type HostBackendName } from './backends/index.js';
+export { backend, describeBackend, setBackend, type BackendName, type HostBackendName } from './backends/index.js';
 export { Scalar } from './scalar.js';
 export { Rng } from './rng.js';
 export {

@@ -57,12 +57,7 @@ export function captureScalar(backend: TensorBackend, source: Storage, index = 0
   return board.capture(source, index);
 }
 
-/** Starts a new board: the trainer calls it before each step, so that a step's scalars come back in one read. */
-export function startScalarBoard(): void {
-  board = null;
-}
-
-/** frees a board whose values nobody read; `startScalarBoard` leaves the previous board readable for one more step */
+/** Starts a new board before each training step (one read brings a step's values back) and frees the board of two steps ago if nobody read it. */
 export class ScalarBoards {
   private previous: ScalarBoard | null = null;
 

@@ -99,13 +99,6 @@ function isTensorBackend(candidate: TensorBackend | Backend): candidate is Tenso
   return 'resident' in candidate;
 }
 
-/** The active backend's host kernels (the CPU backends; a device backend has none). */
-export function hostKernels(): Backend {
-  const current = backend();
-  if (!(current instanceof HostTensorBackend)) throw new Error(`the ${current.name} backend keeps its data on a device: it has no host kernels`);
-  return current.kernels;
-}
-
 export function describeBackend(): string {
   const current = backend();
   const detail = current.describe();

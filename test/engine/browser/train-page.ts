@@ -12,7 +12,7 @@
 import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../../../src/algos/dt.js';
 import { backend, Rng, setBackend, stageUploads } from '../../../src/engine/index.js';
 import { WebGpuBackend } from '../../../src/engine/backends/webgpu.js';
-import { startScalarBoard } from '../../../src/engine/scalar-board.js';
+import { ScalarBoards } from '../../../src/engine/scalar-board.js';
 import { requestDevice } from '../../../src/engine/webgpu/device.js';
 import type { TransformerInput } from '../../../src/nn/transformer.js';
 import { settleFiniteChecks, takeDeferredChecks } from '../../../src/nn/nonfinite.js';
@@ -90,8 +90,9 @@ export async function trainDecisionTransformer(gpu: WebGpuBackend): Promise<Trai
     const record: TrainingRecord = { adapter: gpu.describe(), losses: [], gradNorms: [], learningRates: [], weights: {} };
     // one batch, staged again every step as a sampled batch would be: the network fits it
     const batch = makeBatch(29);
+    const boards = new ScalarBoards();
     for (let step = 0; step < TRAINING_STEPS; step++) {
-      startScalarBoard();
+      boards.next();
       const unstage = stageUploads([batch.states, batch.actions, batch.returnsToGo, batch.timesteps, batch.mask]);
       const result = gradientStep({ optimizer, clipNorm: 0.25, schedule, loss: () => dtLoss(model, batch).loss });
       unstage();
