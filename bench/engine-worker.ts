@@ -6,6 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { DecisionTransformer, dtLoss } from '../src/algos/dt.js';
 import { backend, Rng, stageUploads } from '../src/engine/index.js';
 import { activateRequestedBackend } from '../src/engine/backends/select-node.js';
+import { enterResidentTraining } from '../src/engine/backends/index.js';
+import { WasmResidentBackend } from '../src/engine/backends/wasm-resident.js';
 import { WebGpuBackend } from '../src/engine/backends/webgpu.js';
 import { AdamW, linearWarmup } from '../src/nn/optim.js';
 import type { TransformerInput } from '../src/nn/transformer.js';
@@ -19,6 +21,8 @@ const workload = WORKLOADS.find((w) => w.name === name);
 if (workload === undefined) throw new Error(`unknown workload ${name}`);
 const steps = Number.parseInt(stepsArg, 10);
 for (const line of await activateRequestedBackend(process.env.STITCH_BACKEND)) console.error(line);
+// as the trainer does: the wasm backend trains with its tensors in the module's memory (unless STITCH_WASM_RESIDENT=0)
+enterResidentTraining();
 const device = backend();
 const { config, batchSize: B } = workload;
 const rng = new Rng(0);
@@ -35,7 +39,8 @@ const batch: TransformerInput = {
 };
 const schedule = linearWarmup(10_000);
 const gpu = device instanceof WebGpuBackend ? device : null;
-if (gpu !== null) {
+const wasmResident = device instanceof WasmResidentBackend ? device : null;
+if (device.resident) {
   model.place();
   // the batch is drawn once and reused, as on the PyTorch side: one upload, kept for the run
   stageUploads([batch.states, batch.actions, batch.returnsToGo, batch.timesteps, batch.mask!]);
@@ -51,13 +56,17 @@ for (let i = 0; i < 5; i++) step();
 await device.idle();
 let median: number;
 let dispatchesPerStep: number | null = null;
+let copiedPerStep: number | null = null;
 if (gpu === null) {
+  const copies = wasmResident?.wasm.copies;
+  const copiedBefore = copies === undefined ? 0 : copies.bytesIn + copies.bytesOut;
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const start = performance.now();
     step();
     times.push(performance.now() - start);
   }
+  if (copies !== undefined) copiedPerStep = (copies.bytesIn + copies.bytesOut - copiedBefore) / steps / 1048576;
   times.sort((a, b) => a - b);
   median = times[Math.floor(times.length / 2)] as number;
 } else {
@@ -91,6 +100,7 @@ console.log(JSON.stringify({
   name,
   backend: device.name,
   threads: device.threads(),
+  ...(wasmResident === null ? {} : { resident: true, copied_mb_per_step: copiedPerStep }),
   ...(gpu === null ? {} : { adapter: gpu.describe(), dispatches_per_step: dispatchesPerStep, peak_device_mb: gpu.runtime.stats.bytesCreated / 1048576 }),
   ms_per_step: median,
   peak_rss_mb: process.resourceUsage().maxRSS / 1024,

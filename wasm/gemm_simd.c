@@ -17,6 +17,14 @@
 
 #define MR 4
 #define NR 8
+
+/* acc + a b: one fused multiply-add where the engine has relaxed SIMD (the stitch-relaxed.wasm
+ * build), a multiply and an add otherwise (stitch.wasm) */
+#ifdef __wasm_relaxed_simd__
+#define MADD(acc, a, b) __builtin_wasm_relaxed_madd_f32x4((a), (b), (acc))
+#else
+#define MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
+#endif
 /* KC x NR floats of B (8 KiB) stay in L1 while a block of A (MC x KC, 64 KiB) sits in L2 */
 #define KC 256
 #define MC 64
@@ -73,15 +81,15 @@ static void micro_kernel(int depth, const float *a, const float *b, float *c, in
   for (int p = 0; p < depth; p++) {
     v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
     v128_t a0 = wasm_v128_load32_splat(a), a1 = wasm_v128_load32_splat(a + 1);
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
-    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
-    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
+    c00 = MADD(c00, a0, b0);
+    c01 = MADD(c01, a0, b1);
+    c10 = MADD(c10, a1, b0);
+    c11 = MADD(c11, a1, b1);
     v128_t a2 = wasm_v128_load32_splat(a + 2), a3 = wasm_v128_load32_splat(a + 3);
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a2, b0));
-    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a2, b1));
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a3, b0));
-    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a3, b1));
+    c20 = MADD(c20, a2, b0);
+    c21 = MADD(c21, a2, b1);
+    c30 = MADD(c30, a3, b0);
+    c31 = MADD(c31, a3, b1);
     a += MR;
     b += NR;
   }

@@ -11,7 +11,7 @@
 import type { Scalar } from './scalar.js';
 import type { FloatArray, IndexStorage, Storage } from './storage.js';
 
-export { isHostStorage, type FloatArray, type IndexStorage, type Storage } from './storage.js';
+export { isHostStorage, isWasmArray, type FloatArray, type IndexStorage, type Storage, type WasmArray } from './storage.js';
 
 export type Activation = 'relu' | 'gelu_tanh' | 'gelu_erf' | 'tanh' | 'mish';
 

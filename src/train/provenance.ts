@@ -89,7 +89,7 @@ export function recordSession(runDir: string, kind: SessionProvenance['kind'], f
     sessions = [];
   }
   const session: SessionProvenance = {
-    kind, startedAt: new Date().toISOString(), fromStep, ...stitchBuild(), commandLine: cliCommandLine(), backend: describeBackend(),
+    kind, startedAt: new Date().toISOString(), fromStep, ...stitchBuild(), commandLine: cliCommandLine(), backend: describeBackend({ training: true }),
   };
   writeFileAtomic(path, `${JSON.stringify({ format: 'stitch-provenance', formatVersion: 1, sessions: [...sessions, session] }, null, 2)}\n`);
   return session;

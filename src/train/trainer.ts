@@ -49,7 +49,7 @@ import { CHECKPOINT_DIR, CONFIG_FILE, EVAL_FILE, LOCK_FILE, POLICY_FILE, readRun
 import { algorithmSamplerOptions } from './sampling.js';
 import { scheduleWarnings } from './schedules.js';
 import { UpdateSnapshot } from './snapshot.js';
-import { onHost, placeAlgorithm } from './residency.js';
+import { enterTrainingBackend, onHost, placeAlgorithm } from './residency.js';
 import { settleFiniteChecks, takeDeferredChecks, type DeferredFiniteCheck } from '../nn/nonfinite.js';
 
 // the run-file names and reader live in run-files.ts; re-exported for the public API
@@ -369,6 +369,15 @@ interface Resumed {
 const YIELD_MS = 50;
 
 async function runLoop(runDir: string, session: Session, resumed: Resumed | null, io: TrainIO, signal: AbortSignal | undefined): Promise<TrainOutcome> {
+  const leave = enterTrainingBackend(session.algorithm);
+  try {
+    return await runSteps(runDir, session, resumed, io, signal);
+  } finally {
+    await leave();
+  }
+}
+
+async function runSteps(runDir: string, session: Session, resumed: Resumed | null, io: TrainIO, signal: AbortSignal | undefined): Promise<TrainOutcome> {
   const { config, algorithm, sampler } = session;
   const logs = new RunLogs(runDir);
   let step = resumed?.state.step ?? 0;

@@ -2,7 +2,8 @@
  * The CPU backends as tensors see them: storage is a host typed array, an upload borrows the
  * caller's array, a read copies, and every kernel call goes straight to the wrapped `Backend`
  * (js, native or wasm) after checking that its arrays are host arrays; the generic kernels run
- * the one host implementation all CPU backends share (generic.ts).
+ * the one host implementation all CPU backends share (generic.ts). The wasm backend's training
+ * variant (wasm-resident.ts) subclasses it: the same calls, on views of the module's memory.
  */
 import {
   isHostStorage,
@@ -13,28 +14,29 @@ import {
 import { Scalar } from '../scalar.js';
 import { hostGenericKernels } from './generic.js';
 
-function host(storage: Storage): FloatArray {
-  if (!isHostStorage(storage)) throw new TypeError('a device array reached a CPU backend (tensors of two backends mixed)');
-  return storage;
-}
-
-function hostOrNull(storage: Storage | null): FloatArray | null {
-  return storage === null ? null : host(storage);
-}
-
-function hostIndex(storage: IndexStorage): Int32Array {
-  if (!(storage instanceof Int32Array)) throw new TypeError('device indices reached a CPU backend (tensors of two backends mixed)');
-  return storage;
-}
-
-function hostCall(call: GemmCall<Storage>): GemmCall {
-  return { ...call, a: host(call.a), b: host(call.b), c: host(call.c) };
-}
-
 export class HostTensorBackend implements TensorBackend {
-  readonly resident = false;
+  readonly resident: boolean = false;
 
   constructor(readonly kernels: Backend, private readonly description: () => string = () => '') {}
+
+  /** the typed array the kernels run on (here the storage itself; a subclass may keep it elsewhere) */
+  protected array(storage: Storage): FloatArray {
+    if (!isHostStorage(storage)) throw new TypeError('a device array reached a CPU backend (tensors of two backends mixed)');
+    return storage;
+  }
+
+  private arrayOrNull(storage: Storage | null): FloatArray | null {
+    return storage === null ? null : this.array(storage);
+  }
+
+  protected indices(storage: IndexStorage): Int32Array {
+    if (!(storage instanceof Int32Array)) throw new TypeError('device indices reached a CPU backend (tensors of two backends mixed)');
+    return storage;
+  }
+
+  private call(call: GemmCall<Storage>): GemmCall {
+    return { ...call, a: this.array(call.a), b: this.array(call.b), c: this.array(call.c) };
+  }
 
   get name(): Backend['name'] {
     return this.kernels.name;
@@ -56,7 +58,7 @@ export class HostTensorBackend implements TensorBackend {
     return new Float32Array(n);
   }
 
-  release(): void {
+  release(_storage: Storage): void {
     // host arrays are pooled by the tensor layer (bufferPool) or left to the garbage collector
   }
 
@@ -73,11 +75,11 @@ export class HostTensorBackend implements TensorBackend {
   }
 
   write(storage: Storage, data: FloatArray): void {
-    host(storage).set(data);
+    this.array(storage).set(data);
   }
 
   read(storage: Storage, n: number): Promise<FloatArray> {
-    return Promise.resolve(host(storage).slice(0, n));
+    return Promise.resolve(this.array(storage).slice(0, n));
   }
 
   idle(): Promise<void> {
@@ -86,23 +88,23 @@ export class HostTensorBackend implements TensorBackend {
 
   clipByGlobalNorm(arrays: readonly NormArray[], maxNorm: number | null, eps: number): Scalar {
     let total = 0;
-    for (const { array, n } of arrays) total += this.kernels.sumSquares(host(array), n);
+    for (const { array, n } of arrays) total += this.kernels.sumSquares(this.array(array), n);
     const norm = Math.sqrt(total);
     if (maxNorm !== null) {
       const coefficient = maxNorm / (norm + eps);
-      if (coefficient < 1) for (const { array, n } of arrays) this.kernels.scale(host(array), coefficient, n);
+      if (coefficient < 1) for (const { array, n } of arrays) this.kernels.scale(this.array(array), coefficient, n);
     }
     return Scalar.of(norm);
   }
 
   finiteGuard(loss: Storage, norm: Scalar): Scalar {
-    return Scalar.of(Number.isFinite(host(loss)[0]) && Number.isFinite(norm.now) ? 0 : Number.NaN);
+    return Scalar.of(Number.isFinite(this.array(loss)[0]) && Number.isFinite(norm.now) ? 0 : Number.NaN);
   }
 
   countNonFinite(arrays: readonly NormArray[]): Scalar {
     let count = 0;
     for (const { array, n } of arrays) {
-      const data = host(array);
+      const data = this.array(array);
       // one vectorised pass: a sum of squares (accumulated in double) is finite exactly when every float32 value is
       if (data instanceof Float32Array && Number.isFinite(this.kernels.sumSquares(data, n))) continue;
       // x - x is 0 for every finite x and NaN for NaN and ±Infinity
@@ -115,63 +117,63 @@ export class HostTensorBackend implements TensorBackend {
     transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
     a: Storage, lda: number, b: Storage, ldb: number, beta: number, c: Storage, ldc: number, batch?: GemmBatch,
   ): void {
-    this.kernels.gemm(transA, transB, m, n, k, alpha, host(a), lda, host(b), ldb, beta, host(c), ldc, batch);
+    this.kernels.gemm(transA, transB, m, n, k, alpha, this.array(a), lda, this.array(b), ldb, beta, this.array(c), ldc, batch);
   }
 
   gemmPair(first: GemmCall<Storage>, second: GemmCall<Storage>): void {
-    this.kernels.gemmPair(hostCall(first), hostCall(second));
+    this.kernels.gemmPair(this.call(first), this.call(second));
   }
 
   addBiasRows(x: Storage, bias: Storage, rows: number, cols: number): void {
-    this.kernels.addBiasRows(host(x), host(bias), rows, cols);
+    this.kernels.addBiasRows(this.array(x), this.array(bias), rows, cols);
   }
 
   sumRows(x: Storage, rows: number, cols: number, out: Storage, accumulate: boolean): void {
-    this.kernels.sumRows(host(x), rows, cols, host(out), accumulate);
+    this.kernels.sumRows(this.array(x), rows, cols, this.array(out), accumulate);
   }
 
   add(a: Storage, b: Storage, out: Storage, n: number): void {
-    this.kernels.add(host(a), host(b), host(out), n);
+    this.kernels.add(this.array(a), this.array(b), this.array(out), n);
   }
 
   axpy(alpha: number, x: Storage, y: Storage, n: number): void {
-    this.kernels.axpy(alpha, host(x), host(y), n);
+    this.kernels.axpy(alpha, this.array(x), this.array(y), n);
   }
 
   scale(x: Storage, alpha: number, n: number): void {
-    this.kernels.scale(host(x), alpha, n);
+    this.kernels.scale(this.array(x), alpha, n);
   }
 
   activation(kind: Activation, x: Storage, out: Storage, n: number): void {
-    this.kernels.activation(kind, host(x), host(out), n);
+    this.kernels.activation(kind, this.array(x), this.array(out), n);
   }
 
   activationBackward(kind: Activation, x: Storage, gradOut: Storage, gradX: Storage, n: number, accumulate: boolean): void {
-    this.kernels.activationBackward(kind, host(x), host(gradOut), host(gradX), n, accumulate);
+    this.kernels.activationBackward(kind, this.array(x), this.array(gradOut), this.array(gradX), n, accumulate);
   }
 
   biasActivation(kind: Activation, x: Storage, bias: Storage, out: Storage, rows: number, cols: number): void {
-    this.kernels.biasActivation(kind, host(x), host(bias), host(out), rows, cols);
+    this.kernels.biasActivation(kind, this.array(x), this.array(bias), this.array(out), rows, cols);
   }
 
   activationBackwardBias(
     kind: Activation, x: Storage, gradOut: Storage, gradX: Storage, biasGrad: Storage, rows: number, cols: number, accumulate: boolean,
   ): void {
-    this.kernels.activationBackwardBias(kind, host(x), host(gradOut), host(gradX), host(biasGrad), rows, cols, accumulate);
+    this.kernels.activationBackwardBias(kind, this.array(x), this.array(gradOut), this.array(gradX), this.array(biasGrad), rows, cols, accumulate);
   }
 
   dropout(x: Storage, out: Storage, n: number, p: number, seed: number): void {
-    this.kernels.dropout(host(x), host(out), n, p, seed);
+    this.kernels.dropout(this.array(x), this.array(out), n, p, seed);
   }
 
   dropoutBackward(gradOut: Storage, gradX: Storage, n: number, p: number, seed: number, accumulate: boolean): void {
-    this.kernels.dropoutBackward(host(gradOut), host(gradX), n, p, seed, accumulate);
+    this.kernels.dropoutBackward(this.array(gradOut), this.array(gradX), n, p, seed, accumulate);
   }
 
   layerNorm(
     x: Storage, gamma: Storage, beta: Storage, out: Storage, mean: Storage, rstd: Storage, rows: number, cols: number, eps: number,
   ): void {
-    this.kernels.layerNorm(host(x), host(gamma), host(beta), host(out), host(mean), host(rstd), rows, cols, eps);
+    this.kernels.layerNorm(this.array(x), this.array(gamma), this.array(beta), this.array(out), this.array(mean), this.array(rstd), rows, cols, eps);
   }
 
   layerNormBackward(
@@ -179,78 +181,78 @@ export class HostTensorBackend implements TensorBackend {
     gradX: Storage, gradGamma: Storage, gradBeta: Storage, rows: number, cols: number, accumulate: boolean,
   ): void {
     this.kernels.layerNormBackward(
-      host(x), host(gamma), host(mean), host(rstd), host(gradOut), host(gradX), host(gradGamma), host(gradBeta), rows, cols, accumulate,
+      this.array(x), this.array(gamma), this.array(mean), this.array(rstd), this.array(gradOut), this.array(gradX), this.array(gradGamma), this.array(gradBeta), rows, cols, accumulate,
     );
   }
 
   attention(qkv: Storage, keyMask: Storage | null, probs: Storage, out: Storage, shape: AttentionShape): void {
-    this.kernels.attention(host(qkv), hostOrNull(keyMask), host(probs), host(out), shape);
+    this.kernels.attention(this.array(qkv), this.arrayOrNull(keyMask), this.array(probs), this.array(out), shape);
   }
 
   attentionBackward(qkv: Storage, probs: Storage, gradOut: Storage, gradQkv: Storage, shape: AttentionShape, accumulate: boolean): void {
-    this.kernels.attentionBackward(host(qkv), host(probs), host(gradOut), host(gradQkv), shape, accumulate);
+    this.kernels.attentionBackward(this.array(qkv), this.array(probs), this.array(gradOut), this.array(gradQkv), shape, accumulate);
   }
 
   gatherRows(table: Storage, index: IndexStorage, out: Storage, cols: number): void {
-    this.kernels.gatherRows(host(table), hostIndex(index), host(out), cols);
+    this.kernels.gatherRows(this.array(table), this.indices(index), this.array(out), cols);
   }
 
   scatterAddRows(gradOut: Storage, index: IndexStorage, gradTable: Storage, cols: number): void {
-    this.kernels.scatterAddRows(host(gradOut), hostIndex(index), host(gradTable), cols);
+    this.kernels.scatterAddRows(this.array(gradOut), this.indices(index), this.array(gradTable), cols);
   }
 
   fill(x: Storage, value: number, n: number): void {
-    hostGenericKernels.fill(host(x), value, n);
+    hostGenericKernels.fill(this.array(x), value, n);
   }
 
   copyBlocks(src: Storage, dst: Storage, blocks: CopyBlocks, accumulate: boolean): void {
-    hostGenericKernels.copyBlocks(host(src), host(dst), blocks, accumulate);
+    hostGenericKernels.copyBlocks(this.array(src), this.array(dst), blocks, accumulate);
   }
 
   unary(kind: UnaryKind, x: Storage, out: Storage, n: number, a: number, b: number): void {
-    hostGenericKernels.unary(kind, host(x), host(out), n, a, b);
+    hostGenericKernels.unary(kind, this.array(x), this.array(out), n, a, b);
   }
 
   unaryBackward(kind: UnaryKind, x: Storage, y: Storage, gradOut: Storage, gradX: Storage, n: number, a: number, b: number, accumulate: boolean): void {
-    hostGenericKernels.unaryBackward(kind, host(x), host(y), host(gradOut), host(gradX), n, a, b, accumulate);
+    hostGenericKernels.unaryBackward(kind, this.array(x), this.array(y), this.array(gradOut), this.array(gradX), n, a, b, accumulate);
   }
 
   binary(kind: BinaryKind, a: Storage, b: Storage, out: Storage, layout: BroadcastLayout): void {
-    hostGenericKernels.binary(kind, host(a), host(b), host(out), layout);
+    hostGenericKernels.binary(kind, this.array(a), this.array(b), this.array(out), layout);
   }
 
   binaryBackward(
     kind: BinaryKind, a: Storage, b: Storage, gradOut: Storage, gradInput: Storage, input: 'a' | 'b', layout: BroadcastLayout, accumulate: boolean,
   ): void {
-    hostGenericKernels.binaryBackward(kind, host(a), host(b), host(gradOut), host(gradInput), input, layout, accumulate);
+    hostGenericKernels.binaryBackward(kind, this.array(a), this.array(b), this.array(gradOut), this.array(gradInput), input, layout, accumulate);
   }
 
   reduceTo(x: Storage, out: Storage, layout: ReduceLayout, accumulate: boolean): void {
-    hostGenericKernels.reduceTo(host(x), host(out), layout, accumulate);
+    hostGenericKernels.reduceTo(this.array(x), this.array(out), layout, accumulate);
   }
 
   expand(x: Storage, out: Storage, layout: ReduceLayout, accumulate: boolean): void {
-    hostGenericKernels.expand(host(x), host(out), layout, accumulate);
+    hostGenericKernels.expand(this.array(x), this.array(out), layout, accumulate);
   }
 
   mseRows(pred: Storage, target: Storage, weights: Storage | null, out: Storage, rows: number, cols: number, normalizer: number): void {
-    hostGenericKernels.mseRows(host(pred), host(target), hostOrNull(weights), host(out), rows, cols, normalizer);
+    hostGenericKernels.mseRows(this.array(pred), this.array(target), this.arrayOrNull(weights), this.array(out), rows, cols, normalizer);
   }
 
   mseRowsBackward(
     pred: Storage, target: Storage, weights: Storage | null, gradOut: Storage, gradInput: Storage,
     rows: number, cols: number, normalizer: number, sign: 1 | -1, accumulate: boolean,
   ): void {
-    hostGenericKernels.mseRowsBackward(host(pred), host(target), hostOrNull(weights), host(gradOut), host(gradInput), rows, cols, normalizer, sign, accumulate);
+    hostGenericKernels.mseRowsBackward(this.array(pred), this.array(target), this.arrayOrNull(weights), this.array(gradOut), this.array(gradInput), rows, cols, normalizer, sign, accumulate);
   }
 
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, n: number, step: AdamStep, guard?: Storage): void {
-    if (guard !== undefined && !Number.isFinite(host(guard)[0])) return;
-    this.kernels.adamUpdate(host(param), host(grad), host(m), host(v), n, step);
+    if (guard !== undefined && !Number.isFinite(this.array(guard)[0])) return;
+    this.kernels.adamUpdate(this.array(param), this.array(grad), this.array(m), this.array(v), n, step);
   }
 
   lambUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, update: Storage, n: number, step: AdamStep, guard?: Storage): void {
-    if (guard !== undefined && !Number.isFinite(host(guard)[0])) return;
-    this.kernels.lambUpdate(host(param), host(grad), host(m), host(v), host(update), n, step);
+    if (guard !== undefined && !Number.isFinite(this.array(guard)[0])) return;
+    this.kernels.lambUpdate(this.array(param), this.array(grad), this.array(m), this.array(v), this.array(update), n, step);
   }
 }

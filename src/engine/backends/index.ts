@@ -12,6 +12,7 @@ import { JsBackend } from './js.js';
 import { blasInfo, loadNativeBackend, loadWasmBackend } from './native-loader.js';
 import type { NativeBackend } from './native.js';
 import { WasmBackend } from './wasm.js';
+import { WasmResidentBackend } from './wasm-resident.js';
 
 export type { BackendName } from '../backend.js';
 /** the backends chosen synchronously at start-up (webgpu needs an asynchronous device request: webgpu-backend.ts) */
@@ -69,6 +70,41 @@ export function createBackend(name: HostBackendName | 'auto'): BackendChoice {
   return { backend: hostTensorBackend(new JsBackend()), fallbackReason: `native unavailable: ${native.message}; wasm unavailable: ${wasm.message}` };
 }
 
+const residentVariants = new WeakMap<WasmBackend, WasmResidentBackend>();
+
+/**
+ * The backend a training run's steps use when `active` is the host wasm backend: the same kernels
+ * with every tensor in the module's memory (wasm-resident.ts). Null for any other backend, and
+ * when STITCH_WASM_RESIDENT=0 (tensors then stay host arrays copied per op: for comparisons).
+ */
+export function residentTrainingBackend(active: TensorBackend): WasmResidentBackend | null {
+  if (!(active instanceof HostTensorBackend) || active.resident || !(active.kernels instanceof WasmBackend)) return null;
+  if (environment('STITCH_WASM_RESIDENT') === '0') return null;
+  let variant = residentVariants.get(active.kernels);
+  if (variant === undefined) {
+    variant = new WasmResidentBackend(active.kernels, active);
+    residentVariants.set(active.kernels, variant);
+  }
+  return variant;
+}
+
+/**
+ * Moves the ops to `residentTrainingBackend(backend())` when there is one; returns the function
+ * that moves them back (the fallback reason `stitch info` and provenance print is kept).
+ */
+export function enterResidentTraining(): () => void {
+  const previous = backend();
+  const resident = residentTrainingBackend(previous);
+  if (resident === null) return () => undefined;
+  const reason = fallbackReason;
+  active = resident;
+  return () => {
+    if (active !== resident) return;
+    active = previous;
+    fallbackReason = reason;
+  };
+}
+
 export function parseBackendName(value: string | undefined): HostBackendName | 'auto' {
   if (value === undefined || value === '' || value === 'auto') return 'auto';
   if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as HostBackendName;
@@ -99,8 +135,10 @@ function isTensorBackend(candidate: TensorBackend | Backend): candidate is Tenso
   return 'resident' in candidate;
 }
 
-export function describeBackend(): string {
-  const current = backend();
+/** one line for `stitch info` and provenance; `training`: the backend a run's steps use (the wasm backend's module-memory variant) */
+export function describeBackend(options: { training?: boolean } = {}): string {
+  const active = backend();
+  const current = options.training === true ? residentTrainingBackend(active) ?? active : active;
   const detail = current.describe();
   const why = fallbackReason !== undefined ? ` (${fallbackReason})` : '';
   return `${current.name} backend, ${current.threads()} thread(s)${detail === '' ? '' : `, ${detail}`}${why}`;

@@ -53,7 +53,7 @@ export class GemmWorker {
   private readonly floats: Float64Array;
   private data: Float32Array<ArrayBufferLike> = new Float32Array(0);
   private sequence = 0;
-  private pending: { c: Float32Array; m: number; n: number; ldc: number; count: number; strideC: number } | undefined;
+  private pending: { c: Float32Array | (() => Float32Array); m: number; n: number; ldc: number; count: number; strideC: number } | undefined;
 
   constructor(private readonly worker: NodeWorker, private readonly port: NodeMessagePort, controlBuffer: SharedArrayBuffer) {
     this.control = new Int32Array(controlBuffer, 0, CONTROL_FLOATS_OFFSET / 4);
@@ -95,8 +95,12 @@ export class GemmWorker {
     this.wait();
   }
 
-  /** lengths are the elements each operand spans (as `WasmBackend.gemm` computes them) */
-  start(call: GemmCall, batch: GemmBatch, lengths: { a: number; b: number; c: number }): void {
+  /**
+   * lengths are the elements each operand spans (as `WasmBackend.gemm` computes them). `findC`,
+   * for a C in the calling module's memory: finds C again at `finish`, since the calling thread's
+   * part may grow that memory meanwhile (which detaches `call.c`).
+   */
+  start(call: GemmCall, batch: GemmBatch, lengths: { a: number; b: number; c: number }, findC?: () => Float32Array): void {
     const { a, b, c } = call;
     if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(c instanceof Float32Array)) throw new TypeError('wasm backend: float32 only');
     const offsetB = lengths.a, offsetC = lengths.a + lengths.b;
@@ -127,7 +131,7 @@ export class GemmWorker {
     this.floats[0] = call.alpha;
     this.floats[1] = call.beta;
     w[CONTROL.failed] = 0;
-    this.pending = { c, m: call.m, n: call.n, ldc: call.ldc, count: batch.count, strideC: batch.strideC };
+    this.pending = { c: findC ?? c, m: call.m, n: call.n, ldc: call.ldc, count: batch.count, strideC: batch.strideC };
     this.signal(COMMAND.gemm);
   }
 
@@ -138,11 +142,12 @@ export class GemmWorker {
     this.wait();
     if (Atomics.load(this.control, CONTROL.failed) !== 0) throw new Error('wasm backend: a GEMM worker failed');
     const offsetC = this.control[CONTROL.offsetC] as number;
+    const c = typeof job.c === 'function' ? job.c() : job.c;
     // row by row: a column block of C leaves other threads' columns between its rows
     for (let i = 0; i < job.count; i++) {
       for (let r = 0; r < job.m; r++) {
         const at = i * job.strideC + r * job.ldc;
-        job.c.set(this.data.subarray(offsetC + at, offsetC + at + job.n), at);
+        c.set(this.data.subarray(offsetC + at, offsetC + at + job.n), at);
       }
     }
   }

@@ -5,10 +5,11 @@
  * `WasmBackend.compile` where synchronous compilation is not allowed); reading the file from disk is
  * Node's part (wasm-node.ts).
  *
- * Tensors live in host memory (`Float32Array` views, as the `Backend` interface passes them), so
- * each op copies its inputs into the module's linear memory, runs, and copies its outputs back. The
- * copies go through one grow-only arena reused by every op: after the first steps no op allocates.
- * Arrays an op only writes, and fully, are not copied in. float32 only, like the native backend.
+ * Arrays that are views of the module's own memory (the training variant keeps every tensor there:
+ * wasm-resident.ts) go to the kernels as they are. Any other host array is copied into the
+ * module's linear memory, the kernel runs, and its outputs are copied back; the copies go through
+ * one grow-only arena reused by every op, so after the first steps no op allocates. Arrays an op
+ * only writes, and fully, are not copied in. float32 only, like the native backend.
  */
 import type { Activation, AdamStep, AttentionShape, Backend, FloatArray, GemmBatch, GemmCall } from '../backend.js';
 import type { GemmWorker } from './wasm-threads.js';
@@ -143,6 +144,8 @@ function gemmExtents(
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
+  /** bytes copied into and out of the module by ops (arrays that were not views of its memory) */
+  readonly copies = { bytesIn: 0, bytesOut: 0 };
   private arenaPointer = 0;
   private arenaBytes = 0;
   private workers: GemmWorker[] = [];
@@ -160,6 +163,32 @@ export class WasmBackend implements Backend {
 
   static async compile(bytes: WasmBytes, startWorkers?: StartGemmWorkers): Promise<WasmBackend> {
     return new WasmBackend(instantiate(await WebAssembly.compile(bytes)), startWorkers);
+  }
+
+  /** the module's memory now (replaced whenever it grows: make views from it, never keep them) */
+  get memory(): ArrayBuffer {
+    return this.kernels.memory.buffer;
+  }
+
+  /** `bytes` of the module's memory, 16-byte aligned; 0 when it cannot grow that far */
+  allocateBytes(bytes: number): number {
+    return this.kernels.stitch_alloc(bytes);
+  }
+
+  freeBytes(pointer: number): void {
+    this.kernels.stitch_release(pointer);
+  }
+
+  /** true for a view of the module's memory, which a kernel can use where it is */
+  private inMemory(array: Float32Array | Int32Array): boolean {
+    return array.buffer === this.kernels.memory.buffer;
+  }
+
+  /** a view of the module's memory as a function that finds it again after the memory grows */
+  private relocatable(c: Float32Array): (() => Float32Array) | undefined {
+    if (!this.inMemory(c)) return undefined;
+    const { byteOffset, length } = c;
+    return () => new Float32Array(this.kernels.memory.buffer, byteOffset, length);
   }
 
   describe(): string {
@@ -197,35 +226,44 @@ export class WasmBackend implements Backend {
     this.workers.push(...more);
   }
 
-  /** Copies the operands into the arena, runs `kernel` on their addresses, copies outputs back. */
+  /**
+   * Runs `kernel` on the operands' addresses: views of the module's memory as they are, other
+   * arrays copied into the arena first (and their outputs copied back).
+   */
   private run<T>(operands: Operand[], kernel: (...pointers: number[]) => T): T {
-    let total = 0;
-    for (const operand of operands) total += Math.ceil((operand.length * 4) / ALIGN) * ALIGN;
-    this.reserve(total);
     const pointers: number[] = [];
+    const copied: boolean[] = [];
+    let total = 0;
+    for (const { array, length } of operands) {
+      if (array !== null && array.length < length) throw new RangeError(`wasm backend: an array of ${array.length} elements is shorter than the ${length} the op needs`);
+      const resident = array !== null && this.inMemory(array);
+      // taken before the arena may grow the memory, which detaches every view of it
+      pointers.push(array === null ? 0 : resident ? array.byteOffset : -1);
+      copied.push(array !== null && !resident);
+      if (array !== null && !resident) total += Math.ceil((length * 4) / ALIGN) * ALIGN;
+    }
+    if (total > 0) this.reserve(total);
     let offset = this.arenaPointer;
     const buffer = this.kernels.memory.buffer;
-    for (const { array, length, direction } of operands) {
-      if (array === null) {
-        pointers.push(0);
-        continue;
-      }
-      if (array.length < length) throw new RangeError(`wasm backend: an array of ${array.length} elements is shorter than the ${length} the op needs`);
-      pointers.push(offset);
+    operands.forEach(({ array, length, direction }, i) => {
+      if (!copied[i] || array === null) return;
+      pointers[i] = offset;
       if (direction !== 'out' && length > 0) {
         const view = array instanceof Int32Array ? new Int32Array(buffer, offset, length) : new Float32Array(buffer, offset, length);
         view.set(array.length === length ? array : array.subarray(0, length));
+        this.copies.bytesIn += length * 4;
       }
       offset += Math.ceil((length * 4) / ALIGN) * ALIGN;
-    }
+    });
     const result = kernel(...pointers);
     // the kernel may have grown the memory (scratch), which replaces the buffer
     const after = this.kernels.memory.buffer;
     operands.forEach(({ array, length, direction }, i) => {
-      if (array === null || direction === 'in' || length === 0) return;
+      if (!copied[i] || array === null || direction === 'in' || length === 0) return;
       const pointer = pointers[i] as number;
       if (array instanceof Int32Array) array.set(new Int32Array(after, pointer, length));
       else array.set(new Float32Array(after, pointer, length));
+      this.copies.bytesOut += length * 4;
     });
     return result;
   }
@@ -299,7 +337,7 @@ export class WasmBackend implements Backend {
     try {
       calls.slice(1).forEach(({ call, batch: part }, i) => {
         const worker = workers[i] as GemmWorker;
-        worker.start(call, part, gemmExtents(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.lda, call.ldb, call.ldc, part));
+        worker.start(call, part, gemmExtents(call.transA, call.transB, call.m, call.n, call.k, call.alpha, call.lda, call.ldb, call.ldc, part), this.relocatable(float32(call.c, 'C')));
         started.push(worker);
       });
       const first = calls[0];
@@ -350,7 +388,7 @@ export class WasmBackend implements Backend {
     }
     const one: GemmBatch = { count: 1, strideA: 0, strideB: 0, strideC: 0 };
     const s = { ...second, a: float32(second.a, 'A'), b: float32(second.b, 'B'), c: float32(second.c, 'C') };
-    worker.start(s, one, gemmExtents(s.transA, s.transB, s.m, s.n, s.k, s.alpha, s.lda, s.ldb, s.ldc, one));
+    worker.start(s, one, gemmExtents(s.transA, s.transB, s.m, s.n, s.k, s.alpha, s.lda, s.ldb, s.ldc, one), this.relocatable(s.c));
     try {
       this.gemmSingle(first.transA, first.transB, first.m, first.n, first.k, first.alpha, first.a, first.lda, first.b, first.ldb, first.beta, first.c, first.ldc);
     } finally {

@@ -10,6 +10,7 @@
  */
 import {
   isHostStorage,
+  isWasmArray,
   type Activation, type AdamStep, type AttentionShape, type BinaryKind, type BroadcastLayout, type CopyBlocks,
   type FloatArray, type GemmBatch, type GemmCall, type IndexStorage, type NormArray, type ReduceLayout,
   type Storage, type TensorBackend, type UnaryKind,
@@ -29,7 +30,7 @@ export class WebGpuDeviceLostError extends Error {
 }
 
 function device(storage: Storage): GpuArray {
-  if (isHostStorage(storage)) throw new TypeError('a host array reached the webgpu backend (tensors of two backends mixed)');
+  if (isHostStorage(storage) || isWasmArray(storage)) throw new TypeError('a host array reached the webgpu backend (tensors of two backends mixed)');
   return storage;
 }
 
@@ -38,7 +39,7 @@ function deviceOrNull(storage: Storage | null): GpuArray | null {
 }
 
 function deviceIndex(storage: IndexStorage): GpuArray {
-  if (isHostStorage(storage)) throw new TypeError('host indices reached the webgpu backend');
+  if (isHostStorage(storage) || isWasmArray(storage)) throw new TypeError('host indices reached the webgpu backend');
   return storage;
 }
 
