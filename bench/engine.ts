@@ -62,8 +62,11 @@ function runTorch(name: string, steps: number, device: 'cpu' | 'cuda' = 'cpu'): 
   return lastJsonLine<TorchResult>(result.stdout);
 }
 
-function runWorker(name: string, steps: number, backendName: string | undefined, threads?: number): WorkerResult {
-  const env = { ...process.env };
+/** the wasm backend as it was before tensors lived in the module's memory and products fused their multiply-adds */
+const WASM_COPYING_PLAIN = { STITCH_WASM_RESIDENT: '0', STITCH_WASM_RELAXED: '0' };
+
+function runWorker(name: string, steps: number, backendName: string | undefined, threads?: number, extraEnv: Record<string, string> = {}): WorkerResult {
+  const env = { ...process.env, ...extraEnv };
   if (backendName !== undefined) env.STITCH_BACKEND = backendName;
   if (threads !== undefined) env.STITCH_THREADS = String(threads);
   const worker = spawnSync(process.execPath, [join(here, 'engine-worker.js'), name, String(steps)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
@@ -121,7 +124,10 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
     // the WebAssembly kernels on the same workload, next to the default (native) backend: on all
     // cores, and on one when there are more
     const wasm = ours.backend === 'wasm' ? ours : runWorker(workload.name, steps, 'wasm');
-    const wasmRuns = wasm.threads > 1 ? [wasm, runWorker(workload.name, steps, 'wasm', 1)] : [wasm];
+    const wasmRuns: Array<{ result: WorkerResult; variant: string }> = [{ result: wasm, variant: '' }];
+    if (wasm.threads > 1) wasmRuns.push({ result: runWorker(workload.name, steps, 'wasm', 1), variant: '' });
+    // the same-run reference for what module-memory tensors and relaxed SIMD bring
+    wasmRuns.push({ result: runWorker(workload.name, steps, 'wasm', wasm.threads, WASM_COPYING_PLAIN), variant: ' copying plain-simd' });
     const flops = flopsPerStep(workload);
     const row: BenchRow = {
       name: workload.name,
@@ -143,10 +149,10 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       row.rss_ratio = ours.peak_rss_mb / torch.torch_peak_rss_mb;
     }
     rows.push(row);
-    for (const wasm of wasmRuns) {
+    for (const { result: wasm, variant } of wasmRuns) {
       if (wasm === ours) continue;
       const wasmRow: BenchRow = {
-        name: `${workload.name} wasm ${wasm.threads}t`,
+        name: `${workload.name} wasm ${wasm.threads}t${variant}`,
         backend: wasm.backend,
         threads: wasm.threads,
         ms_per_step: wasm.ms_per_step,

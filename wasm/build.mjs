@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
  * Builds wasm/stitch.wasm from wasm/*.c and the BLAS-free kernels of native/kernels/ with clang-16
- * (wasm32-wasi, SIMD128, wasi-libc for malloc and string functions). The committed binary is what
- * users run, so installing needs npm alone; this script is for developers and CI, which checks
- * that the committed binary matches its sources (test/engine/wasm-build.test.ts).
+ * (wasm32-wasi, SIMD128, wasi-libc for malloc and string functions), and wasm/stitch-relaxed.wasm,
+ * the same sources with relaxed SIMD (the GEMM micro-kernel's multiply-adds fused), which Node
+ * loads where the engine has relaxed SIMD (wasm-node.ts). The committed binaries are what users
+ * run, so installing needs npm alone; this script is for developers and CI, which checks that the
+ * committed binaries match their sources (test/engine/wasm-build.test.ts).
  *
- *   node wasm/build.mjs            rebuild wasm/stitch.wasm
- *   node wasm/build.mjs --out F    build to F instead (the check builds to a temporary file)
+ *   node wasm/build.mjs            rebuild wasm/stitch.wasm and wasm/stitch-relaxed.wasm
+ *   node wasm/build.mjs --out F    build to F and F's -relaxed sibling instead (the check builds
+ *                                  to a temporary directory)
  *
  * Exit code 2 with one line on stderr when clang-16 is missing or the build fails.
  */
@@ -58,8 +61,15 @@ export function installedToolchain() {
   return { pinned, installed };
 }
 
+/** the relaxed-SIMD build's file beside `out`: stitch.wasm -> stitch-relaxed.wasm */
+export function relaxedSibling(out) {
+  return out.replace(/(\.wasm)?$/, '-relaxed.wasm');
+}
+
 export function buildWasm(out) {
-  execFileSync('clang-16', [...FLAGS, '-o', relative(root, out) || out, ...SOURCES], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  for (const [file, extra] of [[out, []], [relaxedSibling(out), ['-mrelaxed-simd']]]) {
+    execFileSync('clang-16', [...FLAGS, ...extra, '-o', relative(root, file) || file, ...SOURCES], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -82,5 +92,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.stderr.write(`wasm/build.mjs: ${reason}\n`);
     process.exit(2);
   }
-  process.stdout.write(`wasm/build.mjs: wrote ${relative(root, out)}\n`);
+  process.stdout.write(`wasm/build.mjs: wrote ${relative(root, out)} and ${relative(root, relaxedSibling(out))}\n`);
 }

@@ -16,7 +16,7 @@ describe('backend selection', () => {
   it('falls back to the WebAssembly kernels when the addon is missing, and says why', () => {
     const { status, stdout } = stitch(['info'], { STITCH_NATIVE_ADDON: '/nonexistent/stitch_native.node', STITCH_BACKEND: 'auto' });
     assert.equal(status, 0);
-    assert.match(stdout, /wasm backend, \d+ thread\(s\), wasm32 SIMD128 kernels \(native unavailable: native addon not built \(\/nonexistent\/stitch_native\.node missing/);
+    assert.match(stdout, /wasm backend, \d+ thread\(s\), wasm32 SIMD128 kernels \(relaxed SIMD: fused multiply-add\) \(native unavailable: native addon not built \(\/nonexistent\/stitch_native\.node missing/);
   });
 
   it('falls back to the TypeScript kernels when the addon and the wasm module are missing, and says why', () => {
@@ -31,10 +31,13 @@ describe('backend selection', () => {
     for (const [args, env] of [[['--backend', 'wasm', 'info'], {}], [['info'], { STITCH_BACKEND: 'wasm' }]] as const) {
       const { status, stdout } = stitch([...args], env);
       assert.equal(status, 0);
-      assert.match(stdout, /^stitch: wasm backend, \d+ thread\(s\), wasm32 SIMD128 kernels$/m);
+      assert.match(stdout, /^stitch: wasm backend, \d+ thread\(s\), wasm32 SIMD128 kernels \(relaxed SIMD: fused multiply-add\)$/m);
     }
     const two = stitch(['--backend', 'wasm', 'info'], { STITCH_THREADS: '2' });
-    assert.match(two.stdout, /^stitch: wasm backend, 2 thread\(s\), wasm32 SIMD128 kernels$/m);
+    assert.match(two.stdout, /^stitch: wasm backend, 2 thread\(s\), wasm32 SIMD128 kernels \(relaxed SIMD: fused multiply-add\)$/m);
+    // the plain build when asked (its results are the same on every machine)
+    const plain = stitch(['--backend', 'wasm', 'info'], { STITCH_WASM_RELAXED: '0' });
+    assert.match(plain.stdout, /^stitch: wasm backend, \d+ thread\(s\), wasm32 SIMD128 kernels$/m);
   });
 
   it('--threads sets the thread count, and rejects a bad count in one line', () => {

@@ -1,5 +1,5 @@
 /**
- * The committed wasm/stitch.wasm is what its sources build to, bit for bit, with the pinned
+ * The committed wasm/stitch.wasm and wasm/stitch-relaxed.wasm are what their sources build to, bit for bit, with the pinned
  * toolchain (wasm/toolchain.json). Skips with a message when clang-16 or a pinned package is
  * missing or at another version, unless STITCH_REQUIRE_WASM_TOOLCHAIN=1 (CI), where that fails.
  */
@@ -30,16 +30,19 @@ function toolchainProblem(): string | undefined {
 
 const problem = toolchainProblem();
 
-it('the committed wasm/stitch.wasm matches its sources bit for bit', { skip: problem !== undefined && !required ? `wasm toolchain: ${problem}` : false }, () => {
+it('the committed wasm/stitch.wasm and wasm/stitch-relaxed.wasm match their sources bit for bit', { skip: problem !== undefined && !required ? `wasm toolchain: ${problem}` : false }, () => {
   assert.equal(problem, undefined, `STITCH_REQUIRE_WASM_TOOLCHAIN=1 but ${problem}`);
   const dir = mkdtempSync(join(tmpdir(), 'stitch-wasm-'));
   try {
     const out = join(dir, 'stitch.wasm');
     const build = spawnSync(process.execPath, [join(root, 'wasm', 'build.mjs'), '--out', out], { cwd: root, encoding: 'utf8' });
     assert.equal(build.status, 0, `wasm/build.mjs failed: ${build.stderr}`);
-    const rebuilt = readFileSync(out);
-    const committed = readFileSync(join(root, 'wasm', 'stitch.wasm'));
-    assert.ok(rebuilt.equals(committed), `wasm/stitch.wasm (${committed.length} bytes) differs from a rebuild of its sources (${rebuilt.length} bytes): run node wasm/build.mjs and commit the result`);
+    for (const name of ['stitch.wasm', 'stitch-relaxed.wasm']) {
+      const rebuilt = readFileSync(join(dir, name));
+      const committed = readFileSync(join(root, 'wasm', name));
+      assert.ok(rebuilt.equals(committed), `wasm/${name} (${committed.length} bytes) differs from a rebuild of its sources (${rebuilt.length} bytes): run node wasm/build.mjs and commit the result`);
+    }
+    assert.ok(!readFileSync(join(dir, 'stitch.wasm')).equals(readFileSync(join(dir, 'stitch-relaxed.wasm'))), 'the relaxed build differs (its multiply-adds are fused)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,9 @@
  * The WebAssembly kernels (wasm/stitch.wasm: native/kernels/ and wasm/gemm_simd.c) against the
  * TypeScript reference (JsBackend): the shared kernel conformance suite (backend-kernel-suite.ts),
  * as native-kernels.test.ts runs it for the addon, plus the wasm threads, argument checks, views
- * and memory growth. The module is committed, so these never skip.
+ * and memory growth, on the build Node loads here (wasm/stitch-relaxed.wasm where the engine has
+ * relaxed SIMD); the suite runs once more on the plain build (wasm/stitch.wasm). The modules are
+ * committed, so these never skip.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -81,7 +83,7 @@ describeKernelConformance('wasm kernels', wasmBackend, {
       });
 
       it('runs products on the calling thread, without waiting, while a worker cannot start', async () => {
-        const bytes = readFileSync(wasmModulePath());
+        const bytes = readFileSync(wasmModulePath(wasmOneThread.relaxed));
         const missing = new URL('file:///nonexistent/stitch-wasm-worker.js');
         const backend = WasmBackend.fromBytes(bytes, (count) => startGemmWorkers(bytes, count, { script: missing }));
         backend.setThreads(2);
@@ -136,4 +138,13 @@ describeKernelConformance('wasm kernels', wasmBackend, {
       });
     });
   },
+});
+
+const plain = WasmBackend.fromBytes(readFileSync(wasmModulePath(false)));
+describeKernelConformance('wasm kernels, the plain SIMD128 build', () => plain);
+
+it('Node here runs the relaxed-SIMD build, and stitch info would say so', () => {
+  assert.equal(wasm.relaxed, true, 'Node 20 with --experimental-wasm-relaxed-simd set at run time, or a newer Node, validates wasm/stitch-relaxed.wasm');
+  assert.match(wasm.describe(), /^wasm32 SIMD128 kernels \(relaxed SIMD: fused multiply-add\)$/);
+  assert.equal(plain.relaxed, false);
 });

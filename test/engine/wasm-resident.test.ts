@@ -166,7 +166,7 @@ describe('stitch --backend wasm train', () => {
       const evaluations = (run: string): unknown => JSON.parse(readFileSync(join(dir, run, 'eval.json'), 'utf8')).last;
       assert.deepEqual(evaluations('resident'), evaluations('copying'));
       const backendOf = (run: string): string => (JSON.parse(readFileSync(join(dir, run, 'provenance.json'), 'utf8')) as { sessions: Array<{ backend: string }> }).sessions[0]!.backend;
-      assert.match(backendOf('resident'), /^wasm backend, \d thread\(s\), wasm32 SIMD128 kernels, tensors in the module's memory while training/);
+      assert.match(backendOf('resident'), /^wasm backend, \d thread\(s\), wasm32 SIMD128 kernels( \(relaxed SIMD: fused multiply-add\))?, tensors in the module's memory while training/);
       assert.doesNotMatch(backendOf('copying'), /module's memory/);
     });
   }

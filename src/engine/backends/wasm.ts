@@ -151,18 +151,19 @@ export class WasmBackend implements Backend {
   private workers: GemmWorker[] = [];
   private threadsUnavailable: string | undefined;
 
-  constructor(private readonly kernels: WasmKernelExports, private readonly startWorkers?: StartGemmWorkers) {}
+  /** `relaxed`: the module is the relaxed-SIMD build (wasm/stitch-relaxed.wasm), for `describe` */
+  constructor(private readonly kernels: WasmKernelExports, private readonly startWorkers?: StartGemmWorkers, readonly relaxed = false) {}
 
   /**
    * Compiles synchronously: fine in Node and in workers; a browser's main thread needs `compile`.
    * Without `startWorkers` the backend has one thread.
    */
-  static fromBytes(bytes: WasmBytes, startWorkers?: StartGemmWorkers): WasmBackend {
-    return new WasmBackend(instantiate(new WebAssembly.Module(bytes)), startWorkers);
+  static fromBytes(bytes: WasmBytes, startWorkers?: StartGemmWorkers, relaxed = false): WasmBackend {
+    return new WasmBackend(instantiate(new WebAssembly.Module(bytes)), startWorkers, relaxed);
   }
 
-  static async compile(bytes: WasmBytes, startWorkers?: StartGemmWorkers): Promise<WasmBackend> {
-    return new WasmBackend(instantiate(await WebAssembly.compile(bytes)), startWorkers);
+  static async compile(bytes: WasmBytes, startWorkers?: StartGemmWorkers, relaxed = false): Promise<WasmBackend> {
+    return new WasmBackend(instantiate(await WebAssembly.compile(bytes)), startWorkers, relaxed);
   }
 
   /** the module's memory now (replaced whenever it grows: make views from it, never keep them) */
@@ -193,7 +194,7 @@ export class WasmBackend implements Backend {
 
   describe(): string {
     const why = this.threadsUnavailable === undefined ? '' : `, one thread: ${this.threadsUnavailable}`;
-    return `wasm32 SIMD128 kernels${why}`;
+    return `wasm32 SIMD128 kernels${this.relaxed ? ' (relaxed SIMD: fused multiply-add)' : ''}${why}`;
   }
 
   /** workers started but not yet running (products stay on the calling thread meanwhile) */
