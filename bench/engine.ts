@@ -31,6 +31,8 @@ interface TorchResult {
   torch_peak_rss_mb: number;
   torch_threads: number;
   torch_version: string;
+  /** the OpenBLAS core type PyTorch ran with (CPU only; null: auto-detected) */
+  openblas_coretype?: string | null;
   /** --device cuda only */
   torch_device?: string;
   torch_peak_device_mb?: number;
@@ -145,6 +147,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       row.torch_ms_per_step = torch.torch_ms_per_step;
       row.torch_peak_rss_mb = torch.torch_peak_rss_mb;
       row.torch_threads = torch.torch_threads;
+      row.torch_openblas_coretype = torch.openblas_coretype ?? 'auto';
       row.ratio = ours.ms_per_step / torch.torch_ms_per_step;
       row.rss_ratio = ours.peak_rss_mb / torch.torch_peak_rss_mb;
     }
