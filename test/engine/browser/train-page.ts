@@ -1,16 +1,21 @@
 /// <reference types="@webgpu/types" />
 /**
- * A few Decision Transformer training steps on the webgpu backend, written once for both places
- * it runs: Node on Dawn (webgpu-browser-training.test.ts calls `trainDecisionTransformer`) and a
- * page in headless Chromium (the test bundles this file with esbuild and calls `trainInPage`,
- * which finds its device through `navigator.gpu`). It imports nothing from Node, so the bundle
- * holds only the engine, the network and the optimizer.
+ * A few Decision Transformer training steps on a device backend (webgpu, or the wasm backend with
+ * its tensors in the module's memory), written once for both places it runs: Node
+ * (webgpu-browser-training.test.ts and wasm-browser-training.test.ts call
+ * `trainDecisionTransformer`) and a page in headless Chromium (the tests bundle this file with
+ * esbuild and call `trainInPage`, which finds its device through `navigator.gpu`, or
+ * `trainWasmInPage`, which fetches the module's bytes from the test's server). It imports nothing
+ * from Node, so the bundle holds only the engine, the network and the optimizer.
  *
  * Everything is generated here from seeds: the weights (the model's Rng, which also draws the
  * dropout streams) and the batch (a second Rng), so both places start from the same numbers.
  */
 import { DecisionTransformer, dtLoss, type DecisionTransformerConfig } from '../../../src/algos/dt.js';
-import { backend, Rng, setBackend, stageUploads } from '../../../src/engine/index.js';
+import { backend, Rng, setBackend, stageUploads, type TensorBackend } from '../../../src/engine/index.js';
+import { HostTensorBackend } from '../../../src/engine/backends/host.js';
+import { WasmBackend } from '../../../src/engine/backends/wasm.js';
+import { WasmResidentBackend } from '../../../src/engine/backends/wasm-resident.js';
 import { WebGpuBackend } from '../../../src/engine/backends/webgpu.js';
 import { ScalarBoards } from '../../../src/engine/scalar-board.js';
 import { requestDevice } from '../../../src/engine/webgpu/device.js';
@@ -74,11 +79,11 @@ function makeBatch(seed: number): TransformerInput & { mask: Float32Array } {
 }
 
 /**
- * Builds the network on `gpu` and runs TRAINING_STEPS clipped AdamW steps (clip 0.25, linear
+ * Builds the network on `gpu` (a device backend: webgpu, or wasm with module-memory tensors) and runs TRAINING_STEPS clipped AdamW steps (clip 0.25, linear
  * warm-up over 3 steps) with dropout on: the batch goes up in one staged upload, each step's
  * scalars come back in one read. Restores the previous backend before returning.
  */
-export async function trainDecisionTransformer(gpu: WebGpuBackend): Promise<TrainingRecord> {
+export async function trainDecisionTransformer(gpu: TensorBackend): Promise<TrainingRecord> {
   const previous = backend();
   setBackend(gpu);
   try {
@@ -118,4 +123,17 @@ export async function trainInPage(): Promise<TrainingRecord | { reason: string }
   } finally {
     found.device.destroy();
   }
+}
+
+/** the wasm backend as training uses it, from the module's bytes (one thread) */
+export async function wasmTrainingBackend(bytes: Uint8Array, relaxed: boolean): Promise<WasmResidentBackend> {
+  const kernels = await WasmBackend.compile(bytes, undefined, relaxed);
+  return new WasmResidentBackend(kernels, new HostTensorBackend(kernels));
+}
+
+/** The page's entry for the wasm backend: the module fetched from the test's server (`file`: stitch.wasm or stitch-relaxed.wasm). */
+export async function trainWasmInPage(file: string): Promise<TrainingRecord> {
+  const response = await fetch(`/${file}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return trainDecisionTransformer(await wasmTrainingBackend(bytes, file.includes('relaxed')));
 }

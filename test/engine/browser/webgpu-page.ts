@@ -1,6 +1,6 @@
 /**
- * The headless Chromium page that the browser WebGPU tests run their bundle in
- * (webgpu-browser.test.ts, webgpu-browser-training.test.ts).
+ * The headless Chromium page that the browser WebGPU and wasm tests run their bundle in
+ * (webgpu-browser.test.ts, webgpu-browser-training.test.ts, wasm-browser-training.test.ts).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,10 +25,11 @@ export interface WebGpuPage {
 /**
  * Call inside a describe: before its first test, bundles `entry` (a compiled module) with esbuild
  * so that its exports are on globalThis[globalName], serves it from localhost and opens it in
- * headless Chromium; after its last, closes both. A Chromium that does not start leaves `page`
+ * headless Chromium (`files`: more paths the server answers, such as a wasm module); after its
+ * last, closes both. A Chromium that does not start leaves `page`
  * undefined and says why in `launchFailure`, for the tests to skip or fail with.
  */
-export function webGpuPageDuringSuite(entry: URL, globalName: string): WebGpuPage {
+export function webGpuPageDuringSuite(entry: URL, globalName: string, files: Record<string, Uint8Array> = {}): WebGpuPage {
   const state: WebGpuPage = { page: undefined, launchFailure: '' };
   let browser: Browser | undefined;
   let server: Server | undefined;
@@ -38,7 +39,9 @@ export function webGpuPageDuringSuite(entry: URL, globalName: string): WebGpuPag
     const script = bundle.outputFiles[0]!.text;
     // navigator.gpu exists only in a secure context: serve the page from localhost
     server = createServer((request, response) => {
+      const file = files[request.url ?? ''];
       if (request.url === '/bundle.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+      else if (file !== undefined) response.writeHead(200, { 'content-type': 'application/wasm' }).end(file);
       else response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script src="/bundle.js"></script>');
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
