@@ -1,6 +1,9 @@
 /**
  * Threads for the WebAssembly backend: workers, each with its own instance of the module, that
- * run part of a product while the calling thread runs the rest (see `WasmBackend.gemm`).
+ * run part of a product while the calling thread runs the rest (see `WasmBackend.gemm`). Node's
+ * workers (`startGemmWorkers`, script wasm-worker.ts) and a page's (`startWebGemmWorkers`, script
+ * wasm-worker-web.ts; the calling thread must itself be a worker there, since a page's main
+ * thread may not block) share everything below but how they start and receive buffers.
  *
  * Debian's wasi-libc has no threaded build, so the module cannot share its memory between
  * threads; instead each worker owns a SharedArrayBuffer through which the calling thread hands it
@@ -11,6 +14,7 @@
  * engine carry no Node built-in; without it the backend simply stays on one thread.
  */
 import type { GemmBatch, GemmCall } from '../backend.js';
+import type { WasmBackend } from './wasm.js';
 
 /** control words, in an Int32Array over each worker's control buffer */
 export const CONTROL = {
@@ -38,13 +42,18 @@ interface NodeWorker {
   unref(): void;
   terminate(): Promise<number>;
 }
-interface NodeMessagePort {
+/** where the calling thread posts a worker's data buffers: Node's MessagePort, or a page's Worker */
+interface MessageTarget {
   postMessage(value: unknown): void;
   unref?(): void;
 }
+/** what closing a worker needs: Node's Worker or a page's */
+interface Terminable {
+  terminate(): unknown;
+}
 interface WorkerThreadsModule {
   Worker: new (url: URL, options: { workerData: unknown; transferList: unknown[]; execArgv: string[] }) => NodeWorker;
-  MessageChannel: new () => { port1: NodeMessagePort; port2: NodeMessagePort };
+  MessageChannel: new () => { port1: MessageTarget; port2: MessageTarget };
 }
 
 /** One worker: `start` hands it a product and returns; `finish` waits and copies its C back. */
@@ -53,9 +62,11 @@ export class GemmWorker {
   private readonly floats: Float64Array;
   private data: Float32Array<ArrayBufferLike> = new Float32Array(0);
   private sequence = 0;
+  /** products (or parts of one) this worker has run: tests check that a split reached a worker */
+  jobs = 0;
   private pending: { c: Float32Array | (() => Float32Array); m: number; n: number; ldc: number; count: number; strideC: number } | undefined;
 
-  constructor(private readonly worker: NodeWorker, private readonly port: NodeMessagePort, controlBuffer: SharedArrayBuffer) {
+  constructor(private readonly worker: Terminable, private readonly port: MessageTarget, controlBuffer: SharedArrayBuffer) {
     this.control = new Int32Array(controlBuffer, 0, CONTROL_FLOATS_OFFSET / 4);
     this.floats = new Float64Array(controlBuffer, CONTROL_FLOATS_OFFSET, 2);
   }
@@ -131,6 +142,7 @@ export class GemmWorker {
     this.floats[0] = call.alpha;
     this.floats[1] = call.beta;
     w[CONTROL.failed] = 0;
+    this.jobs += 1;
     this.pending = { c: findC ?? c, m: call.m, n: call.n, ldc: call.ldc, count: batch.count, strideC: batch.strideC };
     this.signal(COMMAND.gemm);
   }
@@ -185,6 +197,51 @@ export function startGemmWorkers(bytes: Uint8Array, count: number, options: { sc
     worker.on('error', () => undefined);
     port1.unref?.();
     workers.push(new GemmWorker(worker, port1, controlBuffer));
+  }
+  return workers;
+}
+
+/**
+ * A worker's side of one job: the product the control words describe, on `data` (the worker's
+ * shared buffer), with the worker's own instance of the module. Shared by wasm-worker.ts (Node)
+ * and wasm-worker-web.ts (a page).
+ */
+export function runGemmJob(kernels: WasmBackend, control: Int32Array, floats: Float64Array, data: Float32Array): void {
+  const at = (offset: number, length: number): Float32Array => data.subarray(control[offset] as number, (control[offset] as number) + (control[length] as number));
+  kernels.gemm(
+    control[CONTROL.transA] === 1, control[CONTROL.transB] === 1,
+    control[CONTROL.m] as number, control[CONTROL.n] as number, control[CONTROL.k] as number, floats[0] as number,
+    at(CONTROL.offsetA, CONTROL.lengthA), control[CONTROL.lda] as number,
+    at(CONTROL.offsetB, CONTROL.lengthB), control[CONTROL.ldb] as number, floats[1] as number,
+    at(CONTROL.offsetC, CONTROL.lengthC), control[CONTROL.ldc] as number,
+    { count: control[CONTROL.count] as number, strideA: control[CONTROL.strideA] as number, strideB: control[CONTROL.strideB] as number, strideC: control[CONTROL.strideC] as number },
+  );
+}
+
+/** a page's Worker, as far as starting GEMM workers needs it */
+interface WebWorker extends MessageTarget, Terminable {
+  addEventListener(type: 'error', listener: () => void): void;
+}
+type WebWorkerConstructor = new (url: string | URL) => WebWorker;
+
+/**
+ * `count` workers in a page or a page's worker, from `script` (a bundle of wasm-worker-web.ts),
+ * or an Error saying why there are none. The page must be cross-origin isolated (COOP/COEP
+ * headers: SharedArrayBuffer), and the thread that waits for them must be a worker: a page's main
+ * thread may not block in Atomics.wait.
+ */
+export function startWebGemmWorkers(bytes: Uint8Array, count: number, script: string | URL): GemmWorker[] | Error {
+  const scope = globalThis as { Worker?: WebWorkerConstructor; crossOriginIsolated?: boolean };
+  if (typeof scope.Worker !== 'function') return new Error('threads need Web Workers here');
+  if (typeof SharedArrayBuffer !== 'function' || scope.crossOriginIsolated === false) return new Error('threads need a cross-origin isolated page (COOP/COEP headers) for SharedArrayBuffer');
+  const workers: GemmWorker[] = [];
+  for (let i = 0; i < count; i++) {
+    const controlBuffer = new SharedArrayBuffer(CONTROL_BYTES);
+    const worker = new scope.Worker(script);
+    // one that fails to start is never ready, hence never used (as in Node)
+    worker.addEventListener('error', () => undefined);
+    worker.postMessage({ bytes, controlBuffer });
+    workers.push(new GemmWorker(worker, worker, controlBuffer));
   }
   return workers;
 }

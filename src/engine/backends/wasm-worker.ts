@@ -5,7 +5,7 @@
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { WasmBackend } from './wasm.js';
-import { COMMAND, CONTROL, CONTROL_FLOATS_OFFSET } from './wasm-threads.js';
+import { COMMAND, CONTROL, CONTROL_FLOATS_OFFSET, runGemmJob } from './wasm-threads.js';
 
 const { bytes, controlBuffer, port } = workerData as { bytes: Uint8Array; controlBuffer: SharedArrayBuffer; port: MessagePort };
 const control = new Int32Array(controlBuffer, 0, CONTROL_FLOATS_OFFSET / 4);
@@ -26,15 +26,7 @@ for (;;) {
       const message = receiveMessageOnPort(port);
       if (message !== undefined) data = new Float32Array(message.message as SharedArrayBuffer);
     } else if (command === COMMAND.gemm) {
-      const at = (offset: number, length: number): Float32Array => data.subarray(control[offset] as number, (control[offset] as number) + (control[length] as number));
-      kernels.gemm(
-        control[CONTROL.transA] === 1, control[CONTROL.transB] === 1,
-        control[CONTROL.m] as number, control[CONTROL.n] as number, control[CONTROL.k] as number, floats[0] as number,
-        at(CONTROL.offsetA, CONTROL.lengthA), control[CONTROL.lda] as number,
-        at(CONTROL.offsetB, CONTROL.lengthB), control[CONTROL.ldb] as number, floats[1] as number,
-        at(CONTROL.offsetC, CONTROL.lengthC), control[CONTROL.ldc] as number,
-        { count: control[CONTROL.count] as number, strideA: control[CONTROL.strideA] as number, strideB: control[CONTROL.strideB] as number, strideC: control[CONTROL.strideC] as number },
-      );
+      runGemmJob(kernels, control, floats, data);
     }
   } catch {
     Atomics.store(control, CONTROL.failed, 1);

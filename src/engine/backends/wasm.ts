@@ -202,6 +202,11 @@ export class WasmBackend implements Backend {
     return this.workers.filter((worker) => !worker.ready()).length;
   }
 
+  /** products (or parts of one) the GEMM workers have run so far */
+  workerJobs(): number {
+    return this.workers.reduce((sum, worker) => sum + worker.jobs, 0);
+  }
+
   /** the calling thread plus its GEMM workers */
   threads(): number {
     return 1 + this.workers.length;

@@ -137,3 +137,16 @@ export async function trainWasmInPage(file: string): Promise<TrainingRecord> {
   const bytes = new Uint8Array(await response.arrayBuffer());
   return trainDecisionTransformer(await wasmTrainingBackend(bytes, file.includes('relaxed')));
 }
+
+/** One product above the wasm backend's 4 MFLOP split threshold, from seeded values: C read back. */
+export async function splitProduct(device: TensorBackend): Promise<number[]> {
+  const rng = new Rng(41);
+  const m = 256, n = 136, k = 120;
+  const a = device.upload(Float32Array.from({ length: m * k }, () => rng.normal()));
+  const b = device.upload(Float32Array.from({ length: k * n }, () => rng.normal()));
+  const c = device.allocate(m * n);
+  device.gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
+  const values = Array.from(await device.read(c, m * n));
+  for (const storage of [a, b, c]) device.release(storage);
+  return values;
+}

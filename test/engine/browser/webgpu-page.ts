@@ -25,24 +25,47 @@ export interface WebGpuPage {
 /**
  * Call inside a describe: before its first test, bundles `entry` (a compiled module) with esbuild
  * so that its exports are on globalThis[globalName], serves it from localhost and opens it in
- * headless Chromium (`files`: more paths the server answers, such as a wasm module); after its
- * last, closes both. A Chromium that does not start leaves `page`
+ * headless Chromium (see PageOptions for modules, worker scripts and cross-origin isolation);
+ * after its last, closes both. A Chromium that does not start leaves `page`
  * undefined and says why in `launchFailure`, for the tests to skip or fail with.
  */
-export function webGpuPageDuringSuite(entry: URL, globalName: string, files: Record<string, Uint8Array> = {}): WebGpuPage {
+export interface PageOptions {
+  /** more paths the server answers with these bytes (a wasm module) */
+  files?: Record<string, Uint8Array>;
+  /** more scripts bundled like `entry` and served at these paths (workers) */
+  bundles?: Record<string, URL>;
+  /** serve with COOP/COEP headers, so the page is cross-origin isolated (SharedArrayBuffer) */
+  isolated?: boolean;
+}
+
+async function bundleScript(entry: URL, globalName?: string): Promise<string> {
+  // platform 'browser' honors package.json's `browser` field (the native addon's loader is swapped out)
+  const bundle = await build({
+    entryPoints: [fileURLToPath(entry)], bundle: true, format: 'iife', write: false, platform: 'browser', logLevel: 'warning',
+    ...(globalName === undefined ? {} : { globalName }),
+  });
+  return bundle.outputFiles[0]!.text;
+}
+
+export function webGpuPageDuringSuite(entry: URL, globalName: string, options: PageOptions = {}): WebGpuPage {
   const state: WebGpuPage = { page: undefined, launchFailure: '' };
   let browser: Browser | undefined;
   let server: Server | undefined;
   before(async () => {
-    // platform 'browser' honors package.json's `browser` field (the native addon's loader is swapped out)
-    const bundle = await build({ entryPoints: [fileURLToPath(entry)], bundle: true, format: 'iife', globalName, write: false, platform: 'browser', logLevel: 'warning' });
-    const script = bundle.outputFiles[0]!.text;
+    const script = await bundleScript(entry, globalName);
+    const workers: Record<string, string> = {};
+    for (const [path, url] of Object.entries(options.bundles ?? {})) workers[path] = await bundleScript(url);
+    const files = options.files ?? {};
+    const headers = options.isolated === true ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
     // navigator.gpu exists only in a secure context: serve the page from localhost
     server = createServer((request, response) => {
-      const file = files[request.url ?? ''];
-      if (request.url === '/bundle.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-      else if (file !== undefined) response.writeHead(200, { 'content-type': 'application/wasm' }).end(file);
-      else response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script src="/bundle.js"></script>');
+      const url = request.url ?? '';
+      const file = files[url];
+      const worker = workers[url];
+      if (url === '/bundle.js') response.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(script);
+      else if (worker !== undefined) response.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(worker);
+      else if (file !== undefined) response.writeHead(200, { ...headers, 'content-type': 'application/wasm' }).end(file);
+      else response.writeHead(200, { ...headers, 'content-type': 'text/html' }).end('<!doctype html><script src="/bundle.js"></script>');
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     try {
