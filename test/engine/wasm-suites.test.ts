@@ -82,6 +82,8 @@ describe('model-level checks on the wasm backend', () => {
       const last = JSON.parse(metrics[metrics.length - 1] as string) as { step?: number; loss?: number };
       assert.equal(last.step, 4);
       assert.ok(Number.isFinite(last.loss), `a finite loss in ${metrics[metrics.length - 1]}`);
+      const session = (JSON.parse(readFileSync(join(out, 'provenance.json'), 'utf8')) as { sessions: Array<{ backend: string }> }).sessions[0]!;
+      assert.match(session.backend, /^wasm backend, .*tensors in the module's memory while training \(native unavailable: /, 'trained with its tensors in the module memory');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
