@@ -24,7 +24,7 @@ import { loadModuleTensors } from '../../src/nn/checkpoint.js';
 import { NonFiniteError, settleFiniteChecks, takeDeferredChecks } from '../../src/nn/nonfinite.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { gradientStep } from '../../src/nn/step.js';
-import { openDtFixture, relativeError } from '../helpers/fixtures.js';
+import { assertEachParameter, openDtFixture, relativeError } from '../helpers/fixtures.js';
 import { removedAtExit as temporaryDirectory } from '../helpers/temp.js';
 import { activeDuringSuite } from './webgpu-helpers.js';
 
@@ -64,19 +64,13 @@ describe('the wasm backend with tensors in the module memory', () => {
     optimizer.place();
     optimizer.zeroGrad();
     tidy(() => dtLoss(model, batch).loss.backward());
-    for (const [name, p] of model.namedParameters()) {
-      const error = relativeError(await readStorage(p.gradOrZeros(), p.size), tensor(`grad.${name}`).data);
-      assert.ok(error <= TOLERANCE, `gradient of ${name}: relative error ${error}`);
-    }
+    await assertEachParameter(model.namedParameters(), (p) => readStorage(p.gradOrZeros(), p.size), { tensor, prefixed }, 'grad.', 'the gradient of', TOLERANCE);
     loadModuleTensors(model, prefixed('param.'), file);
     const result = gradientStep({ optimizer, clipNorm: 0.25, loss: () => dtLoss(model, batch).loss });
     await settleFiniteChecks(takeDeferredChecks());
     const normError = relativeError([await result.gradNorm.read()], tensor('output.grad_norm').data);
     assert.ok(normError <= TOLERANCE, `gradient norm: relative error ${normError}`);
-    for (const [name, p] of model.namedParameters()) {
-      const error = relativeError(await p.read(), tensor(`after_adamw.${name}`).data);
-      assert.ok(error <= TOLERANCE, `${name} after one AdamW step: relative error ${error}`);
-    }
+    await assertEachParameter(model.namedParameters(), (p) => p.read(), { tensor, prefixed }, 'after_adamw.', 'after one AdamW step:', TOLERANCE);
     assert.equal(wasm.copies.bytesIn + wasm.copies.bytesOut, copiedBefore, 'no op copied an array in or out of the module');
 
     // more steps: once the first steps have filled the pool (and the ring of 16 recent one-element

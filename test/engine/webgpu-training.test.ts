@@ -21,7 +21,7 @@ import { settleFiniteChecks, takeDeferredChecks, NonFiniteError } from '../../sr
 import { AdamW } from '../../src/nn/optim.js';
 import { gradientStep } from '../../src/nn/step.js';
 import { add, mean, Tensor } from '../../src/engine/index.js';
-import { openDtFixture, relativeError } from '../helpers/fixtures.js';
+import { assertEachParameter, openDtFixture, relativeError } from '../helpers/fixtures.js';
 import { activeDuringSuite, testWebGpu } from './webgpu-helpers.js';
 
 const TOLERANCE = 1e-4;
@@ -58,10 +58,7 @@ describe('training on the webgpu backend', { skip }, () => {
       const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 1e-4 });
       optimizer.zeroGrad();
       tidy(() => dtLoss(model, batch).loss.backward());
-      for (const [name, p] of model.namedParameters()) {
-        const error = relativeError(await readStorage(p.gradOrZeros(), p.size), tensor(`grad.${name}`).data);
-        assert.ok(error <= TOLERANCE, `gradient of ${name}: relative error ${error}`);
-      }
+      await assertEachParameter(model.namedParameters(), (p) => readStorage(p.gradOrZeros(), p.size), { tensor, prefixed }, 'grad.', 'the gradient of', TOLERANCE);
 
       loadModuleTensors(model, prefixed('param.'), file);
       const result = gradientStep({ optimizer, clipNorm: 0.25, loss: () => dtLoss(model, batch).loss });
@@ -72,10 +69,7 @@ describe('training on the webgpu backend', { skip }, () => {
       await settleFiniteChecks(checks);
       const normError = relativeError([await result.gradNorm.read()], tensor('output.grad_norm').data);
       assert.ok(normError <= TOLERANCE, `gradient norm: relative error ${normError}`);
-      for (const [name, p] of model.namedParameters()) {
-        const error = relativeError(await p.read(), tensor(`after_adamw.${name}`).data);
-        assert.ok(error <= TOLERANCE, `${name} after one AdamW step: relative error ${error}`);
-      }
+      await assertEachParameter(model.namedParameters(), (p) => p.read(), { tensor, prefixed }, 'after_adamw.', 'after one AdamW step:', TOLERANCE);
     });
   }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { DecisionTransformerConfig } from '../../src/algos/dt.js';
 import { readSafetensors } from '../../src/nn/checkpoint.js';
 import type { SafetensorsFile, StoredTensor } from '../../src/nn/safetensors.js';
+import type { Parameter } from '../../src/engine/index.js';
 
 /** test/fixtures/torch in the source tree (this file runs from dist/test/helpers) */
 const torchFixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'torch');
@@ -37,6 +38,17 @@ export function assertRelativeClose(
   const error = relativeError(actual, expected, select);
   assert.ok(error <= tolerance, `${what}: relative error ${error} > ${tolerance}`);
   return error;
+}
+
+/**
+ * Every named parameter's values, as `read` gets them (a gradient, the weights after a step; on a
+ * device they are read back), against the fixture's `${prefix}${name}` within `tolerance`.
+ */
+export async function assertEachParameter(
+  named: Iterable<[string, Parameter]>, read: (p: Parameter) => Promise<ArrayLike<number>>,
+  fixture: FixtureAccess, prefix: string, what: string, tolerance: number,
+): Promise<void> {
+  for (const [name, p] of named) assertRelativeClose(`${what} ${name}`, await read(p), fixture.tensor(`${prefix}${name}`).data, tolerance);
 }
 
 export interface FixtureAccess {

@@ -201,6 +201,15 @@ export function startGemmWorkers(bytes: Uint8Array, count: number, options: { sc
   return workers;
 }
 
+/** A worker's view of its control buffer, marked ready (its module is instantiated) for the calling thread. */
+export function workerControl(controlBuffer: SharedArrayBuffer): { control: Int32Array; floats: Float64Array } {
+  const control = new Int32Array(controlBuffer, 0, CONTROL_FLOATS_OFFSET / 4);
+  const floats = new Float64Array(controlBuffer, CONTROL_FLOATS_OFFSET, 2);
+  Atomics.store(control, CONTROL.ready, 1);
+  Atomics.notify(control, CONTROL.ready);
+  return { control, floats };
+}
+
 /**
  * A worker's side of one job: the product the control words describe, on `data` (the worker's
  * shared buffer), with the worker's own instance of the module. Shared by wasm-worker.ts (Node)

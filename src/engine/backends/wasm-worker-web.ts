@@ -7,7 +7,7 @@
  * the bundle's URL to `startWebGemmWorkers`.
  */
 import { WasmBackend } from './wasm.js';
-import { COMMAND, CONTROL, CONTROL_FLOATS_OFFSET, runGemmJob } from './wasm-threads.js';
+import { COMMAND, CONTROL, runGemmJob, workerControl } from './wasm-threads.js';
 
 interface WorkerScope {
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
@@ -30,13 +30,10 @@ function nextBuffer(): Promise<SharedArrayBuffer> {
 }
 
 async function serve(bytes: Uint8Array, controlBuffer: SharedArrayBuffer): Promise<void> {
-  const control = new Int32Array(controlBuffer, 0, CONTROL_FLOATS_OFFSET / 4);
-  const floats = new Float64Array(controlBuffer, CONTROL_FLOATS_OFFSET, 2);
   const kernels = WasmBackend.fromBytes(bytes);
+  const { control, floats } = workerControl(controlBuffer);
   let data: Float32Array<ArrayBufferLike> = new Float32Array(0);
   let seen = 0;
-  Atomics.store(control, CONTROL.ready, 1);
-  Atomics.notify(control, CONTROL.ready);
   for (;;) {
     const waited = waitAsync(control, CONTROL.sequence, seen);
     if (waited.async) await waited.value;

@@ -5,16 +5,13 @@
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { WasmBackend } from './wasm.js';
-import { COMMAND, CONTROL, CONTROL_FLOATS_OFFSET, runGemmJob } from './wasm-threads.js';
+import { COMMAND, CONTROL, runGemmJob, workerControl } from './wasm-threads.js';
 
 const { bytes, controlBuffer, port } = workerData as { bytes: Uint8Array; controlBuffer: SharedArrayBuffer; port: MessagePort };
-const control = new Int32Array(controlBuffer, 0, CONTROL_FLOATS_OFFSET / 4);
-const floats = new Float64Array(controlBuffer, CONTROL_FLOATS_OFFSET, 2);
 const kernels = WasmBackend.fromBytes(bytes);
+const { control, floats } = workerControl(controlBuffer);
 let data: Float32Array<ArrayBufferLike> = new Float32Array(0);
 let seen = 0;
-Atomics.store(control, CONTROL.ready, 1);
-Atomics.notify(control, CONTROL.ready);
 
 for (;;) {
   Atomics.wait(control, CONTROL.sequence, seen);
