@@ -13,8 +13,7 @@
  * `process.getBuiltinModule` (Node >= 20.16), not an import, so that browser bundles of the
  * engine carry no Node built-in; without it the backend simply stays on one thread.
  */
-import type { GemmBatch, GemmCall } from '../backend.js';
-import type { WasmBackend } from './wasm.js';
+import type { Backend, GemmBatch, GemmCall } from '../backend.js';
 
 /** control words, in an Int32Array over each worker's control buffer */
 export const CONTROL = {
@@ -215,7 +214,7 @@ export function workerControl(controlBuffer: SharedArrayBuffer): { control: Int3
  * shared buffer), with the worker's own instance of the module. Shared by wasm-worker.ts (Node)
  * and wasm-worker-web.ts (a page).
  */
-export function runGemmJob(kernels: WasmBackend, control: Int32Array, floats: Float64Array, data: Float32Array): void {
+export function runGemmJob(kernels: Pick<Backend, 'gemm'>, control: Int32Array, floats: Float64Array, data: Float32Array): void {
   const at = (offset: number, length: number): Float32Array => data.subarray(control[offset] as number, (control[offset] as number) + (control[length] as number));
   kernels.gemm(
     control[CONTROL.transA] === 1, control[CONTROL.transB] === 1,
