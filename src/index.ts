@@ -3,7 +3,7 @@
  * in the registered tasks, and run training from code.
  */
 export { loadPolicy, type PolicySource } from './deploy/node.js';
-export { Policy, policyFromBytes, type LoadPolicyOptions, type PolicyHeader } from './deploy/index.js';
+export { ActingSettingsError, Policy, policyFromBytes, type ActingOverrides, type LoadPolicyOptions, type PolicyHeader } from './deploy/index.js';
 export { heldOutActionError, type HeldOutActionError, type HeldOutOptions } from './train/offline-eval.js';
 export { evaluateConditions, type ConditionResult, type EvaluationRecord } from './train/evaluate.js';
 export { resolveRunConfig, type RunConfig, type RunRequest } from './train/config.js';

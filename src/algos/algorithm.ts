@@ -146,6 +146,12 @@ export interface DatasetPreparation {
 export interface PolicyDefinition<Config extends { batchSize: number; steps: number; context: number }> {
   readonly name: string;
   readonly configSchema: z.ZodType<Config>;
+  /**
+   * the config fields that change only how a trained policy acts (its evaluation targets, QT's
+   * candidates and how one is chosen), never its weights: what `loadPolicy`'s `acting` option and
+   * `stitch eval --set` may override
+   */
+  readonly actingSettings: readonly string[];
   /** only what acting needs, for a policy file's weights to be loaded into (QT: the actor and its target critic) */
   createPolicyModel(config: Config, context: PolicyContext, rng: Rng): PolicyModel;
 }

@@ -170,6 +170,7 @@ class DtAlgorithm extends DtPolicyModel implements Algorithm {
 export const dtPolicyDefinition: PolicyDefinition<DtConfig> = {
   name: 'dt',
   configSchema: DtConfigSchema,
+  actingSettings: ['targetReturns'] satisfies (keyof DtConfig)[],
   createPolicyModel: (config, context, rng) => new DtPolicyModel(new DecisionTransformer(networkConfig(config, context), rng), config, context),
 };
 

@@ -28,7 +28,7 @@ import { add, keepScalar, mseLoss, reshape, scale, Tensor, type Rng } from '../e
 import { withTraining, type AlgorithmDefinition, type PolicyDefinition, type PolicyContext } from './algorithm.js';
 import { QT_PRESETS } from './qt-presets.js';
 import { nextStateTargets, QtActor } from './parts/actors.js';
-import { CandidateActingModel } from './parts/candidate-acting.js';
+import { CANDIDATE_ACTING_SETTINGS, CandidateActingModel } from './parts/candidate-acting.js';
 import { qRegularizer, TwinCritic, type QNumerator } from './parts/critic.js';
 import { CriticRegularizedAlgorithm, type ActorObjective } from './parts/critic-regularized.js';
 import { actorConfig, checkCandidates, QT_FIELDS, resolveCriticWidth } from './parts/qt-family.js';
@@ -115,6 +115,7 @@ export class QtAlgorithm extends CriticRegularizedAlgorithm {
 export const qtPolicyDefinition: PolicyDefinition<QtConfig> = {
   name: 'qt',
   configSchema: QtConfigSchema,
+  actingSettings: CANDIDATE_ACTING_SETTINGS,
   createPolicyModel: (config, context, rng) => {
     const actor = new QtActor(actorConfig(config, context), rng);
     const criticTarget = new TwinCritic(context.obsDim, context.actionDim, config.criticWidth, rng);

@@ -153,6 +153,7 @@ export class RdtAlgorithm extends RdtPolicyModel implements Algorithm {
 export const rdtPolicyDefinition: PolicyDefinition<RdtConfig> = {
   name: 'rdt',
   configSchema: RdtConfigSchema,
+  actingSettings: ['targetReturns'] satisfies (keyof RdtConfig)[],
   createPolicyModel: (config, context, rng) => new RdtPolicyModel(actorFactory(config.policy)(actorConfig(config, context), rng), config, context),
 };
 

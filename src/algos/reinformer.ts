@@ -487,6 +487,8 @@ export class ReinformerPolicy implements SequencePolicy {
 export const reinformerPolicyDefinition: PolicyDefinition<ReinformerConfig> = {
   name: 'reinformer',
   configSchema: ReinformerConfigSchema,
+  // acting conditions on the network's own predicted return: nothing to choose after training
+  actingSettings: [],
   createPolicyModel: (config, context, rng) => new ReinformerPolicyModel(new ReinformerNetwork(networkConfig(config, context), rng), config, context),
 };
 

@@ -21,7 +21,7 @@ import { add, keepScalar, scale, Tensor, type Rng } from '../engine/index.js';
 import { withTraining, type AlgorithmDefinition, type PolicyDefinition, type DatasetPreparation, type PolicyContext } from './algorithm.js';
 import { QT_PRESETS } from './qt-presets.js';
 import { actorFactory } from './parts/actors.js';
-import { CandidateActingModel } from './parts/candidate-acting.js';
+import { CANDIDATE_ACTING_SETTINGS, CandidateActingModel } from './parts/candidate-acting.js';
 import { qRegularizer, TwinCritic, type QNumerator } from './parts/critic.js';
 import { CriticRegularizedAlgorithm, type ActorObjective } from './parts/critic-regularized.js';
 import { actorConfig, checkCandidates, QT_FIELDS, resolveCriticWidth } from './parts/qt-family.js';
@@ -104,6 +104,7 @@ export class RvdtAlgorithm extends CriticRegularizedAlgorithm {
 export const rvdtPolicyDefinition: PolicyDefinition<RvdtConfig> = {
   name: 'rvdt',
   configSchema: RvdtConfigSchema,
+  actingSettings: CANDIDATE_ACTING_SETTINGS,
   createPolicyModel: (config, context, rng) => {
     const actor = actorFactory(config.policy)(actorConfig(config, context), rng);
     const criticTarget = new TwinCritic(context.obsDim, context.actionDim, config.criticWidth, rng);

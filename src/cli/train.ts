@@ -21,6 +21,7 @@ import { evaluateConditions, type EvaluationRecord } from '../train/evaluate.js'
 import { NON_FINITE_POLICIES, type NonFinitePolicy } from '../train/nonfinite.js';
 import { DEFAULT_HELD_OUT_BATCHES, heldOutActionError, type HeldOutActionError } from '../train/offline-eval.js';
 import { loadPolicy } from '../deploy/node.js';
+import { ActingSettingsError } from '../deploy/policy-file.js';
 import { Progress } from '../train/progress.js';
 import { POLICY_FILE, readRunConfig } from '../train/run-files.js';
 import { TensorboardMirror } from '../train/tensorboard.js';
@@ -84,6 +85,8 @@ interface EvalOptions {
   dataset?: string;
   batches?: string;
   batchSize?: string;
+  /** acting settings, KEY=VALUE */
+  set?: string[];
 }
 
 function integerOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -118,7 +121,7 @@ async function asUserErrors<T>(work: () => Promise<T>, interrupts?: InterruptHan
     return await work();
   } catch (error) {
     if (error instanceof RunInterruptedError) throw new UserError(error.message, SIGNAL_EXIT_CODES[interrupts?.received() ?? 'SIGINT']);
-    if (error instanceof RunConfigError || error instanceof CheckpointError || error instanceof DataFileError || error instanceof SafetensorsError) {
+    if (error instanceof RunConfigError || error instanceof CheckpointError || error instanceof DataFileError || error instanceof SafetensorsError || error instanceof ActingSettingsError) {
       throw new UserError(error.message, 2);
     }
     if (error instanceof RunStoppedError) {
@@ -323,6 +326,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--dataset <file>', 'no environment: score the policy\'s actions against this dataset\'s (D4RL .hdf5, Minari folder, .csv or .jsonl), teacher-forced on its own returns-to-go')
     .option('--batches <n>', `with --dataset: window batches scored (default ${DEFAULT_HELD_OUT_BATCHES})`)
     .option('--batch-size <n>', "with --dataset: windows per batch (default: the algorithm's batchSize)")
+    .option('--set <key=value>', "an acting setting instead of the policy file's (repeatable): the evaluation targets (targetReturns), QT's and RVDT's candidates, selection and criticReturn", collect, [])
     .option('--json', 'print one JSON object (the format of eval.json\'s last block; with --dataset, the held-out action error)');
   addHiddenAlias(evalCommand, '--episodes <n>', 'episodes per condition');
   addHiddenAlias(evalCommand, '--envs <n>', 'environments stepped side by side');
@@ -345,7 +349,7 @@ export function registerTrainCommands(program: Command): void {
         const misplaced = (['batches', 'batchSize'] as const).filter((key) => options[key] !== undefined);
         if (misplaced.length > 0) throw new UserError(`${misplaced.map(flagName).join(', ')} ${misplaced.length === 1 ? 'applies' : 'apply'} to held-out evaluation; add --dataset FILE`);
         const { run, policyPath } = resolvePolicyTarget(target);
-        const policy = loadPolicy(policyPath);
+        const policy = loadPolicy(policyPath, { acting: parseOverrides(options.set ?? []) });
         // progress on stderr under the training rules, so --json output on stdout stays one object
         const progress = new Progress(process.stderr, 0, 0);
         const record = await evaluateConditions(policy.header.step, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), {
@@ -386,7 +390,9 @@ type HeldOutRecord = HeldOutActionError & { dataset: string; policy: string };
 
 /** `stitch eval TARGET --dataset FILE`: no environment, the held-out action error on FILE's trajectories */
 async function heldOutEvaluation(target: string, dataset: string, options: EvalOptions): Promise<HeldOutRecord> {
-  const misplaced = (['evalEpisodes', 'episodes', 'evalEnvs', 'envs'] as const).filter((key) => options[key] !== undefined);
+  const misplaced: string[] = (['evalEpisodes', 'episodes', 'evalEnvs', 'envs'] as const).filter((key) => options[key] !== undefined);
+  // held-out scoring is teacher-forced on the data's returns: no acting setting enters it
+  if ((options.set ?? []).length > 0) misplaced.push('set');
   if (misplaced.length > 0) throw new UserError(`${misplaced.map(flagName).join(', ')} ${misplaced.length === 1 ? 'applies' : 'apply'} to evaluation in the environment; --dataset scores logged actions (use --batches, --batch-size, --seed)`);
   const batches = integerOption('--batches', options.batches, 1);
   const batchSize = integerOption('--batch-size', options.batchSize, 1);

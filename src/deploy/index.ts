@@ -4,6 +4,6 @@
  */
 export { Policy, policyFromBytes, type LoadPolicyOptions } from './policy.js';
 export {
-  POLICY_FORMAT_VERSION, POLICY_METADATA_KEY, PolicyHeaderSchema, restorePolicyFromBytes, type PolicyHeader, type RestoredPolicy,
+  ActingSettingsError, POLICY_FORMAT_VERSION, POLICY_METADATA_KEY, PolicyHeaderSchema, restorePolicyFromBytes, type ActingOverrides, type PolicyHeader, type RestoredPolicy,
 } from './policy-file.js';
 export type { CandidateChoice, EvaluationCondition, SequencePolicy } from '../algos/algorithm.js';

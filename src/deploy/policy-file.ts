@@ -79,12 +79,30 @@ function checkHeaderAgainstFile(header: PolicyHeader, tensors: ReadonlyMap<strin
   if (implied > stored) throw new SafetensorsError(`${source}: invalid policy header: its config builds at least ${implied} parameters but the file holds ${stored}`);
 }
 
-function algorithmOf(header: PolicyHeader, source: string): { definition: AnyPolicyDefinition; config: AlgorithmConfig } {
+/** Acting settings to use instead of the file's (keys: the algorithm's `actingSettings`). */
+export type ActingOverrides = Readonly<Record<string, unknown>>;
+
+/** An acting override the algorithm does not allow, or a value its config schema refuses. */
+export class ActingSettingsError extends Error {
+  override readonly name = 'ActingSettingsError';
+}
+
+function algorithmOf(header: PolicyHeader, source: string, acting: ActingOverrides): { definition: AnyPolicyDefinition; config: AlgorithmConfig } {
   const definition = findPolicyDefinition(header.algo);
   if (definition === undefined) throw new SafetensorsError(`${source}: unknown algorithm '${header.algo}'; known: ${policyAlgorithmNames().join(', ')}`);
   const parsed = definition.configSchema.safeParse(header.config);
   if (!parsed.success) throw new SafetensorsError(`${source}: invalid ${definition.name} config: ${describeIssues(parsed.error.issues)}`);
-  return { definition, config: parsed.data as AlgorithmConfig };
+  if (Object.keys(acting).length === 0) return { definition, config: parsed.data as AlgorithmConfig };
+  const allowed: readonly string[] = definition.actingSettings;
+  const refused = Object.keys(acting).filter((key) => !allowed.includes(key));
+  if (refused.length > 0) {
+    const settings = allowed.length === 0 ? `a ${definition.name} policy has no acting settings (it acts on its own predictions)` : `acting settings of a ${definition.name} policy: ${allowed.join(', ')}`;
+    const reasons = refused.map((key) => key in header.config ? `${key}: not an acting setting (the weights were trained with it)` : `${key}: no such ${definition.name} setting`);
+    throw new ActingSettingsError(`${reasons.join('; ')}; ${settings}`);
+  }
+  const overridden = definition.configSchema.safeParse({ ...header.config, ...acting });
+  if (!overridden.success) throw new ActingSettingsError(`invalid acting setting: ${describeIssues(overridden.error.issues)}`);
+  return { definition, config: overridden.data as AlgorithmConfig };
 }
 
 /** A policy file's acting model, rebuilt from its header with the stored weights loaded, in eval mode. */
@@ -98,14 +116,15 @@ export interface RestoredPolicy {
 
 /**
  * Reads and validates a policy file's bytes, builds what its algorithm needs to act and loads the
- * policy weights (eval mode). `source` names the file in error messages.
+ * policy weights (eval mode). `source` names the file in error messages; `acting` replaces acting
+ * settings of the file's config (the returned header and config show what the policy acts with).
  */
-export function restorePolicyFromBytes(bytes: Uint8Array, source = 'policy file'): RestoredPolicy {
+export function restorePolicyFromBytes(bytes: Uint8Array, source = 'policy file', acting: ActingOverrides = {}): RestoredPolicy {
   const file = decodeSafetensors(bytes, source);
-  const header = parseHeader(file.metadata, source);
-  checkHeaderAgainstFile(header, file.tensors, source);
-  const { definition, config } = algorithmOf(header, source);
-  const { context: c } = header;
+  const stored = parseHeader(file.metadata, source);
+  checkHeaderAgainstFile(stored, file.tensors, source);
+  const { definition, config } = algorithmOf(stored, source, acting);
+  const { context: c } = stored;
   const context: PolicyContext = {
     obsDim: c.obsDim, actionDim: c.actionDim,
     stateMean: Float32Array.from(c.stateMean), stateStd: Float32Array.from(c.stateStd),
@@ -122,5 +141,6 @@ export function restorePolicyFromBytes(bytes: Uint8Array, source = 'policy file'
   }
   for (const [name, module] of Object.entries(model.policyModules())) loadModuleTensors(module, file.tensors, source, `${name}.`);
   model.setTraining(false);
+  const header = Object.keys(acting).length === 0 ? stored : { ...stored, config: { ...stored.config, ...acting }, evaluationConditions: model.evaluationConditions() };
   return { header, definition, config, context, model };
 }

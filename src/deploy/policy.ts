@@ -6,13 +6,18 @@
 import type { CandidateChoice, EvaluationCondition, PolicyModel, SequencePolicy } from '../algos/algorithm.js';
 import { Rng } from '../engine/rng.js';
 import { SafetensorsError } from '../nn/safetensors.js';
-import { restorePolicyFromBytes, type PolicyHeader } from './policy-file.js';
+import { restorePolicyFromBytes, type ActingOverrides, type PolicyHeader } from './policy-file.js';
 
 export interface LoadPolicyOptions {
   /** the condition `act` uses, by label (default: the first, the headline condition) */
   condition?: string;
   /** seeds the policy's own randomness, as the evaluation seed does during training (default 0) */
   seed?: number;
+  /**
+   * acting settings instead of the file's, e.g. `{ candidates: 50, selection: 'argmax' }` for QT
+   * (the algorithm's `actingSettings`; anything else throws ActingSettingsError)
+   */
+  acting?: ActingOverrides;
 }
 
 export class Policy {
@@ -81,7 +86,7 @@ export class Policy {
 
 /** A policy from a policy file's bytes (`source` names it in error messages). */
 export function policyFromBytes(bytes: Uint8Array, options: LoadPolicyOptions = {}, source = 'policy file'): Policy {
-  const { header, model } = restorePolicyFromBytes(bytes, source);
+  const { header, model } = restorePolicyFromBytes(bytes, source, options.acting);
   const conditions = model.evaluationConditions();
   const condition = options.condition === undefined ? conditions[0] : conditions.find((candidate) => candidate.label === options.condition);
   if (condition === undefined) {

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import type { AnyAlgorithmDefinition, PolicyContext } from '../../src/algos/algorithm.js';
 import { findAlgorithm } from '../../src/algos/registry.js';
-import { policyFromBytes } from '../../src/deploy/index.js';
+import { ActingSettingsError, policyFromBytes } from '../../src/deploy/index.js';
 import { loadPolicy, restorePolicy } from '../../src/deploy/node.js';
 import { Rng } from '../../src/engine/index.js';
 import { writePolicyFile } from '../../src/train/policy-file.js';
@@ -51,12 +51,12 @@ function definition(name: string): AnyAlgorithmDefinition {
 }
 
 /** writes a policy file from a freshly created (training) algorithm; returns it and the file's path */
-function writeTinyPolicy(name: string, dir: string) {
+function writeTinyPolicy(name: string, dir: string, settings: Record<string, unknown> = {}) {
   const algo = definition(name);
-  const config = algo.configSchema.parse(TINY[name]);
+  const config = algo.configSchema.parse({ ...TINY[name], ...settings });
   const algorithm = algo.create(config, tinyContext(), new Rng(3));
   algorithm.setTraining(false);
-  const path = join(dir, `${name}.safetensors`);
+  const path = join(dir, `${name}-${Object.keys(settings).join('-')}.safetensors`);
   writePolicyFile(path, { definition: algo, config, context: tinyContext(), algorithm, datasetId: 'tiny', envId: 'tiny', step: 0 });
   return { algorithm, path };
 }
@@ -106,6 +106,36 @@ describe('deployment: policies restored without training code', () => {
       }
     });
   }
+
+  it('acting settings given at load time act as a policy trained with them (QT: candidates and selection)', () => {
+    const dir = tempDir();
+    const acting = { candidates: 6, selection: 'argmax' };
+    const file = writeTinyPolicy('qt', dir).path;
+    // the same seed builds the same weights: only the acting settings differ between the two files
+    const trainedWith = writeTinyPolicy('qt', dir, acting).path;
+    const overridden = loadPolicy(file, { acting });
+    assert.equal(overridden.header.config.candidates, 6);
+    assert.equal(overridden.header.config.selection, 'argmax');
+    assert.deepEqual(overridden.header.evaluationConditions, loadPolicy(trainedWith).header.evaluationConditions);
+    const actions = (policy: ReturnType<typeof loadPolicy>): number[] => rollout((observation) => policy.act(observation), (reward) => policy.observeReward(reward), 6);
+    assert.deepEqual(actions(overridden), actions(loadPolicy(trainedWith)));
+    assert.notDeepEqual(actions(loadPolicy(file)), actions(loadPolicy(trainedWith)), 'the settings change how it acts');
+    const dt = loadPolicy(writeTinyPolicy('dt', dir).path, { acting: { targetReturns: [7] } });
+    assert.deepEqual(dt.conditions.map((condition) => condition.label), ['target 7']);
+  });
+
+  it('refuses acting overrides of trained settings, unknown keys and invalid values, naming what is allowed', () => {
+    const dir = tempDir();
+    const qt = writeTinyPolicy('qt', dir).path;
+    assert.throws(() => loadPolicy(qt, { acting: { width: 16, candidates: 8 } }), (error: unknown) => error instanceof ActingSettingsError
+      && /^width: not an acting setting \(the weights were trained with it\); acting settings of a qt policy: targetReturns, candidates, selection, criticReturn$/.test(error.message));
+    // one candidate per target at least, as the config schema says
+    assert.throws(() => loadPolicy(qt, { acting: { candidates: 1 } }), /invalid acting setting: candidates: needs at least one candidate per target return \(2\)/);
+    assert.throws(() => loadPolicy(qt, { acting: { selection: 'greedy' } }), ActingSettingsError);
+    assert.throws(() => loadPolicy(qt, { acting: { candidate: 8 } }), /^ActingSettingsError: candidate: no such qt setting; acting settings of a qt policy/);
+    const reinformer = writeTinyPolicy('reinformer', dir).path;
+    assert.throws(() => loadPolicy(reinformer, { acting: { expectile: 0.5 } }), /expectile: not an acting setting .*; a reinformer policy has no acting settings/);
+  });
 
   it('refuses a URL it cannot read synchronously, with one clear line', () => {
     assert.throws(() => loadPolicy(new URL('https://example.com/policy.safetensors')), /only file: URLs are read here; fetch the bytes and call policyFromBytes/);

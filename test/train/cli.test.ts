@@ -121,6 +121,24 @@ describe('stitch train and stitch eval', () => {
     assert.deepEqual(JSON.parse(fromFile.stdout), last);
   });
 
+  it('stitch eval --set changes an acting setting (the targets) and refuses a trained one in one line', () => {
+    const result = stitch('eval', run, '--set', 'targetReturns=[7,3]', '--episodes', '2', '--json');
+    assert.equal(result.status, 0, result.stderr);
+    const record = JSON.parse(result.stdout) as { conditions: Array<{ label: string }> };
+    assert.deepEqual(record.conditions.map((condition) => condition.label), ['target 7', 'target 3']);
+    const cases: Array<[string[], RegExp]> = [
+      [['eval', run, '--set', 'width=16'], /width: not an acting setting \(the weights were trained with it\); acting settings of a dt policy: targetReturns/],
+      [['eval', run, '--set', 'targetReturns=[]'], /invalid acting setting: targetReturns/],
+      [['eval', run, '--dataset', dataset, '--set', 'targetReturns=[7]'], /--set applies to evaluation in the environment/],
+    ];
+    for (const [args, message] of cases) {
+      const bad = stitch(...args);
+      assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+      assert.match(bad.stderr, message);
+      assert.equal(bad.stderr.trim().split('\n').length, 1, `one line: ${bad.stderr}`);
+    }
+  });
+
   it('stitch eval RUN --dataset FILE --json prints the held-out action error, without an environment', async () => {
     const result = stitch('eval', run, '--dataset', dataset, '--batches', '5', '--seed', '2', '--json');
     assert.equal(result.status, 0, result.stderr);

@@ -14,6 +14,9 @@ import { clampAction, ContextBuffer, normalizeState } from './context-buffer.js'
 import type { TwinCritic } from './critic.js';
 
 
+/** The settings that change only how candidate acting chooses, never the weights (a policy definition's actingSettings). */
+export const CANDIDATE_ACTING_SETTINGS = ['targetReturns', 'candidates', 'selection', 'criticReturn'] as const satisfies readonly (keyof CandidateSettings)[];
+
 /** The settings candidate acting reads (QT's and RVDT's config fields of these names). */
 export interface CandidateSettings {
   context: number;
