@@ -96,7 +96,10 @@ function integerOption(name: string, value: string | undefined, min: number): nu
   return parsed;
 }
 
-/** KEY=VALUE; the value is read as JSON (numbers, booleans, arrays, null) or else kept as text */
+/** `300,150,20`: numbers separated by commas, as a list (what a user types for targetReturns) */
+const NUMBER_LIST = /^\s*-?[\d.]+(?:e[-+]?\d+)?(?:\s*,\s*-?[\d.]+(?:e[-+]?\d+)?)+\s*$/i;
+
+/** KEY=VALUE; the value is read as JSON (numbers, booleans, arrays, null), a comma-separated list of numbers as an array, or else kept as text */
 function parseOverrides(assignments: readonly string[]): Record<string, unknown> {
   const overrides: Record<string, unknown> = {};
   for (const assignment of assignments) {
@@ -107,7 +110,7 @@ function parseOverrides(assignments: readonly string[]): Record<string, unknown>
     try {
       overrides[key] = JSON.parse(text);
     } catch {
-      overrides[key] = text;
+      overrides[key] = NUMBER_LIST.test(text) ? text.split(',').map(Number) : text;
     }
   }
   return overrides;

@@ -126,6 +126,10 @@ describe('stitch train and stitch eval', () => {
     assert.equal(result.status, 0, result.stderr);
     const record = JSON.parse(result.stdout) as { conditions: Array<{ label: string }> };
     assert.deepEqual(record.conditions.map((condition) => condition.label), ['target 7', 'target 3']);
+    // the comma form a user types reads as the same list (a text value would be refused by the schema)
+    const commas = stitch('eval', run, '--set', 'targetReturns=7, 3', '--episodes', '2', '--json');
+    assert.equal(commas.status, 0, commas.stderr);
+    assert.deepEqual(JSON.parse(commas.stdout), record);
     const cases: Array<[string[], RegExp]> = [
       [['eval', run, '--set', 'width=16'], /width: not an acting setting \(the weights were trained with it\); acting settings of a dt policy: targetReturns/],
       [['eval', run, '--set', 'targetReturns=[]'], /invalid acting setting: targetReturns/],
