@@ -23,6 +23,7 @@ const ConfigFileSchema = RunConfigSchema.extend({
   preset: z.string().min(1).nullable(),
   // no default: an absent field leaves the command's own default (and its flag) in charge
   onNonFinite: z.enum(NON_FINITE_POLICIES),
+  keepBest: z.boolean(),
 }).partial().strict();
 
 /** larger than any real config (a few KiB); a bigger file is refused before it is read */
@@ -44,6 +45,7 @@ export interface ConfigFileOptions {
   logEvery?: string;
   checkpointEvery?: string;
   onNonfinite?: string;
+  keepBest?: boolean;
   set: string[];
 }
 
@@ -87,6 +89,8 @@ export function readConfigFile(path: string): ConfigFileOptions {
     logEvery: text(file.logEvery),
     checkpointEvery: text(file.checkpointEvery),
     onNonfinite: file.onNonFinite,
+    // false is the default: only true stands for the flag
+    keepBest: file.keepBest === true ? true : undefined,
     set: Object.entries(file.algorithm ?? {}).map(([key, value]) => `${key}=${JSON.stringify(value)}`),
   };
 }

@@ -145,6 +145,9 @@ function reportOutcome(outcome: TrainOutcome, reportPath: string): void {
     : `${record.normalized_score.toFixed(1)} ± ${(record.normalized_std ?? 0).toFixed(1)}`);
   console.log(`last  step ${outcome.last.step}: normalized score ${score(outcome.last)} (${outcome.last.headline})`);
   console.log(`best  step ${outcome.best.step}: normalized score ${score(outcome.best)} (${outcome.best.headline})`);
+  if (outcome.bestPolicyPath !== null) {
+    console.log(`best policy: ${outcome.bestPolicyPath} (scored on the episodes that selected it; other episodes: stitch eval ${outcome.bestPolicyPath} --seed N)`);
+  }
   if (outcome.skippedBatches > 0) console.log(`skipped batches: ${outcome.skippedBatches} (non-finite loss or gradient)`);
   console.log(`results: ${outcome.evalPath}`);
   console.log(`report: ${reportPath}`);
@@ -188,6 +191,7 @@ async function newRun(requested: TrainOptions, io: (runDir: string) => TrainIO, 
     preset: options.preset,
     overrides: { ...(embedded ? EMBEDDED_DEFAULT.overrides : {}), ...overrides },
     onNonFinite: nonFinitePolicy(options.onNonfinite),
+    keepBest: options.keepBest === true,
   };
   const config = resolveRunConfig(request, typeof fileId === 'string' ? fileId : undefined);
   const runDir = options.out ?? join('runs', `${config.algo}-${config.env}-seed${config.seed}-${timestamp()}`);
@@ -283,6 +287,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--resume <dir>', 'continue the run in <dir> from its last good checkpoint (from step 0 when it has none), with its saved config; --steps raises its budget')
     .option('--allow-data-loss', 'train even when segmentation keeps less than half of the dataset\'s rows')
     .option('--on-nonfinite <policy>', 'a NaN or infinite loss or gradient: halt (stop, keeping the last checkpoint) or skip (drop the batch, count it); with --resume, changes the saved setting (default halt)')
+    .option('--keep-best', "also keep the weights of the best evaluation as policy-best.safetensors (policy.safetensors stays the last step's); its score was measured on the episodes that chose it, so confirm it on others with stitch eval RUN/policy-best.safetensors --seed N")
     .option('--config <file>', "start from a config file, JSON or YAML (e.g. a previous run's config.json); flags given here win, --set applies over its algorithm fields")
     .option('--tensorboard <dir>', 'also write TensorBoard event files of the metrics and evaluations to <dir> (as the run logs them)')
     .action(async (options: TrainOptions) => {

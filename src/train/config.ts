@@ -57,6 +57,11 @@ export const RunConfigSchema = z.object({
    * this key existed read as 'halt'.
    */
   onNonFinite: z.enum(NON_FINITE_POLICIES).default('halt'),
+  /**
+   * also keep the weights of the best evaluation (policy-best.safetensors beside the last step's
+   * policy.safetensors); runs saved before this key existed read as false
+   */
+  keepBest: z.boolean().default(false),
 }).strict();
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
@@ -83,6 +88,8 @@ export interface RunRequest {
   overrides?: Record<string, unknown>;
   /** default 'halt' */
   onNonFinite?: NonFinitePolicy;
+  /** default false */
+  keepBest?: boolean;
 }
 
 export const RUN_DEFAULTS = { seed: 0, evalEpisodes: 10, evalEnvs: 32, logEvery: 100 } as const;
@@ -173,6 +180,7 @@ export function resolveRunConfig(request: RunRequest, fileDatasetId: string | un
     preset,
     algorithm,
     onNonFinite: request.onNonFinite ?? 'halt',
+    keepBest: request.keepBest ?? false,
   };
   return validateRunConfig(config, 'run config');
 }

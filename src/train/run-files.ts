@@ -13,6 +13,8 @@ import { RunConfigError, validateRunConfig, type RunConfig } from './config.js';
 export const CONFIG_FILE = 'config.json';
 export const EVAL_FILE = 'eval.json';
 export const POLICY_FILE = 'policy.safetensors';
+/** with keepBest: the weights of the run's best evaluation (`eval.json`'s `best`) */
+export const BEST_POLICY_FILE = 'policy-best.safetensors';
 /** one training record per logged step */
 export const METRICS_FILE = 'metrics.jsonl';
 export const METRICS_JSONL = METRICS_FILE;

@@ -17,7 +17,7 @@
  * RunInterruptedError.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { metricsNow, readMetrics, type Algorithm, type AnyAlgorithmDefinition, type DatasetPreparation, type PolicyContext, type StepMetrics } from '../algos/algorithm.js';
 import { formatFinding } from '../data/findings.js';
@@ -45,7 +45,7 @@ import { describeBatch, NonFiniteError, TARGET_LIMIT, TARGET_LIMIT_TEXT, type No
 import { writePolicyFile } from './policy-file.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { recordSession } from './provenance.js';
-import { CHECKPOINT_DIR, CONFIG_FILE, EVAL_FILE, LOCK_FILE, POLICY_FILE, readRunConfig } from './run-files.js';
+import { BEST_POLICY_FILE, CHECKPOINT_DIR, CONFIG_FILE, EVAL_FILE, LOCK_FILE, POLICY_FILE, readRunConfig } from './run-files.js';
 import { algorithmSamplerOptions } from './sampling.js';
 import { scheduleWarnings } from './schedules.js';
 import { UpdateSnapshot } from './snapshot.js';
@@ -72,6 +72,8 @@ export interface TrainOutcome {
   runDir: string;
   evalPath: string;
   policyPath: string;
+  /** keepBest: the best evaluation's weights (policy-best.safetensors); null otherwise */
+  bestPolicyPath: string | null;
   last: EvaluationRecord;
   best: EvaluationRecord;
   /** batches dropped for a non-finite loss or gradient (onNonFinite 'skip') */
@@ -429,6 +431,8 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
       skippedBatches,
     }, algorithm);
     checkpointStep = step;
+    // the checkpoint now vouches for the current best: earlier best weights can no longer be resumed into
+    if (config.keepBest) pruneBestPolicies(runDir, best?.step ?? null);
   });
   const interrupted = async (): Promise<RunInterruptedError> => {
     // the evaluation in progress (if any) is redone on resume: evaluating never moves the training streams
@@ -452,10 +456,17 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
       },
       ...(signal === undefined ? {} : { signal }),
     });
+    if (isBetter(record, best)) {
+      best = record;
+      // the weights as evaluated (still in evaluation mode)
+      if (config.keepBest) {
+        mkdirSync(join(runDir, CHECKPOINT_DIR), { recursive: true });
+        writePolicyAt(join(runDir, CHECKPOINT_DIR, bestPolicyName(step)), session, step);
+      }
+    }
     algorithm.setTraining(true);
     logs.appendEvaluation(record);
     last = record;
-    if (isBetter(record, best)) best = record;
     progress.message(formatEvaluation(record));
     heartbeat.beat('train', step, null, true);
   };
@@ -556,6 +567,9 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
     progress.finish();
     if (last === null || best === null) throw new Error('the last step is always evaluated; no evaluation was recorded');
     const outcome = await onHost(algorithm, () => writeFinalFiles(runDir, session, step, last!, best!, skippedBatches));
+    if (config.keepBest && outcome.bestPolicyPath === null) {
+      progress.message(`no ${BEST_POLICY_FILE}: the weights of the best evaluation (step ${best.step}) were not kept through the checkpoint this run resumed from`);
+    }
     heartbeat.beat('finished', step, null, true);
     return outcome;
   } catch (error) {
@@ -575,13 +589,10 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
 
 /** policy.safetensors and eval.json, after the last step (its checkpoint is already written) */
 function writeFinalFiles(runDir: string, session: Session, step: number, last: EvaluationRecord, best: EvaluationRecord, skippedBatches: number): TrainOutcome {
-  const { config, algorithm } = session;
+  const { config } = session;
   const policyPath = join(runDir, POLICY_FILE);
-  algorithm.setTraining(false);
-  writePolicyFile(policyPath, {
-    definition: session.definition, config: session.algorithmConfig, context: session.context, algorithm,
-    datasetId: config.datasetId, envId: config.env, step,
-  });
+  writePolicyAt(policyPath, session, step);
+  const bestPolicyPath = config.keepBest ? keepBestPolicy(runDir, best.step) : null;
   const evalPath = join(runDir, EVAL_FILE);
   // camelCase on disk, as every JSON Stitch writes (docs/cli.md); readers accept both spellings
   writeFileAtomic(evalPath, `${JSON.stringify(camelCaseKeys({
@@ -602,10 +613,54 @@ function writeFinalFiles(runDir: string, session: Session, step: number, last: E
     best,
     best_rule: BEST_RULE,
     policy: POLICY_FILE,
+    best_policy: bestPolicyPath === null ? null : BEST_POLICY_FILE,
     skipped_batches: skippedBatches,
     dataset_preparation: session.preparationMetadata,
   }), null, 2)}\n`);
-  return { runDir, evalPath, policyPath, last, best, skippedBatches };
+  return { runDir, evalPath, policyPath, bestPolicyPath, last, best, skippedBatches };
+}
+
+/** the policy file of the weights as they are now (evaluation mode) */
+function writePolicyAt(path: string, session: Session, step: number): void {
+  const { config, algorithm } = session;
+  algorithm.setTraining(false);
+  writePolicyFile(path, {
+    definition: session.definition, config: session.algorithmConfig, context: session.context, algorithm,
+    datasetId: config.datasetId, envId: config.env, step,
+  });
+}
+
+/** keepBest: the weights of the best evaluation at `step`, kept in checkpoints/ until the run ends */
+const BEST_POLICY_PATTERN = /^best-policy-(\d{8,})\.safetensors$/;
+function bestPolicyName(step: number): string {
+  return `best-policy-${String(step).padStart(8, '0')}.safetensors`;
+}
+
+/** removes the kept best weights of every step but `keep` */
+function pruneBestPolicies(runDir: string, keep: number | null): void {
+  const dir = join(runDir, CHECKPOINT_DIR);
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const match = BEST_POLICY_PATTERN.exec(name);
+    if (match !== null && Number(match[1]) !== keep) rmSync(join(dir, name), { force: true });
+  }
+}
+
+/**
+ * policy-best.safetensors from the weights kept when the best evaluation was made. They are gone
+ * only when a resume had to fall back past a damaged checkpoint to one whose best was pruned: then
+ * the run says so rather than keep other weights under the name.
+ */
+function keepBestPolicy(runDir: string, bestStep: number): string | null {
+  const kept = join(runDir, CHECKPOINT_DIR, bestPolicyName(bestStep));
+  const path = join(runDir, BEST_POLICY_FILE);
+  if (!existsSync(kept)) {
+    rmSync(path, { force: true });
+    return null;
+  }
+  renameSync(kept, path);
+  pruneBestPolicies(runDir, null);
+  return path;
 }
 
 /** runs `work` holding the run directory's lock, released however it ends */

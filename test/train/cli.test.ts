@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadDataset } from '../../src/data/load.js';
@@ -49,7 +49,8 @@ describe('stitch train and stitch eval', () => {
 
   it('config.json holds the full resolved config', () => {
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, unknown> & { algorithm: Record<string, unknown> };
-    assert.deepEqual(Object.keys(config).sort(), ['algo', 'algorithm', 'checkpointEvery', 'dataset', 'datasetId', 'env', 'evalEnvs', 'evalEpisodes', 'evalEvery', 'evalSeed', 'format', 'formatVersion', 'logEvery', 'onNonFinite', 'preset', 'seed', 'steps']);
+    assert.deepEqual(Object.keys(config).sort(), ['algo', 'algorithm', 'checkpointEvery', 'dataset', 'datasetId', 'env', 'evalEnvs', 'evalEpisodes', 'evalEvery', 'evalSeed', 'format', 'formatVersion', 'keepBest', 'logEvery', 'onNonFinite', 'preset', 'seed', 'steps']);
+    assert.equal(config.keepBest, false);
     assert.equal(config.algo, 'dt');
     assert.equal(config.datasetId, ENV, 'from the file attributes');
     assert.equal(config.preset, ENV, 'the dataset id selects the preset');
@@ -119,6 +120,31 @@ describe('stitch train and stitch eval', () => {
     const fromFile = stitch('eval', join(run, 'policy.safetensors'), '--episodes', '2', '--seed', '3', '--json');
     assert.equal(fromFile.status, 0, fromFile.stderr);
     assert.deepEqual(JSON.parse(fromFile.stdout), last);
+  });
+
+  it('--keep-best keeps the best evaluation\'s weights as policy-best.safetensors, which stitch eval scores as the best record', () => {
+    const best = join(dir, 'keep-best');
+    // dense rewards, so every evaluation scores the weights; with seed 1 the best of steps 10-40 is step 30's
+    const result = stitch('train', '--algo', 'dt', '--dataset', dataset, '--env', 'maze2d-umaze-dense-v1', '--steps', '40', '--seed', '1',
+      '--eval-every', '10', '--eval-episodes', '3', '--checkpoint-every', '20', '--keep-best', ...tinyDtFlags, '--out', best);
+    assert.equal(result.status, 0, result.stderr);
+    const evaluation = JSON.parse(readFileSync(join(best, 'eval.json'), 'utf8')) as { best: { step: number; normalizedScore: number }; last: { step: number }; bestPolicy: string; policy: string };
+    assert.equal(evaluation.bestPolicy, 'policy-best.safetensors');
+    assert.notEqual(evaluation.best.step, evaluation.last.step, 'the case this test is for: a best before the end');
+    assert.match(result.stdout, /best policy: .*policy-best\.safetensors \(scored on the episodes that selected it/);
+    const header = (path: string): { step: number } => JSON.parse(readSafetensors(path).metadata[POLICY_METADATA_KEY] as string) as { step: number };
+    assert.equal(header(join(best, 'policy-best.safetensors')).step, evaluation.best.step);
+    assert.equal(header(join(best, 'policy.safetensors')).step, 40, 'policy.safetensors stays the last step\'s');
+    // the kept weights are the evaluated ones: the same episodes give the best record exactly
+    const rescored = stitch('eval', join(best, 'policy-best.safetensors'), '--seed', '1', '--eval-episodes', '3', '--json');
+    assert.equal(rescored.status, 0, rescored.stderr);
+    assert.deepEqual(JSON.parse(rescored.stdout), evaluation.best);
+    // nothing of the intermediate best weights is left behind; the config says the run kept its best
+    assert.deepEqual(readdirSync(join(best, 'checkpoints')).filter((name) => name.startsWith('best-')), []);
+    assert.equal((JSON.parse(readFileSync(join(best, 'config.json'), 'utf8')) as { keepBest: boolean }).keepBest, true);
+    // without the flag: no such file, and eval.json says so
+    assert.ok(!existsSync(join(run, 'policy-best.safetensors')));
+    assert.equal((JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8')) as { bestPolicy: unknown }).bestPolicy, null);
   });
 
   it('stitch eval --set changes an acting setting (the targets) and refuses a trained one in one line', () => {

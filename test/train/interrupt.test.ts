@@ -102,6 +102,26 @@ describe('interrupting a run', () => {
     assertSameRun(reference, run);
   });
 
+  it('--keep-best: a run interrupted after its best evaluation and resumed keeps the same best weights as an uninterrupted one', async () => {
+    // dense rewards, so each evaluation scores the weights; with seed 1 the best of steps 10-40 is the first
+    const config = tinyConfig(dataset, 'dt', { env: 'maze2d-umaze-dense-v1', seed: 1, steps: 40, evalEvery: 10, checkpointEvery: 20, evalEpisodes: 3, keepBest: true });
+    const reference = join(dir, 'keep-best-reference');
+    const whole = await startRun(reference, config, captureIO());
+    assert.equal(whole.best.step, 10);
+    const run = join(dir, 'keep-best-interrupted');
+    const kept = join(run, 'checkpoints', 'best-policy-00000010.safetensors');
+    const signal = new AbortController().signal;
+    // turns true once step 10's weights are kept: the run stops there; after the resume, the checkpoints at
+    // steps 20 and 40 must keep those weights (a later evaluation is not better) for the end to use
+    Object.defineProperty(signal, 'aborted', { get: () => existsSync(kept) });
+    await assert.rejects(startRun(run, config, captureIO(), undefined, { signal }), (error: unknown) => error instanceof RunInterruptedError);
+    assert.ok(!existsSync(join(run, 'policy-best.safetensors')), 'written when the run ends');
+    const resumed = await resumeRun(run, captureIO());
+    assert.equal(resumed.bestPolicyPath, join(run, 'policy-best.safetensors'));
+    assert.deepEqual(readFileSync(join(run, 'policy-best.safetensors')), readFileSync(join(reference, 'policy-best.safetensors')));
+    assertSameRun(reference, run);
+  });
+
   it('a second SIGINT ends the process at once (the default action), whatever it was doing', () => {
     // a process that handles the first signal as stitch train does, then would run for 20 s
     const script = `import { handleInterrupts } from './dist/src/cli/interrupt.js';
