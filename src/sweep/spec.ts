@@ -107,6 +107,8 @@ export const SweepSpecSchema = z.object({
     envs: count(1).optional(),
     /** a dataset name: `stitch sweep report` also scores each run's held-out action error on it */
     heldOut: name.optional(),
+    /** every run also keeps its best evaluation's weights (`stitch train --keep-best`) */
+    keepBest: z.boolean().optional(),
   }).strict(),
   /** config fields to sweep for every algorithm: run fields (steps, evalEpisodes, ...) or algorithm fields */
   grid: gridSchema.optional(),
@@ -268,6 +270,7 @@ function trainArguments(spec: SweepSpec, dataset: DatasetEntry, algorithm: Sweep
   for (const [key, value] of Object.entries(runFields)) {
     if (value !== undefined) args.push(RUN_FLAGS[key] as string, String(value));
   }
+  if (spec.evaluation.keepBest === true) args.push('--keep-best');
   for (const [key, value] of Object.entries(overrides)) args.push('--set', `${key}=${JSON.stringify(value)}`);
   return [...args, '--out', runDir];
 }

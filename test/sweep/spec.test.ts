@@ -22,7 +22,7 @@ describe('sweep files', () => {
 
     const coverage = loadSweep('sweeps/coverage.yaml', '/work');
     const ablation = loadSweep('sweeps/ablation.yaml', '/work');
-    assert.equal(coverage.jobs.length, 4 * 3 + 4 * 3 + 4);
+    assert.equal(coverage.jobs.length, 4 * 3 * 3);
     assert.equal(ablation.jobs.length, 8 * 3 + 8);
     assert.equal(coverage.datasetFiles.heldout, '/work/runs/results/coverage/datasets/heldout.hdf5');
     // the coverage runs are four of the ablation's columns: same directories, same flags
@@ -58,6 +58,20 @@ describe('sweep files', () => {
     const args = sweep.jobs[3]?.trainArgs.join(' ') ?? '';
     assert.match(args, /--eval-episodes 4 /);
     assert.match(args, /--set lr=0\.1 --set context=10 /);
+    assert.ok(!args.includes('--keep-best'));
     assert.equal(sweep.directory, '/x/runs/sweeps/g');
+  });
+
+  it('evaluation.keepBest gives every job --keep-best', () => {
+    const spec = parseSpec({
+      name: 'k',
+      datasets: [{ name: 'd', env: 'maze2d-umaze-v1', file: 'd.hdf5' }],
+      algorithms: [{ algo: 'qt' }],
+      seeds: [0, 1],
+      budget: { steps: 10 },
+      evaluation: { every: 5, episodes: 2, keepBest: true },
+    }, 'k.json');
+    const sweep = expandSweep(spec, '/x');
+    assert.deepEqual(sweep.jobs.map((job) => job.trainArgs.includes('--keep-best')), [true, true]);
   });
 });
