@@ -4,7 +4,7 @@
  */
 import type { Algorithm, AnyAlgorithmDefinition, PolicyContext } from '../algos/algorithm.js';
 import { POLICY_FORMAT_VERSION, POLICY_METADATA_KEY, type PolicyHeader } from '../deploy/policy-file.js';
-import { moduleTensors } from '../nn/checkpoint.js';
+import { moduleTensors, readSafetensors } from '../nn/checkpoint.js';
 import type { Module } from '../nn/module.js';
 import { encodeSafetensors, type StoredTensor } from '../nn/safetensors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -57,4 +57,10 @@ export function policyHeader(contents: PolicyFileContents): PolicyHeader {
 export function writePolicyFile(path: string, contents: PolicyFileContents): void {
   const header = policyHeader(contents);
   writeFileAtomic(path, encodeSafetensors(prefixedTensors(contents.algorithm.policyModules()), { [POLICY_METADATA_KEY]: JSON.stringify(header) }));
+}
+
+/** the training step a policy file's header names; null when the header has none */
+export function policyFileStep(path: string): number | null {
+  const header: unknown = JSON.parse(readSafetensors(path).metadata[POLICY_METADATA_KEY] ?? 'null');
+  return typeof header === 'object' && header !== null && 'step' in header && typeof header.step === 'number' ? header.step : null;
 }

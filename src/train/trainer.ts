@@ -42,7 +42,7 @@ import { HeartbeatWriter } from './heartbeat.js';
 import { acquireRunLock, type RunLock } from './lock.js';
 import { RunLogs, type MetricsRecord } from './metrics.js';
 import { describeBatch, NonFiniteError, TARGET_LIMIT, TARGET_LIMIT_TEXT, type NonFinitePolicy } from './nonfinite.js';
-import { writePolicyFile } from './policy-file.js';
+import { policyFileStep, writePolicyFile } from './policy-file.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { recordSession } from './provenance.js';
 import { BEST_POLICY_FILE, CHECKPOINT_DIR, CONFIG_FILE, EVAL_FILE, LOCK_FILE, POLICY_FILE, readRunConfig } from './run-files.js';
@@ -647,18 +647,20 @@ function pruneBestPolicies(runDir: string, keep: number | null): void {
 }
 
 /**
- * policy-best.safetensors from the weights kept when the best evaluation was made. They are gone
- * only when a resume had to fall back past a damaged checkpoint to one whose best was pruned: then
- * the run says so rather than keep other weights under the name.
+ * policy-best.safetensors from the weights kept when the best evaluation was made, or the file a
+ * previous end of this run already made of them (a finished run resumed, with or without more
+ * steps). Neither exists only when a resume had to fall back past a damaged checkpoint to one whose
+ * best was pruned: then the run says so rather than keep other weights under the name.
  */
 function keepBestPolicy(runDir: string, bestStep: number): string | null {
   const kept = join(runDir, CHECKPOINT_DIR, bestPolicyName(bestStep));
   const path = join(runDir, BEST_POLICY_FILE);
-  if (!existsSync(kept)) {
+  if (existsSync(kept)) {
+    renameSync(kept, path);
+  } else if (!existsSync(path) || policyFileStep(path) !== bestStep) {
     rmSync(path, { force: true });
     return null;
   }
-  renameSync(kept, path);
   pruneBestPolicies(runDir, null);
   return path;
 }

@@ -120,6 +120,13 @@ describe('interrupting a run', () => {
     assert.equal(resumed.bestPolicyPath, join(run, 'policy-best.safetensors'));
     assert.deepEqual(readFileSync(join(run, 'policy-best.safetensors')), readFileSync(join(reference, 'policy-best.safetensors')));
     assertSameRun(reference, run);
+    // a finished run resumed, as it is and with more steps (no later evaluation is better here): the file stays
+    const best = readFileSync(join(run, 'policy-best.safetensors'));
+    assert.equal((await resumeRun(run, captureIO())).bestPolicyPath, join(run, 'policy-best.safetensors'));
+    const extended = await resumeRun(run, captureIO(), { steps: 50 });
+    assert.equal(extended.best.step, 10);
+    assert.equal(extended.bestPolicyPath, join(run, 'policy-best.safetensors'));
+    assert.deepEqual(readFileSync(join(run, 'policy-best.safetensors')), best);
   });
 
   it('a second SIGINT ends the process at once (the default action), whatever it was doing', () => {
