@@ -9,7 +9,7 @@ import { WebExportError, writeWebExport } from '../export/web.js';
 import { PlayerAssetsMissing } from '../play/assets.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { UserError } from './errors.js';
-import { checkedPolicyPath, playSettings, restoreRunPolicy } from './run-policy.js';
+import { BEST_FLAG_HELP, checkedPolicyPath, playSettings, restoreRunPolicy } from './run-policy.js';
 
 function packageVersion(): string {
   const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
@@ -25,8 +25,9 @@ export function registerExportCommands(program: Command): void {
     .description('write the policy network as one ONNX graph (one forward pass over the context window; inputs in raw units; see docs/deploy.md)')
     .argument('<run>', 'a run directory holding policy.safetensors')
     .requiredOption('--out <file>', 'the .onnx file to write')
-    .action((runDir: string, options: { out: string }) => {
-      const restored = restoreRunPolicy(runDir);
+    .option('--best', BEST_FLAG_HELP)
+    .action((runDir: string, options: { out: string; best?: boolean }) => {
+      const restored = restoreRunPolicy(runDir, options.best === true ? 'best' : 'last');
       let bytes: Uint8Array;
       try {
         bytes = exportOnnx(restored, packageVersion());
@@ -44,8 +45,9 @@ export function registerExportCommands(program: Command): void {
     .argument('<run>', 'a run directory holding policy.safetensors')
     .requiredOption('--out <dir>', 'a new or empty folder')
     .option('--seed <s>', "evaluation seed of the page's episodes (default: the run's evaluation seed, else 0)")
-    .action((runDir: string, options: { out: string; seed?: string }) => {
-      const policyPath = checkedPolicyPath(runDir);
+    .option('--best', BEST_FLAG_HELP)
+    .action((runDir: string, options: { out: string; seed?: string; best?: boolean }) => {
+      const policyPath = checkedPolicyPath(runDir, options.best === true ? 'best' : 'last');
       const settings = playSettings(runDir, options.seed);
       try {
         const files = writeWebExport(readFileSync(policyPath), settings, options.out);

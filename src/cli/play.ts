@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { PlayerAssetsMissing } from '../play/assets.js';
 import { startPlayServer } from '../play/server.js';
 import { UserError } from './errors.js';
-import { checkedPolicyPath, integer, playSettings } from './run-policy.js';
+import { BEST_FLAG_HELP, checkedPolicyPath, integer, playSettings } from './run-policy.js';
 
 export function registerPlayCommands(program: Command): void {
   program
@@ -15,9 +15,10 @@ export function registerPlayCommands(program: Command): void {
     .argument('<run>', 'a run directory holding policy.safetensors')
     .option('--port <p>', 'port (0: any free port)', '8330')
     .option('--seed <s>', "evaluation seed of the page's episodes (default: the run's evaluation seed, else 0), as stitch eval --seed")
-    .action(async (runDir: string, options: { port: string; seed?: string }) => {
+    .option('--best', BEST_FLAG_HELP)
+    .action(async (runDir: string, options: { port: string; seed?: string; best?: boolean }) => {
       const port = integer('--port', options.port, 0, 65535) ?? 8330;
-      const policyPath = checkedPolicyPath(runDir);
+      const policyPath = checkedPolicyPath(runDir, options.best === true ? 'best' : 'last');
       const settings = playSettings(runDir, options.seed);
       let server;
       try {
@@ -26,7 +27,7 @@ export function registerPlayCommands(program: Command): void {
         if (error instanceof PlayerAssetsMissing) throw new UserError(error.message);
         throw error;
       }
-      console.log(`play: ${server.url}  (${runDir}, seed ${settings.seed}; Ctrl-C stops)`);
+      console.log(`play: ${server.url}  (${policyPath}, seed ${settings.seed}; Ctrl-C stops)`);
       await new Promise<void>((stop) => {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

@@ -145,6 +145,15 @@ describe('stitch train and stitch eval', () => {
     // without the flag: no such file, and eval.json says so
     assert.ok(!existsSync(join(run, 'policy-best.safetensors')));
     assert.equal((JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8')) as { bestPolicy: unknown }).bestPolicy, null);
+    // the commands that ship a policy take --best: other weights, so another graph; a run without it is refused in one line
+    const [last, chosen] = [join(dir, 'last.onnx'), join(dir, 'best.onnx')];
+    assert.equal(stitch('export', 'onnx', best, '--out', last).status, 0);
+    assert.equal(stitch('export', 'onnx', best, '--best', '--out', chosen).status, 0);
+    assert.notDeepEqual(readFileSync(chosen), readFileSync(last));
+    const refused = stitch('export', 'onnx', run, '--best', '--out', join(dir, 'none.onnx'));
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /no policy-best\.safetensors \(written when a run trained with --keep-best finishes\)/);
+    assert.equal(refused.stderr.trim().split('\n').length, 1);
   });
 
   it('stitch eval --set changes an acting setting (the targets) and refuses a trained one in one line', () => {
