@@ -59,8 +59,14 @@ export function writePolicyFile(path: string, contents: PolicyFileContents): voi
   writeFileAtomic(path, encodeSafetensors(prefixedTensors(contents.algorithm.policyModules()), { [POLICY_METADATA_KEY]: JSON.stringify(header) }));
 }
 
-/** the training step a policy file's header names; null when the header has none */
+/** the training step a policy file's header names; null when the file is unreadable or its header has none */
 export function policyFileStep(path: string): number | null {
-  const header: unknown = JSON.parse(readSafetensors(path).metadata[POLICY_METADATA_KEY] ?? 'null');
+  let header: unknown;
+  try {
+    header = JSON.parse(readSafetensors(path).metadata[POLICY_METADATA_KEY] ?? 'null');
+  } catch {
+    // a damaged file vouches for no step: the caller treats it as absent
+    return null;
+  }
   return typeof header === 'object' && header !== null && 'step' in header && typeof header.step === 'number' ? header.step : null;
 }
