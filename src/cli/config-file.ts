@@ -24,6 +24,7 @@ const ConfigFileSchema = RunConfigSchema.extend({
   // no default: an absent field leaves the command's own default (and its flag) in charge
   onNonFinite: z.enum(NON_FINITE_POLICIES),
   keepBest: z.boolean(),
+  evalWorker: z.boolean(),
 }).partial().strict();
 
 /** larger than any real config (a few KiB); a bigger file is refused before it is read */
@@ -46,6 +47,7 @@ export interface ConfigFileOptions {
   checkpointEvery?: string;
   onNonfinite?: string;
   keepBest?: boolean;
+  evalWorker?: boolean;
   set: string[];
 }
 
@@ -91,6 +93,7 @@ export function readConfigFile(path: string): ConfigFileOptions {
     onNonfinite: file.onNonFinite,
     // false is the default: only true stands for the flag
     keepBest: file.keepBest === true ? true : undefined,
+    evalWorker: file.evalWorker === true ? true : undefined,
     set: Object.entries(file.algorithm ?? {}).map(([key, value]) => `${key}=${JSON.stringify(value)}`),
   };
 }

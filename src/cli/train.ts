@@ -192,6 +192,7 @@ async function newRun(requested: TrainOptions, io: (runDir: string) => TrainIO, 
     overrides: { ...(embedded ? EMBEDDED_DEFAULT.overrides : {}), ...overrides },
     onNonFinite: nonFinitePolicy(options.onNonfinite),
     keepBest: options.keepBest === true,
+    evalWorker: options.evalWorker === true,
   };
   const config = resolveRunConfig(request, typeof fileId === 'string' ? fileId : undefined);
   const runDir = options.out ?? join('runs', `${config.algo}-${config.env}-seed${config.seed}-${timestamp()}`);
@@ -288,6 +289,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--allow-data-loss', 'train even when segmentation keeps less than half of the dataset\'s rows')
     .option('--on-nonfinite <policy>', 'a NaN or infinite loss or gradient: halt (stop, keeping the last checkpoint) or skip (drop the batch, count it); with --resume, changes the saved setting (default halt)')
     .option('--keep-best', "also keep the weights of the best evaluation as policy-best.safetensors (policy.safetensors stays the last step's); its score was measured on the episodes that chose it, so confirm it on others with stitch eval RUN/policy-best.safetensors --seed N")
+    .option('--eval-worker', 'evaluate on a worker thread while training goes on (the same scores; training and evaluation take one thread each of --threads)')
     .option('--config <file>', "start from a config file, JSON or YAML (e.g. a previous run's config.json); flags given here win, --set applies over its algorithm fields")
     .option('--tensorboard <dir>', 'also write TensorBoard event files of the metrics and evaluations to <dir> (as the run logs them)')
     .action(async (options: TrainOptions) => {

@@ -109,6 +109,8 @@ export const SweepSpecSchema = z.object({
     heldOut: name.optional(),
     /** every run also keeps its best evaluation's weights (`stitch train --keep-best`) */
     keepBest: z.boolean().optional(),
+    /** every run evaluates on a worker thread beside training (`stitch train --eval-worker`) */
+    worker: z.boolean().optional(),
   }).strict(),
   /** config fields to sweep for every algorithm: run fields (steps, evalEpisodes, ...) or algorithm fields */
   grid: gridSchema.optional(),
@@ -271,6 +273,7 @@ function trainArguments(spec: SweepSpec, dataset: DatasetEntry, algorithm: Sweep
     if (value !== undefined) args.push(RUN_FLAGS[key] as string, String(value));
   }
   if (spec.evaluation.keepBest === true) args.push('--keep-best');
+  if (spec.evaluation.worker === true) args.push('--eval-worker');
   for (const [key, value] of Object.entries(overrides)) args.push('--set', `${key}=${JSON.stringify(value)}`);
   return [...args, '--out', runDir];
 }

@@ -61,7 +61,8 @@ export const TrainingStateSchema = z.object({
   extraState: z.record(z.string(), z.number()),
   /** the metrics interval still open at this step (empty when the step was logged) */
   metrics: z.object({ count: z.number().int().min(0), seconds: z.number().min(0), sums: z.record(z.string(), z.number()), latest: z.record(z.string(), z.number()) }).strict(),
-  evaluation: z.object({ last: evaluationRecord.nullable(), best: evaluationRecord.nullable() }).strict(),
+  /** pending (evalWorker): the step of an evaluation in flight, null when none; absent in older checkpoints */
+  evaluation: z.object({ last: evaluationRecord.nullable(), best: evaluationRecord.nullable(), pending: z.number().int().min(0).nullable().default(null) }).strict(),
   /** batches skipped so far for a non-finite loss or gradient (onNonFinite 'skip'); absent in older checkpoints */
   skippedBatches: z.number().int().min(0).default(0),
 }).strict();

@@ -62,6 +62,11 @@ export const RunConfigSchema = z.object({
    * policy.safetensors); runs saved before this key existed read as false
    */
   keepBest: z.boolean().default(false),
+  /**
+   * evaluate on a worker thread while training goes on (the same records: an evaluation depends
+   * only on the weights and the evaluation seed); runs saved before this key existed read as false
+   */
+  evalWorker: z.boolean().default(false),
 }).strict();
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
@@ -90,6 +95,8 @@ export interface RunRequest {
   onNonFinite?: NonFinitePolicy;
   /** default false */
   keepBest?: boolean;
+  /** default false */
+  evalWorker?: boolean;
 }
 
 export const RUN_DEFAULTS = { seed: 0, evalEpisodes: 10, evalEnvs: 32, logEvery: 100 } as const;
@@ -181,6 +188,7 @@ export function resolveRunConfig(request: RunRequest, fileDatasetId: string | un
     algorithm,
     onNonFinite: request.onNonFinite ?? 'halt',
     keepBest: request.keepBest ?? false,
+    evalWorker: request.evalWorker ?? false,
   };
   return validateRunConfig(config, 'run config');
 }

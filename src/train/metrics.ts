@@ -43,13 +43,15 @@ export class RunLogs {
    * Drops every record after `step` (a run resumed from that step writes them again), and any
    * torn last line a killed process left behind.
    */
-  truncateAfter(step: number): void {
+  truncateAfter(step: number, pendingEvaluation: number | null = null): void {
     for (const name of [METRICS_JSONL, EVALUATIONS_JSONL]) {
       const path = this.path(name);
       if (!existsSync(path)) continue;
+      // an evaluation the checkpoint saw in flight is redone, though its record may have been appended since
+      const limit = name === EVALUATIONS_JSONL && pendingEvaluation !== null ? Math.min(step, pendingEvaluation - 1) : step;
       const kept = readFileSync(path, 'utf8').split('\n').filter((line) => {
         const recorded = stepOfJsonLine(line);
-        return recorded !== undefined && recorded <= step;
+        return recorded !== undefined && recorded <= limit;
       });
       writeFileAtomic(path, kept.map((line) => `${line}\n`).join(''));
     }

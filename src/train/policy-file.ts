@@ -53,10 +53,15 @@ export function policyHeader(contents: PolicyFileContents): PolicyHeader {
   };
 }
 
-/** Writes policy.safetensors atomically: tensors `<module>.<parameter>` of the policy modules. */
-export function writePolicyFile(path: string, contents: PolicyFileContents): void {
+/** The policy file's bytes: tensors `<module>.<parameter>` of the policy modules, the header in the metadata. */
+export function encodePolicyFile(contents: PolicyFileContents): Uint8Array {
   const header = policyHeader(contents);
-  writeFileAtomic(path, encodeSafetensors(prefixedTensors(contents.algorithm.policyModules()), { [POLICY_METADATA_KEY]: JSON.stringify(header) }));
+  return encodeSafetensors(prefixedTensors(contents.algorithm.policyModules()), { [POLICY_METADATA_KEY]: JSON.stringify(header) });
+}
+
+/** Writes policy.safetensors atomically. */
+export function writePolicyFile(path: string, contents: PolicyFileContents): void {
+  writeFileAtomic(path, encodePolicyFile(contents));
 }
 
 /** the training step a policy file's header names; null when the file is unreadable or its header has none */

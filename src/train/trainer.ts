@@ -17,7 +17,7 @@
  * RunInterruptedError.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { metricsNow, readMetrics, type Algorithm, type AnyAlgorithmDefinition, type DatasetPreparation, type PolicyContext, type StepMetrics } from '../algos/algorithm.js';
 import { formatFinding } from '../data/findings.js';
@@ -37,12 +37,14 @@ import {
   CHECKPOINT_FORMAT_VERSION, type LoadedCheckpoint, type TrainingState,
 } from './checkpoint.js';
 import { checkAllocationBounds, parseAlgorithmConfig, requireAlgorithm, requireEnv, RunConfigError, validateRunConfig, type RunConfig } from './config.js';
-import { evaluateConditions, isBetter, type EvaluationRecord } from './evaluate.js';
+import { evaluateConditions, isBetter, type EvaluationProgress, type EvaluationRecord } from './evaluate.js';
 import { HeartbeatWriter } from './heartbeat.js';
 import { acquireRunLock, type RunLock } from './lock.js';
 import { RunLogs, type MetricsRecord } from './metrics.js';
 import { describeBatch, NonFiniteError, TARGET_LIMIT, TARGET_LIMIT_TEXT, type NonFinitePolicy } from './nonfinite.js';
-import { policyFileStep, writePolicyFile } from './policy-file.js';
+import { encodePolicyFile, policyFileStep, writePolicyFile, type PolicyFileContents } from './policy-file.js';
+import { BackgroundEvaluator, reserveEvaluationThread } from './background-evaluation.js';
+import { policyFromBytes } from '../deploy/policy.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { recordSession } from './provenance.js';
 import { BEST_POLICY_FILE, CHECKPOINT_DIR, CONFIG_FILE, EVAL_FILE, LOCK_FILE, POLICY_FILE, readRunConfig } from './run-files.js';
@@ -370,12 +372,15 @@ interface Resumed {
 /** how often the loop yields to the event loop, so an interrupt signal and the heartbeat are seen mid-training */
 const YIELD_MS = 50;
 
-async function runLoop(runDir: string, session: Session, resumed: Resumed | null, io: TrainIO, signal: AbortSignal | undefined): Promise<TrainOutcome> {
+async function runLoop(runDir: string, session: Session, resumed: Resumed | null, io: TrainIO, signal: AbortSignal | undefined, kind: 'start' | 'resume'): Promise<TrainOutcome> {
+  const release = session.config.evalWorker ? reserveEvaluationThread() : null;
+  recordSession(runDir, kind, resumed?.state.step ?? 0);
   const leave = enterTrainingBackend(session.algorithm);
   try {
     return await runSteps(runDir, session, resumed, io, signal);
   } finally {
     await leave();
+    release?.();
   }
 }
 
@@ -414,6 +419,11 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
   const checkpoint = (): Promise<void> => onHost(algorithm, () => {
     // the logs up to this step reach the disk before the checkpoint that vouches for them
     logs.sync();
+    // an evaluation still in flight of earlier weights than the checkpoint's: a resume evaluates them from this file
+    if (inFlight !== null && inFlight.step < step) {
+      mkdirSync(join(runDir, CHECKPOINT_DIR), { recursive: true });
+      writeFileAtomic(join(runDir, CHECKPOINT_DIR, pendingEvaluationName(inFlight.step)), inFlight.bytes);
+    }
     lastCheckpoint = writeCheckpoint(runDir, {
       format: 'stitch-checkpoint',
       formatVersion: CHECKPOINT_FORMAT_VERSION,
@@ -427,48 +437,106 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
       optimizers: optimizerStates(algorithm),
       extraState: algorithm.extraState?.() ?? {},
       metrics: interval.snapshot(),
-      evaluation: { last, best },
+      evaluation: { last, best, pending: inFlight?.step ?? null },
       skippedBatches,
     }, algorithm);
     checkpointStep = step;
     // the checkpoint now vouches for the current best: earlier best weights can no longer be resumed into
     if (config.keepBest) pruneBestPolicies(runDir, best?.step ?? null);
+    prunePendingEvaluations(runDir, inFlight?.step ?? null);
   });
   const interrupted = async (): Promise<RunInterruptedError> => {
     // the evaluation in progress (if any) is redone on resume: evaluating never moves the training streams
     algorithm.setTraining(true);
     await settlePending();
+    // an evaluation in flight is dropped; the checkpoint keeps its weights, and a resume evaluates them first
+    await evaluator?.terminate();
     if (checkpointStep !== step) await checkpoint();
     progress.message(`interrupted at step ${step}/${config.steps}; checkpoint ${relative(runDir, lastCheckpoint as string)} written; continue with ${resumeHint}`);
     heartbeat.beat('interrupted', step, null, true);
     return new RunInterruptedError(step, lastCheckpoint as string, `interrupted at step ${step}/${config.steps}; continue with ${resumeHint}`);
   };
   const isEvaluationStep = (at: number): boolean => (config.evalEvery > 0 && at % config.evalEvery === 0) || at === config.steps;
-  const evaluate = (): Promise<void> => onHost(algorithm, evaluateHere);
-  const evaluateHere = async (): Promise<void> => {
-    algorithm.setTraining(false);
-    heartbeat.beat('eval', step, { episodesDone: 0, episodesTotal: config.evalEpisodes * algorithm.evaluationConditions().length, meanReturnSoFar: null, etaSeconds: null });
-    const record = await evaluateConditions(step, algorithm.evaluationConditions(), (n, condition, rng) => algorithm.createPolicy(n, condition, rng), evaluationSettings, {
-      onProgress: (at) => {
-        progress.evaluation(step, at);
-        const { condition: _condition, ...state } = at;
-        heartbeat.beat('eval', step, state);
-      },
-      ...(signal === undefined ? {} : { signal }),
-    });
+  const evaluationProgress = (at: number, state: EvaluationProgress): void => {
+    progress.evaluation(at, state);
+    const { condition: _condition, ...shown } = state;
+    heartbeat.beat('eval', at, shown);
+  };
+  /** an evaluation's record joins the run's; `keep` writes the evaluated weights when it is the best so far */
+  const recordEvaluation = (record: EvaluationRecord, keep: (path: string) => void): void => {
     if (isBetter(record, best)) {
       best = record;
-      // the weights as evaluated (still in evaluation mode)
       if (config.keepBest) {
         mkdirSync(join(runDir, CHECKPOINT_DIR), { recursive: true });
-        writePolicyAt(join(runDir, CHECKPOINT_DIR, bestPolicyName(step)), session, step);
+        keep(join(runDir, CHECKPOINT_DIR, bestPolicyName(record.step)));
       }
     }
-    algorithm.setTraining(true);
     logs.appendEvaluation(record);
     last = record;
     progress.message(formatEvaluation(record));
+  };
+  const evaluateInline = async (): Promise<void> => {
+    algorithm.setTraining(false);
+    heartbeat.beat('eval', step, { episodesDone: 0, episodesTotal: config.evalEpisodes * algorithm.evaluationConditions().length, meanReturnSoFar: null, etaSeconds: null });
+    const record = await evaluateConditions(step, algorithm.evaluationConditions(), (n, condition, rng) => algorithm.createPolicy(n, condition, rng), evaluationSettings, {
+      onProgress: (at) => evaluationProgress(step, at),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    // the weights as evaluated (still in evaluation mode)
+    recordEvaluation(record, (path) => writePolicyAt(path, session, step));
+    algorithm.setTraining(true);
     heartbeat.beat('train', step, null, true);
+  };
+
+  // evalWorker: one evaluation at a time runs on a worker thread, of a snapshot of the weights (the policy file's bytes)
+  let waitingForEvaluation = false;
+  const evaluator = config.evalWorker
+    ? new BackgroundEvaluator((at, state) => {
+      if (waitingForEvaluation) evaluationProgress(at, state);
+    })
+    : null;
+  let inFlight: { step: number; bytes: Uint8Array; record: EvaluationRecord | null; promise: Promise<EvaluationRecord> } | null = null;
+  /** starts the evaluation of `bytes` (the weights after `at` steps), after the one in flight is recorded */
+  const startEvaluation = async (at: number, bytes: Uint8Array): Promise<void> => {
+    await settleEvaluation();
+    if (evaluator === null) {
+      // a resumed run's pending evaluation, when this run evaluates inline
+      const policy = policyFromBytes(bytes, {}, `the weights of step ${at}`);
+      const record = await evaluateConditions(at, policy.conditions, (n, condition, rng) => policy.createVectorPolicy(n, condition, rng), evaluationSettings, {
+        onProgress: (state) => evaluationProgress(at, state),
+        ...(signal === undefined ? {} : { signal }),
+      });
+      recordEvaluation(record, (path) => writeFileAtomic(path, bytes));
+      return;
+    }
+    const running: NonNullable<typeof inFlight> = { step: at, bytes, record: null, promise: evaluator.evaluate(at, bytes, evaluationSettings, signal) };
+    // a failure is seen when the evaluation is settled; until then it must not count as unhandled
+    running.promise.then((record) => { running.record = record; }, () => undefined);
+    inFlight = running;
+  };
+  const evaluationFinished = (): boolean => inFlight !== null && inFlight.record !== null;
+  /** waits for the evaluation in flight (if any) and records it */
+  const settleEvaluation = async (): Promise<void> => {
+    const running = inFlight;
+    if (running === null) return;
+    waitingForEvaluation = running.record === null;
+    let record: EvaluationRecord;
+    try {
+      record = await running.promise;
+    } finally {
+      waitingForEvaluation = false;
+    }
+    inFlight = null;
+    recordEvaluation(record, (path) => writeFileAtomic(path, running.bytes));
+    heartbeat.beat('train', step, null, true);
+  };
+  const evaluate = async (): Promise<void> => {
+    if (evaluator === null) return onHost(algorithm, evaluateInline);
+    const bytes = await onHost(algorithm, () => policyBytesAt(session, step));
+    algorithm.setTraining(true);
+    await startEvaluation(step, bytes);
+    // the last step's evaluation is part of the run's end: wait for it
+    if (step === config.steps) await settleEvaluation();
   };
   algorithm.setTraining(true);
   heartbeat.beat('train', step, null, true);
@@ -515,7 +583,16 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
   const boards = new ScalarBoards();
 
   try {
+    // before the first step: the training's thread count (and so its rounding) is the same throughout
+    await evaluator?.start();
     placeAlgorithm(algorithm);
+    // an evaluation of earlier weights than the checkpoint's was in flight (evalWorker): evaluate its kept weights first
+    const pendingEvaluation = resumed?.state.evaluation.pending ?? null;
+    if (pendingEvaluation !== null && pendingEvaluation < step) {
+      const bytes = readPendingEvaluation(runDir, pendingEvaluation);
+      if (bytes === null) progress.message(`the evaluation of step ${pendingEvaluation} was in flight at the checkpoint, but its weights (${CHECKPOINT_DIR}/${pendingEvaluationName(pendingEvaluation)}) are missing or damaged: that evaluation is skipped`);
+      else await startEvaluation(pendingEvaluation, bytes);
+    }
     // a run interrupted during an evaluation was checkpointed before it: evaluate that step first
     if (resumed !== null && step > 0 && isEvaluationStep(step) && (last === null || last.step < step)) await evaluate();
     while (step < config.steps) {
@@ -524,6 +601,7 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
         lastYield = performance.now();
       }
       if (signal?.aborted === true) throw await interrupted();
+      if (evaluationFinished()) await settleEvaluation();
       const started = performance.now();
       const batch = sampler.sample();
       snapshot?.capture();
@@ -564,12 +642,14 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
       if (checkpointing) await checkpoint();
     }
     await settlePending();
+    await settleEvaluation();
     progress.finish();
     if (last === null || best === null) throw new Error('the last step is always evaluated; no evaluation was recorded');
     const outcome = await onHost(algorithm, () => writeFinalFiles(runDir, session, step, last!, best!, skippedBatches));
     if (config.keepBest && outcome.bestPolicyPath === null) {
       progress.message(`no ${BEST_POLICY_FILE}: the weights of the best evaluation (step ${best.step}) were not kept through the checkpoint this run resumed from`);
     }
+    prunePendingEvaluations(runDir, null);
     heartbeat.beat('finished', step, null, true);
     return outcome;
   } catch (error) {
@@ -584,6 +664,8 @@ async function runSteps(runDir: string, session: Session, resumed: Resumed | nul
       throw stopped('device-lost', `${error.message}; --resume continues on any backend`);
     }
     throw error;
+  } finally {
+    await evaluator?.terminate();
   }
 }
 
@@ -620,14 +702,46 @@ function writeFinalFiles(runDir: string, session: Session, step: number, last: E
   return { runDir, evalPath, policyPath, bestPolicyPath, last, best, skippedBatches };
 }
 
-/** the policy file of the weights as they are now (evaluation mode) */
-function writePolicyAt(path: string, session: Session, step: number): void {
+function policyContents(session: Session, step: number): PolicyFileContents {
   const { config, algorithm } = session;
   algorithm.setTraining(false);
-  writePolicyFile(path, {
+  return {
     definition: session.definition, config: session.algorithmConfig, context: session.context, algorithm,
     datasetId: config.datasetId, envId: config.env, step,
-  });
+  };
+}
+
+/** the policy file of the weights as they are now (evaluation mode) */
+function writePolicyAt(path: string, session: Session, step: number): void {
+  writePolicyFile(path, policyContents(session, step));
+}
+
+/** the policy file's bytes of the weights as they are now (evaluation mode) */
+function policyBytesAt(session: Session, step: number): Uint8Array {
+  return encodePolicyFile(policyContents(session, step));
+}
+
+/** evalWorker: the weights of an evaluation in flight when a checkpoint of later weights was written */
+const PENDING_EVALUATION_PATTERN = /^pending-evaluation-(\d{8,})\.safetensors$/;
+function pendingEvaluationName(step: number): string {
+  return `pending-evaluation-${String(step).padStart(8, '0')}.safetensors`;
+}
+
+/** removes the pending-evaluation weights of every step but `keep` */
+function prunePendingEvaluations(runDir: string, keep: number | null): void {
+  const dir = join(runDir, CHECKPOINT_DIR);
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const match = PENDING_EVALUATION_PATTERN.exec(name);
+    if (match !== null && Number(match[1]) !== keep) rmSync(join(dir, name), { force: true });
+  }
+}
+
+/** the kept weights of a pending evaluation, or null when missing or not the weights of that step */
+function readPendingEvaluation(runDir: string, pending: number): Uint8Array | null {
+  const path = join(runDir, CHECKPOINT_DIR, pendingEvaluationName(pending));
+  if (!existsSync(path) || policyFileStep(path) !== pending) return null;
+  return new Uint8Array(readFileSync(path));
 }
 
 /** keepBest: the weights of the best evaluation at `step`, kept in checkpoints/ until the run ends */
@@ -695,9 +809,8 @@ export async function startRun(runDir: string, config: RunConfig, io: TrainIO, d
       io.stream.write(`--overwrite: removed the previous run in ${runDir}\n`);
     }
     writeFileAtomic(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-    recordSession(runDir, 'start', 0);
     io.stream.write(`run directory: ${runDir}\n`);
-    return runLoop(runDir, session, null, io, options.signal);
+    return runLoop(runDir, session, null, io, options.signal, 'start');
   });
 }
 
@@ -762,7 +875,7 @@ export async function resumeRun(runDir: string, io: TrainIO, options: ResumeOpti
       } catch (error) {
         throw new CheckpointError(`${checkpoint.path}: ${error instanceof Error ? error.message : String(error)}`);
       }
-      new RunLogs(runDir).truncateAfter(state.step);
+      new RunLogs(runDir).truncateAfter(state.step, state.evaluation.pending);
       resumed = { state, checkpointPath: checkpoint.path };
     }
     const changes: string[] = [];
@@ -773,8 +886,7 @@ export async function resumeRun(runDir: string, io: TrainIO, options: ResumeOpti
       io.stream.write(`${changes.join(', ')} (saved in ${CONFIG_FILE})\n`);
     }
     const fromStep = resumed?.state.step ?? 0;
-    recordSession(runDir, 'resume', fromStep);
     io.stream.write(`resuming ${runDir} at step ${fromStep}/${config.steps}\n`);
-    return runLoop(runDir, session, resumed, io, options.signal);
+    return runLoop(runDir, session, resumed, io, options.signal, 'resume');
   });
 }

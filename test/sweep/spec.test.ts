@@ -59,19 +59,21 @@ describe('sweep files', () => {
     assert.match(args, /--eval-episodes 4 /);
     assert.match(args, /--set lr=0\.1 --set context=10 /);
     assert.ok(!args.includes('--keep-best'));
+    assert.ok(!args.includes('--eval-worker'));
     assert.equal(sweep.directory, '/x/runs/sweeps/g');
   });
 
-  it('evaluation.keepBest gives every job --keep-best', () => {
+  it('evaluation.keepBest gives every job --keep-best, evaluation.worker --eval-worker', () => {
     const spec = parseSpec({
       name: 'k',
       datasets: [{ name: 'd', env: 'maze2d-umaze-v1', file: 'd.hdf5' }],
       algorithms: [{ algo: 'qt' }],
       seeds: [0, 1],
       budget: { steps: 10 },
-      evaluation: { every: 5, episodes: 2, keepBest: true },
+      evaluation: { every: 5, episodes: 2, keepBest: true, worker: true },
     }, 'k.json');
     const sweep = expandSweep(spec, '/x');
     assert.deepEqual(sweep.jobs.map((job) => job.trainArgs.includes('--keep-best')), [true, true]);
+    assert.deepEqual(sweep.jobs.map((job) => job.trainArgs.includes('--eval-worker')), [true, true]);
   });
 });
