@@ -49,8 +49,9 @@ describe('stitch train and stitch eval', () => {
 
   it('config.json holds the full resolved config', () => {
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, unknown> & { algorithm: Record<string, unknown> };
-    assert.deepEqual(Object.keys(config).sort(), ['algo', 'algorithm', 'checkpointEvery', 'dataset', 'datasetId', 'env', 'evalEnvs', 'evalEpisodes', 'evalEvery', 'evalSeed', 'format', 'formatVersion', 'keepBest', 'logEvery', 'onNonFinite', 'preset', 'seed', 'steps']);
+    assert.deepEqual(Object.keys(config).sort(), ['algo', 'algorithm', 'checkpointEvery', 'dataset', 'datasetId', 'env', 'evalEnvs', 'evalEpisodes', 'evalEvery', 'evalSeed', 'evalWorker', 'format', 'formatVersion', 'keepBest', 'logEvery', 'onNonFinite', 'preset', 'seed', 'steps']);
     assert.equal(config.keepBest, false);
+    assert.equal(config.evalWorker, false);
     assert.equal(config.algo, 'dt');
     assert.equal(config.datasetId, ENV, 'from the file attributes');
     assert.equal(config.preset, ENV, 'the dataset id selects the preset');
