@@ -15,12 +15,18 @@
  * the faulty batch is dropped, the update undone and counted. An interruption (the `signal`
  * option: SIGINT/SIGTERM in the CLI) writes a checkpoint at the current step and throws
  * RunInterruptedError.
+ *
+ * With `evalWorker`, an evaluation runs on a worker thread (background-evaluation.ts) from the
+ * policy file's bytes of the weights it evaluates, while training goes on; the records are those
+ * of an inline evaluation, and a checkpoint notes an evaluation still in flight so that a resume
+ * redoes it.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { metricsNow, readMetrics, type Algorithm, type AnyAlgorithmDefinition, type DatasetPreparation, type PolicyContext, type StepMetrics } from '../algos/algorithm.js';
 import { formatFinding } from '../data/findings.js';
+import { policyFromBytes } from '../deploy/policy.js';
 import { loadDataset, type LoadedDataset } from '../data/load.js';
 import { stateStatistics, STD_EPSILON } from '../data/preprocess.js';
 import { WindowSampler, type WindowBatch, type WindowSamplerOptions } from '../data/sampler.js';
@@ -36,6 +42,7 @@ import {
   CheckpointError, latestGoodCheckpoint, listCheckpoints, optimizerStates, restoreAlgorithm, writeCheckpoint,
   CHECKPOINT_FORMAT_VERSION, type LoadedCheckpoint, type TrainingState,
 } from './checkpoint.js';
+import { BackgroundEvaluator, reserveEvaluationThread } from './background-evaluation.js';
 import { checkAllocationBounds, parseAlgorithmConfig, requireAlgorithm, requireEnv, RunConfigError, validateRunConfig, type RunConfig } from './config.js';
 import { evaluateConditions, isBetter, type EvaluationProgress, type EvaluationRecord } from './evaluate.js';
 import { HeartbeatWriter } from './heartbeat.js';
@@ -43,8 +50,6 @@ import { acquireRunLock, type RunLock } from './lock.js';
 import { RunLogs, type MetricsRecord } from './metrics.js';
 import { describeBatch, NonFiniteError, TARGET_LIMIT, TARGET_LIMIT_TEXT, type NonFinitePolicy } from './nonfinite.js';
 import { encodePolicyFile, policyFileStep, writePolicyFile, type PolicyFileContents } from './policy-file.js';
-import { BackgroundEvaluator, reserveEvaluationThread } from './background-evaluation.js';
-import { policyFromBytes } from '../deploy/policy.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { recordSession } from './provenance.js';
 import { BEST_POLICY_FILE, CHECKPOINT_DIR, CONFIG_FILE, EVAL_FILE, LOCK_FILE, POLICY_FILE, readRunConfig } from './run-files.js';
@@ -721,43 +726,37 @@ function policyBytesAt(session: Session, step: number): Uint8Array {
   return encodePolicyFile(policyContents(session, step));
 }
 
-/** evalWorker: the weights of an evaluation in flight when a checkpoint of later weights was written */
-const PENDING_EVALUATION_PATTERN = /^pending-evaluation-(\d{8,})\.safetensors$/;
-function pendingEvaluationName(step: number): string {
-  return `pending-evaluation-${String(step).padStart(8, '0')}.safetensors`;
+/**
+ * Policy files kept in checkpoints/ until the run needs them no more, named by kind and step:
+ * `best-policy-N` (keepBest: the weights of the best evaluation at step N, until the run ends) and
+ * `pending-evaluation-N` (evalWorker: the weights of an evaluation in flight when a checkpoint of
+ * later weights was written, until an evaluation of them is recorded).
+ */
+type KeptPolicy = 'best-policy' | 'pending-evaluation';
+function keptPolicyName(kind: KeptPolicy, step: number): string {
+  return `${kind}-${String(step).padStart(8, '0')}.safetensors`;
 }
+const bestPolicyName = (step: number): string => keptPolicyName('best-policy', step);
+const pendingEvaluationName = (step: number): string => keptPolicyName('pending-evaluation', step);
 
-/** removes the pending-evaluation weights of every step but `keep` */
-function prunePendingEvaluations(runDir: string, keep: number | null): void {
+/** removes the kept policy files of one kind for every step but `keep` */
+function pruneKeptPolicies(runDir: string, kind: KeptPolicy, keep: number | null): void {
   const dir = join(runDir, CHECKPOINT_DIR);
   if (!existsSync(dir)) return;
+  const pattern = new RegExp(`^${kind}-(\\d{8,})\\.safetensors$`);
   for (const name of readdirSync(dir)) {
-    const match = PENDING_EVALUATION_PATTERN.exec(name);
+    const match = pattern.exec(name);
     if (match !== null && Number(match[1]) !== keep) rmSync(join(dir, name), { force: true });
   }
 }
+const pruneBestPolicies = (runDir: string, keep: number | null): void => pruneKeptPolicies(runDir, 'best-policy', keep);
+const prunePendingEvaluations = (runDir: string, keep: number | null): void => pruneKeptPolicies(runDir, 'pending-evaluation', keep);
 
 /** the kept weights of a pending evaluation, or null when missing or not the weights of that step */
 function readPendingEvaluation(runDir: string, pending: number): Uint8Array | null {
   const path = join(runDir, CHECKPOINT_DIR, pendingEvaluationName(pending));
   if (!existsSync(path) || policyFileStep(path) !== pending) return null;
   return new Uint8Array(readFileSync(path));
-}
-
-/** keepBest: the weights of the best evaluation at `step`, kept in checkpoints/ until the run ends */
-const BEST_POLICY_PATTERN = /^best-policy-(\d{8,})\.safetensors$/;
-function bestPolicyName(step: number): string {
-  return `best-policy-${String(step).padStart(8, '0')}.safetensors`;
-}
-
-/** removes the kept best weights of every step but `keep` */
-function pruneBestPolicies(runDir: string, keep: number | null): void {
-  const dir = join(runDir, CHECKPOINT_DIR);
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
-    const match = BEST_POLICY_PATTERN.exec(name);
-    if (match !== null && Number(match[1]) !== keep) rmSync(join(dir, name), { force: true });
-  }
 }
 
 /**
