@@ -38,6 +38,9 @@ describe('sweep files', () => {
     const budget = loadSweep('sweeps/budget-umaze.yaml', '/work');
     assert.deepEqual(budget.jobs.map((job) => job.name), [0, 1, 2].flatMap((seed) => [`reinformer-maze2d-umaze-v1-seed${seed}`, `dt-maze2d-umaze-v1-seed${seed}`]));
     assert.match(budget.jobs[0]?.trainArgs.join(' ') ?? '', /--steps 40000 --eval-every 5000 --eval-episodes 100 /);
+    const rvdt = loadSweep('sweeps/budget-umaze-rvdt.yaml', '/work');
+    assert.deepEqual(rvdt.jobs.map((job) => job.name), [0, 1, 2].map((seed) => `rvdt-maze2d-umaze-v1-seed${seed}`));
+    assert.match(rvdt.jobs[0]?.trainArgs.join(' ') ?? '', /--steps 20000 --eval-every 4000 --eval-episodes 100 --eval-worker .*--set lrDecay=false .*--set variant="rvdt" /);
   });
 
   it('grids multiply the jobs; run fields become flags and other fields --set', () => {
