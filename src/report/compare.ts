@@ -107,6 +107,25 @@ function flattenConfig(value: Record<string, unknown>, prefix = ''): Map<string,
 
 const groupKey = (fields: Map<string, string>): string => JSON.stringify([...fields]);
 
+/**
+ * Whether a config path sets groups apart: two groups that both have it disagree, or runs of one
+ * algorithm disagree on having it at all (a config from an older version). A setting only some
+ * algorithms have (QT's eta, Reinformer's expectile) is not a difference between algorithms: the
+ * algorithm is, and listing every such setting as `=undefined` buried what the groups share.
+ */
+function setsGroupsApart(path: string, groups: ReadonlyArray<Map<string, string>>): boolean {
+  const having = groups.filter((fields) => fields.has(path));
+  if (new Set(having.map((fields) => fields.get(path))).size > 1) return true;
+  const presenceByAlgo = new Map<string | undefined, Set<boolean>>();
+  for (const fields of groups) {
+    const algo = fields.get('algo');
+    const presence = presenceByAlgo.get(algo) ?? new Set<boolean>();
+    presence.add(fields.has(path));
+    presenceByAlgo.set(algo, presence);
+  }
+  return [...presenceByAlgo.values()].some((presence) => presence.size > 1);
+}
+
 /** Splits runs into those with a final evaluation and those skipped, with the reason. */
 export function partitionFinished(snapshots: readonly RunSnapshot[]): { finished: RunSnapshot[]; skipped: SkippedRun[] } {
   const finished: RunSnapshot[] = [];
@@ -138,7 +157,7 @@ export function compareRuns(snapshots: readonly RunSnapshot[], skipped: readonly
   }
   const grouped = [...byGroup.values()];
   const allPaths = [...new Set(grouped.flatMap((group) => [...group.fields.keys()]))].sort();
-  const differingFields = grouped.length < 2 ? [] : allPaths.filter((path) => new Set(grouped.map((group) => group.fields.get(path) ?? 'undefined')).size > 1);
+  const differingFields = grouped.length < 2 ? [] : allPaths.filter((path) => setsGroupsApart(path, grouped.map((group) => group.fields)));
   const everyRecord = snapshots.flatMap((snapshot) => snapshot.evaluations);
   const normalized = everyRecord.length > 0 && everyRecord.every((record) => record.normalized_score !== null);
   const groups: ComparisonGroup[] = [];
@@ -153,12 +172,14 @@ export function compareRuns(snapshots: readonly RunSnapshot[], skipped: readonly
     const settings = differingFields.map((path) => fields.get(path) ?? 'undefined');
     const algo = String(members[0]?.config?.algo ?? '?');
     const env = String(members[0]?.config?.env ?? '?');
-    const apart = differingFields.flatMap((path, i) => (path === 'algo' || path === 'env' ? [] : [`${path}=${settings[i] as string}`]));
+    // a setting of another algorithm is left out of this group's labels (its column says undefined)
+    const ownSetting = (path: string): boolean => grouped.some((other) => other.fields.get('algo') === fields.get('algo') && other.fields.has(path));
+    const apart = differingFields.flatMap((path, i) => (path === 'algo' || path === 'env' || !ownSetting(path) ? [] : [`${path}=${settings[i] as string}`]));
     const label = [`${algo} · ${env}`, ...apart].join(' · ');
-    const shortLabel = differingFields.length === 0 ? label : differingFields.map((path, i) => {
-      if (path === 'algo') return algo;
-      if (path === 'env') return env;
-      return `${path.replace(/^algorithm\./, '')}=${settings[i] as string}`;
+    const shortLabel = differingFields.length === 0 ? label : differingFields.flatMap((path, i) => {
+      if (path === 'algo') return [algo];
+      if (path === 'env') return [env];
+      return ownSetting(path) ? [`${path.replace(/^algorithm\./, '')}=${settings[i] as string}`] : [];
     }).join(' · ');
     const steps = [...new Set(members.flatMap((snapshot) => snapshot.evaluations.map((record) => record.step)))].sort((a, b) => a - b);
     const runs = members.map((snapshot): ComparedRun => {

@@ -37,6 +37,24 @@ describe('compare: groups, differing fields, duplicates, unfinished runs', () =>
     assert.deepEqual(comparison.groups.map((group) => group.shortLabel), ['width=64', 'width=128']);
   });
 
+  it('runs of different algorithms differ in the algorithm and the settings both have, not in settings only one has', () => {
+    const qt = run('qt-s0', 0, [10], { width: 64, eta: 5, candidates: 12 });
+    qt.config = { ...qt.config, algo: 'qt' };
+    const reinformer = run('reinformer-s0', 0, [30], { width: 128, expectile: 0.99 });
+    reinformer.config = { ...reinformer.config, algo: 'reinformer' };
+    const comparison = compareRuns([qt, reinformer]);
+    assert.deepEqual(comparison.differingFields, ['algo', 'algorithm.width']);
+    assert.deepEqual(comparison.groups.map((group) => group.label), ['qt · maze2d-umaze-v1 · algorithm.width=64', 'reinformer · maze2d-umaze-v1 · algorithm.width=128']);
+    assert.deepEqual(comparison.groups.map((group) => group.shortLabel), ['qt · width=64', 'reinformer · width=128']);
+  });
+
+  it('runs of one algorithm whose configs disagree on having a setting at all (an older version) differ in it', () => {
+    const comparison = compareRuns([run('old', 0, [10], { width: 64 }), run('new', 1, [30], { width: 64, keepSigma: true })]);
+    assert.deepEqual(comparison.differingFields, ['algorithm.keepSigma']);
+    assert.deepEqual(comparison.groups.map((group) => group.settings), [['undefined'], ['true']]);
+    assert.deepEqual(comparison.groups.map((group) => group.shortLabel), ['keepSigma=undefined', 'keepSigma=true']);
+  });
+
   it('fields outside the run config (a record of how the run was started) do not split groups', () => {
     const a = run('a', 0, [10]);
     const b = run('b', 1, [30]);
