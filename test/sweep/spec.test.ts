@@ -41,6 +41,19 @@ describe('sweep files', () => {
     const rvdt = loadSweep('sweeps/budget-umaze-rvdt.yaml', '/work');
     assert.deepEqual(rvdt.jobs.map((job) => job.name), [0, 1, 2].map((seed) => `rvdt-maze2d-umaze-v1-seed${seed}`));
     assert.match(rvdt.jobs[0]?.trainArgs.join(' ') ?? '', /--steps 20000 --eval-every 4000 --eval-episodes 100 --eval-worker .*--set lrDecay=false .*--set variant="rvdt" /);
+
+    // the maze2d-medium curves share one generated dataset; DT's trunk is the umaze curve's
+    const mediumDt = loadSweep('sweeps/budget-medium-dt.yaml', '/work');
+    const umazeDt = budget.jobs.find((job) => job.name === 'dt-maze2d-umaze-v1-seed0');
+    assert.deepEqual(mediumDt.jobs.map((job) => job.name), [0, 1, 2].map((seed) => `dt-maze2d-medium-v1-seed${seed}`));
+    const settings = (args: readonly string[] | undefined): string[] => (args ?? []).filter((_arg, i, all) => all[i - 1] === '--set');
+    assert.deepEqual(settings(mediumDt.jobs[0]?.trainArgs), settings(umazeDt?.trainArgs));
+    assert.match(mediumDt.jobs[0]?.trainArgs.join(' ') ?? '', /--steps 40000 --eval-every 5000 --eval-episodes 100 --eval-worker /);
+    const mediumData = ['budget-medium-dt', 'budget-medium-reinformer', 'budget-medium-q']
+      .map((name) => loadSweep(`sweeps/${name}.yaml`, '/work').jobs[0]?.trainArgs)
+      .map((args) => args?.[args.indexOf('--dataset') + 1]);
+    assert.equal(new Set(mediumData).size, 1);
+    assert.match(mediumData[0] ?? '', /runs\/results\/budget-medium\/datasets\/maze2d-medium-v1\.hdf5$/);
   });
 
   it('grids multiply the jobs; run fields become flags and other fields --set', () => {
